@@ -1,0 +1,142 @@
+# pgcopyman: see README.md.  `make`, `make check`, `make demo`, `make install`.
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib
+INCLUDEDIR = $(PREFIX)/include
+MANDIR = $(PREFIX)/share/man
+WERROR ?= 1
+SANITIZE ?= 0
+
+VERSION = 0.1.0
+SOMAJOR = 0
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build/san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+BUILD ?= build
+SANFLAGS =
+endif
+
+# libpq: pkg-config first, pg_config as the fallback.
+PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null || echo -I`pg_config --includedir`)
+PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -L`pg_config --libdir` -lpq)
+CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+OPT ?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
+	-Iinclude $(PQ_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC = $(sort $(wildcard src/*.c))
+LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC = $(sort $(wildcard cli/*.c))
+CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+ITEST_SRC = $(sort $(wildcard tests/integration/itest_*.c))
+ITEST_BIN = $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+ITEST_UTIL = $(BUILD)/tests/integration/util.o
+EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+BENCH_SRC = $(sort $(wildcard bench/*.c))
+BENCH_BIN = $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+STATIC = $(BUILD)/libpgcopyman.a
+SHARED = $(BUILD)/libpgcopyman.so
+CLI = $(BUILD)/pgcopyman
+
+.PHONY: all check unit integration examples demo install uninstall clean bench fuzz
+all: $(STATIC) $(SHARED) $(CLI) $(BUILD)/pgcopyman.pc $(EXAMPLE_BIN)
+
+$(BUILD)/src/%.o: src/%.c include/pgcopyman.h src/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/cli/%.o: cli/%.c include/pgcopyman.h $(wildcard cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libpgcopyman.so.$(SOMAJOR) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS)
+
+$(CLI): $(CLI_OBJ) $(STATIC)
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) -lm
+
+$(BUILD)/pgcopyman.pc: pgcopyman.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# Unit tests reach into the library's internals, so they link the static library.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
+
+$(ITEST_UTIL): tests/integration/util.c tests/integration/util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/tests/itest_%: tests/integration/itest_%.c $(ITEST_UTIL) $(STATIC) tests/integration/util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(ITEST_UTIL) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS) -lpthread
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isrc -O3 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS)
+
+# make check: unit tests (no server), then integration tests, examples and
+# CLI tests against throwaway clusters started by tests/harness.sh.
+check: unit integration
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+integration: all $(ITEST_BIN)
+	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST_BIN)
+
+examples: $(EXAMPLE_BIN)
+
+demo:
+	bash tests/demo.sh
+
+bench: all $(BENCH_BIN)
+	bash bench/run.sh
+
+fuzz:
+	$(MAKE) -f tests/fuzz/Makefile
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/pgcopyman
+	install -m 644 $(STATIC) $(DESTDIR)$(LIBDIR)/libpgcopyman.a
+	install -m 755 $(SHARED) $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(VERSION)
+	ln -sf libpgcopyman.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR)
+	ln -sf libpgcopyman.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpgcopyman.so
+	install -m 644 include/pgcopyman.h $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h
+	install -m 644 $(BUILD)/pgcopyman.pc $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
+	if [ -f doc/pgcopyman.1 ]; then install -m 644 doc/pgcopyman.1 $(DESTDIR)$(MANDIR)/man1/pgcopyman.1; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pgcopyman $(DESTDIR)$(LIBDIR)/libpgcopyman.a \
+		$(DESTDIR)$(LIBDIR)/libpgcopyman.so $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR) \
+		$(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(VERSION) $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc $(DESTDIR)$(MANDIR)/man1/pgcopyman.1
+
+clean:
+	rm -rf build

@@ -1,0 +1,57 @@
+/*
+ * cli.h: the pgcopyman command's subcommands and shared helpers.  The
+ * command uses only the library's public header.
+ */
+#ifndef PGCM_CLI_H
+#define PGCM_CLI_H
+
+#include <stdio.h>
+
+#include <libpq-fe.h>
+
+/* Exit statuses (named, as pgcopydb's defaults.h does). */
+enum cli_exit {
+	EXIT_LOADED = 0,        /* every target loaded */
+	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
+	EXIT_USAGE = 2,         /* usage error */
+	EXIT_PARTIAL = 3        /* some targets faulted, the others loaded */
+};
+
+int cli_copy(int argc, char **argv);
+int cli_listen(int argc, char **argv);
+int cli_notify(int argc, char **argv);
+
+/* Print msg to stderr as "pgcopyman: msg". */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * cli_connect: connect with conninfo (a connection string, a URI, or "" for
+ * the PG* environment), adding application_name=pgcopyman unless set.  On
+ * failure returns NULL and prints an error naming the masked target.
+ */
+PGconn *cli_connect(const char *conninfo);
+
+/*
+ * cli_mask_conninfo: conninfo with every secret value (password and the
+ * other keywords libpq marks secret) replaced by "********"; malloc'd.
+ */
+char *cli_mask_conninfo(const char *conninfo);
+
+/* Write s as a JSON string (quotes and escapes included) to f. */
+void cli_json_string(FILE *f, const char *s);
+
+/* Install SIGINT/SIGTERM handlers that set the flag cli_interrupted. */
+void cli_catch_signals(void);
+extern volatile int cli_interrupted;  /* the signal number, 0 if none */
+
+/*
+ * cli_quote_name: a possibly schema-qualified name ("s.t", "\"My S\".t") as
+ * SQL reads it (unquoted parts fold to lower case), each part quoted with
+ * PQescapeIdentifier.  malloc'd; NULL with *err set (static) on bad input.
+ */
+char *cli_quote_name(PGconn *conn, const char *name, const char **err);
+
+/* cli_quote_columns: "a, B ,\"c d\"" as "(\"a\", \"b\", \"c d\")"; malloc'd, NULL on bad input. */
+char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
+
+#endif

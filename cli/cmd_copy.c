@@ -1,0 +1,750 @@
+/*
+ * cmd_copy.c: `pgcopyman copy`: one source (a server, a file, stdin) to
+ * many targets (servers, files, stdout).  Each server target is loaded in its
+ * own transaction and committed only if its COPY completed; a file target is
+ * written to a temporary file and renamed into place only on success.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgcopyman.h"
+#include "cli.h"
+
+#define MAX_TARGETS 64
+
+enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
+
+typedef struct endpoint {
+	const char *spec;         /* as given */
+	enum endpoint_kind kind;
+	char *label;              /* masked connection string, or the path */
+	PGconn *conn;
+	int fd;
+	char *path;               /* file: final path */
+	char *tmp_path;           /* file target: written here, renamed on success */
+	char *command;            /* the COPY command */
+	pgcm_receiver *receiver;  /* borrowed from the copy */
+	const char *status;       /* "ok", "faulted", "aborted" */
+	char *error;
+	char sqlstate[6];
+	uint64_t rows;
+} endpoint;
+
+typedef struct options {
+	const char *from;
+	const char *to[MAX_TARGETS];
+	int nto;
+	const char *table;
+	const char *target_table;
+	const char *columns;
+	const char *query;
+	const char *format;       /* text, csv, binary, auto */
+	int truncate;
+	int json;
+	int on_fault_abort;
+	double stall_timeout;
+	int header;
+	const char *delimiter;
+	const char *quote;
+	const char *escape;
+	const char *null_string;
+	const char *encoding;
+	int dry_run;
+	int quiet;
+	long segment_mb;
+} options;
+
+static void
+copy_usage(FILE *f)
+{
+	fprintf(f,
+	        "Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
+	        "\n"
+	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
+	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
+	        "  -t, --table NAME        table on the source and on every target (schema-qualified allowed)\n"
+	        "      --target-table NAME table on the targets, when it differs (required with --query)\n"
+	        "  -c, --columns LIST      comma-separated column list, on both sides\n"
+	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT\n"
+	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary between servers\n"
+	        "                          of the same major version, text otherwise)\n"
+	        "      --header            CSV: the data starts with a header line\n"
+	        "      --delimiter C       field delimiter\n"
+	        "      --quote C           CSV quote character\n"
+	        "      --escape C          CSV escape character\n"
+	        "      --null STRING       the string that represents NULL\n"
+	        "      --encoding NAME     the encoding of the COPY data\n"
+	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
+	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
+	        "                          the others commit; abort: the first fault aborts the whole copy\n"
+	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
+	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
+	        "                          transaction, so a rejected row is noticed early (default 64; 0 = never)\n"
+	        "      --json              print a JSON summary on stdout when done\n"
+	        "      --dry-run           print the COPY command of each endpoint and exit\n"
+	        "      --quiet             print only errors\n"
+	        "  -h, --help              show this help\n"
+	        "\n"
+	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
+	        "1 nothing loaded (aborted, source failed, or every target faulted); 2 usage error.\n");
+}
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/* usage_error: name the bad option, show the usage. */
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	fputs("pgcopyman copy: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("\n\n", stderr);
+	copy_usage(stderr);
+	return EXIT_USAGE;
+}
+
+static int
+single_char(const char *opt, const char *v)
+{
+	if (v && strlen(v) != 1) {
+		fprintf(stderr, "pgcopyman copy: %s must be a single character, not \"%s\"\n\n", opt, v);
+		copy_usage(stderr);
+		return 0;
+	}
+	return 1;
+}
+
+/* parse_options: getopt_long over the copy command's options. */
+static int
+parse_options(int argc, char **argv, options *o)
+{
+	enum {
+		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
+		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT
+	};
+	static const struct option longopts[] = {
+		{"from", required_argument, NULL, 'F'},
+		{"to", required_argument, NULL, 'T'},
+		{"table", required_argument, NULL, 't'},
+		{"target-table", required_argument, NULL, O_TARGET_TABLE},
+		{"columns", required_argument, NULL, 'c'},
+		{"query", required_argument, NULL, 'q'},
+		{"format", required_argument, NULL, 'f'},
+		{"truncate", no_argument, NULL, O_TRUNCATE},
+		{"json", no_argument, NULL, O_JSON},
+		{"on-fault", required_argument, NULL, O_ON_FAULT},
+		{"stall-timeout", required_argument, NULL, O_STALL},
+		{"segment-size", required_argument, NULL, O_SEGMENT},
+		{"header", no_argument, NULL, O_HEADER},
+		{"delimiter", required_argument, NULL, O_DELIM},
+		{"quote", required_argument, NULL, O_QUOTE},
+		{"escape", required_argument, NULL, O_ESCAPE},
+		{"null", required_argument, NULL, O_NULL},
+		{"encoding", required_argument, NULL, O_ENCODING},
+		{"dry-run", no_argument, NULL, O_DRY_RUN},
+		{"quiet", no_argument, NULL, O_QUIET},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
+	int ch;
+	char *end;
+
+	memset(o, 0, sizeof *o);
+	o->format = "auto";
+	o->stall_timeout = 60;
+	o->segment_mb = 64;
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":t:c:q:f:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'F': o->from = optarg; break;
+		case 'T':
+			if (o->nto == MAX_TARGETS)
+				return usage_error("too many --to targets (at most %s)", "64");
+			o->to[o->nto++] = optarg;
+			break;
+		case 't': o->table = optarg; break;
+		case O_TARGET_TABLE: o->target_table = optarg; break;
+		case 'c': o->columns = optarg; break;
+		case 'q': o->query = optarg; break;
+		case 'f':
+			if (strcmp(optarg, "text") && strcmp(optarg, "csv") && strcmp(optarg, "binary")
+			    && strcmp(optarg, "auto"))
+				return usage_error("--format must be auto, text, csv or binary, not \"%s\"", optarg);
+			o->format = optarg;
+			break;
+		case O_TRUNCATE: o->truncate = 1; break;
+		case O_JSON: o->json = 1; break;
+		case O_ON_FAULT:
+			if (strcmp(optarg, "abort") == 0)
+				o->on_fault_abort = 1;
+			else if (strcmp(optarg, "continue") != 0)
+				return usage_error("--on-fault must be continue or abort, not \"%s\"", optarg);
+			break;
+		case O_STALL:
+			o->stall_timeout = strtod(optarg, &end);
+			if (*end || o->stall_timeout < 0)
+				return usage_error("--stall-timeout takes seconds (a number >= 0), not \"%s\"", optarg);
+			break;
+		case O_SEGMENT:
+			o->segment_mb = strtol(optarg, &end, 10);
+			if (*end || o->segment_mb < 0)
+				return usage_error("--segment-size takes megabytes (an integer >= 0), not \"%s\"", optarg);
+			break;
+		case O_HEADER: o->header = 1; break;
+		case O_DELIM: o->delimiter = optarg; break;
+		case O_QUOTE: o->quote = optarg; break;
+		case O_ESCAPE: o->escape = optarg; break;
+		case O_NULL: o->null_string = optarg; break;
+		case O_ENCODING: o->encoding = optarg; break;
+		case O_DRY_RUN: o->dry_run = 1; break;
+		case O_QUIET: o->quiet = 1; break;
+		case 'h': copy_usage(stdout); return -1;
+		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (!o->from)
+		return usage_error("%s is required", "--from");
+	if (o->nto == 0)
+		return usage_error("%s is required (one or more)", "--to");
+	if (!o->table && !o->query) {
+		int from_server = strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0;
+		if (from_server || !o->target_table)
+			return usage_error("%s", "one of --table or --query is required");
+	}
+	if (o->table && o->query)
+		return usage_error("%s", "--table and --query exclude each other");
+	if (o->query && !o->target_table) {
+		for (int i = 0; i < o->nto; i++)
+			if (strcmp(o->to[i], "-") != 0 && strncmp(o->to[i], "file:", 5) != 0)
+				return usage_error("%s", "--query needs --target-table for the targets");
+	}
+	if (!single_char("--delimiter", o->delimiter) || !single_char("--quote", o->quote)
+	    || !single_char("--escape", o->escape))
+		return EXIT_USAGE;
+	if (strcmp(o->format, "binary") == 0
+	    && (o->header || o->delimiter || o->quote || o->escape || o->null_string))
+		return usage_error("%s", "--header, --delimiter, --quote, --escape and --null do not apply to --format binary");
+	if (strcmp(o->format, "text") == 0 && (o->header || o->quote || o->escape))
+		return usage_error("%s", "--header, --quote and --escape need --format csv");
+	return 0;
+}
+
+static void
+classify(endpoint *e, const char *spec)
+{
+	e->spec = spec;
+	e->fd = -1;
+	if (strcmp(spec, "-") == 0)
+		e->kind = EP_STDIO;
+	else if (strncmp(spec, "file:", 5) == 0)
+		e->kind = EP_FILE;
+	else
+		e->kind = EP_SERVER;
+}
+
+/* literal: a quoted SQL literal (libpq's escaping), appended to buf. */
+static int
+append_option(PGconn *conn, char *buf, size_t size, const char *name, const char *value)
+{
+	char *lit;
+	size_t len = strlen(buf);
+
+	if (!value)
+		return 1;
+	lit = PQescapeLiteral(conn, value, strlen(value));
+	if (!lit)
+		return 0;
+	snprintf(buf + len, size - len, ", %s %s", name, lit);
+	PQfreemem(lit);
+	return 1;
+}
+
+/*
+ * copy_options: the WITH list shared by every COPY: the format and the
+ * options that apply to it.
+ */
+static char *
+copy_options(PGconn *conn, const options *o, const char *format)
+{
+	char buf[2048];
+
+	snprintf(buf, sizeof buf, "(FORMAT %s", format);
+	if (o->header)
+		strcat(buf, ", HEADER true");
+	if (!append_option(conn, buf, sizeof buf, "DELIMITER", o->delimiter)
+	    || !append_option(conn, buf, sizeof buf, "QUOTE", o->quote)
+	    || !append_option(conn, buf, sizeof buf, "ESCAPE", o->escape)
+	    || !append_option(conn, buf, sizeof buf, "NULL", o->null_string)
+	    || !append_option(conn, buf, sizeof buf, "ENCODING", o->encoding))
+		return NULL;
+	strcat(buf, ")");
+	return strdup(buf);
+}
+
+/* build_command: COPY name (cols) TO STDOUT / FROM STDIN with the options. */
+static char *
+build_command(PGconn *conn, const options *o, const char *format, int source, const char **err)
+{
+	const char *name = source ? o->table : (o->target_table ? o->target_table : o->table);
+	char *qname = NULL, *qcols = NULL, *opts = NULL, *cmd = NULL;
+	size_t n;
+
+	opts = copy_options(conn, o, format);
+	if (!opts) {
+		*err = PQerrorMessage(conn);
+		goto cleanup;
+	}
+	if (source && o->query) {
+		n = strlen(o->query) + strlen(opts) + 32;
+		cmd = malloc(n);
+		if (cmd)
+			snprintf(cmd, n, "COPY (%s) TO STDOUT %s", o->query, opts);
+		goto cleanup;
+	}
+	qname = cli_quote_name(conn, name, err);
+	if (!qname)
+		goto cleanup;
+	if (o->columns && !(qcols = cli_quote_columns(conn, o->columns, err)))
+		goto cleanup;
+	n = strlen(qname) + (qcols ? strlen(qcols) : 0) + strlen(opts) + 32;
+	cmd = malloc(n);
+	if (cmd)
+		snprintf(cmd, n, "COPY %s%s%s %s %s", qname, qcols ? " " : "", qcols ? qcols : "",
+		         source ? "TO STDOUT" : "FROM STDIN", opts);
+cleanup:
+	free(qname);
+	free(qcols);
+	free(opts);
+	return cmd;
+}
+
+/* exec_ok: run one statement; on failure store the server's error on e. */
+static int
+exec_ok(endpoint *e, const char *sql)
+{
+	PGresult *res = PQexec(e->conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok) {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		free(e->error);
+		e->error = strdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                  : PQerrorMessage(e->conn));
+		snprintf(e->sqlstate, sizeof e->sqlstate, "%s", st ? st : "");
+		if (e->error) {
+			size_t len = strlen(e->error);
+			while (len && e->error[len - 1] == '\n')
+				e->error[--len] = '\0';
+		}
+	}
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * choose_format: --format auto picks binary when the source and every target
+ * are servers of one major version (binary COPY parses less on the target),
+ * and text otherwise; explicit formats are kept.
+ */
+static const char *
+choose_format(const options *o, endpoint *src, endpoint *dst, int ndst, const char **why)
+{
+	int major;
+
+	if (strcmp(o->format, "auto") != 0) {
+		*why = "as requested";
+		return o->format;
+	}
+	if (o->header || o->quote || o->escape) {
+		*why = "CSV options given";
+		return "csv";
+	}
+	if (o->delimiter || o->null_string) {
+		*why = "text options given";
+		return "text";
+	}
+	if (src->kind != EP_SERVER) {
+		*why = "the source is not a server";
+		return "text";
+	}
+	major = PQserverVersion(src->conn) / 10000;
+	for (int i = 0; i < ndst; i++) {
+		if (dst[i].kind != EP_SERVER) {
+			*why = "a target is not a server";
+			return "text";
+		}
+		if (PQserverVersion(dst[i].conn) / 10000 != major) {
+			*why = "the servers' major versions differ";
+			return "text";
+		}
+	}
+	*why = "every endpoint is a server of the same major version";
+	return "binary";
+}
+
+/* open_target_file: a file target is written beside its final path, then renamed. */
+static int
+open_target_file(endpoint *e)
+{
+	size_t n;
+
+	e->path = strdup(e->spec + 5);
+	if (!e->path || !*e->path) {
+		cli_error("file target needs a path: \"%s\"", e->spec);
+		return 0;
+	}
+	n = strlen(e->path) + 32;
+	e->tmp_path = malloc(n);
+	if (!e->tmp_path)
+		return 0;
+	snprintf(e->tmp_path, n, "%s.pgcopyman-%ld", e->path, (long) getpid());
+	e->fd = open(e->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (e->fd < 0) {
+		cli_error("cannot write \"%s\": %s", e->path, strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+static void
+print_json(const options *o, const char *format, const char *why, double seconds,
+           pgcm_progress total, endpoint *dst, int ndst, int aborted, const char *reason,
+           const char *source_error)
+{
+	printf("{\"rows\": %llu, \"bytes\": %llu, \"seconds\": %.3f, \"format\": ",
+	       (unsigned long long) total.rows, (unsigned long long) total.bytes, seconds);
+	cli_json_string(stdout, format);
+	printf(", \"format_reason\": ");
+	cli_json_string(stdout, why);
+	printf(", \"targets\": [");
+	for (int i = 0; i < ndst; i++) {
+		printf("%s{\"target\": ", i ? ", " : "");
+		cli_json_string(stdout, dst[i].label);
+		printf(", \"status\": ");
+		cli_json_string(stdout, dst[i].status);
+		printf(", \"rows\": %llu", (unsigned long long) dst[i].rows);
+		if (dst[i].error) {
+			printf(", \"error\": ");
+			cli_json_string(stdout, dst[i].error);
+		}
+		if (dst[i].sqlstate[0]) {
+			printf(", \"sqlstate\": ");
+			cli_json_string(stdout, dst[i].sqlstate);
+		}
+		printf("}");
+	}
+	printf("]");
+	if (aborted) {
+		printf(", \"aborted\": true, \"reason\": ");
+		cli_json_string(stdout, reason ? reason : "aborted");
+	}
+	if (source_error) {
+		printf(", \"source_error\": ");
+		cli_json_string(stdout, source_error);
+	}
+	printf("}\n");
+	fflush(stdout);
+	(void) o;
+}
+
+/* record_fault: keep a target's fault for the summary, and say it at once. */
+static void
+record_fault(endpoint *dst, int ndst, const pgcm_fault *f, int quiet)
+{
+	for (int i = 0; i < ndst; i++) {
+		if (dst[i].receiver != f->receiver)
+			continue;
+		free(dst[i].error);
+		dst[i].error = strdup(f->message);
+		snprintf(dst[i].sqlstate, sizeof dst[i].sqlstate, "%s", f->sqlstate);
+		dst[i].status = "faulted";
+		if (!quiet)
+			fprintf(stderr, "pgcopyman: target faulted: %s%s%s%s\n", f->message,
+			        f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate,
+			        f->sqlstate[0] ? ")" : "");
+	}
+}
+
+int
+cli_copy(int argc, char **argv)
+{
+	options o;
+	endpoint src, dst[MAX_TARGETS];
+	pgcm_copy *copy = NULL;
+	pgcm_producer *producer = NULL;
+	pgcm_failure failure;
+	pgcm_progress total = {0, 0};
+	pgcm_status st;
+	const char *format, *why, *err = NULL;
+	double t0;
+	int rc, loaded = 0, faulted = 0, aborted = 0;
+	pgcm_format fmt;
+
+	rc = parse_options(argc, argv, &o);
+	if (rc != 0)
+		return rc < 0 ? 0 : rc;
+	memset(&src, 0, sizeof src);
+	memset(dst, 0, sizeof dst);
+	cli_catch_signals();
+	t0 = now_seconds();
+	rc = EXIT_FAILED;
+
+	/* Connect everything first: a target that cannot be reached fails the run before any load. */
+	classify(&src, o.from);
+	if (src.kind == EP_SERVER) {
+		src.label = cli_mask_conninfo(o.from);
+		if (!(src.conn = cli_connect(o.from)))
+			goto cleanup;
+	} else if (src.kind == EP_FILE) {
+		src.label = strdup(o.from);
+		src.fd = open(o.from + 5, O_RDONLY | O_CLOEXEC);
+		if (src.fd < 0) {
+			cli_error("cannot read \"%s\": %s", o.from + 5, strerror(errno));
+			goto cleanup;
+		}
+	} else {
+		src.label = strdup("stdin");
+		src.fd = STDIN_FILENO;
+	}
+	for (int i = 0; i < o.nto; i++) {
+		endpoint *e = &dst[i];
+		classify(e, o.to[i]);
+		e->status = "aborted";
+		if (e->kind == EP_SERVER) {
+			e->label = cli_mask_conninfo(o.to[i]);
+			if (!(e->conn = cli_connect(o.to[i])))
+				goto cleanup;
+		} else if (e->kind == EP_FILE) {
+			e->label = strdup(o.to[i]);
+			if (!o.dry_run && !open_target_file(e))
+				goto cleanup;
+		} else {
+			e->label = strdup("stdout");
+			e->fd = STDOUT_FILENO;
+		}
+	}
+	if ((src.kind != EP_SERVER) && !o.table && !o.target_table) {
+		cli_error("loading a file needs --table or --target-table");
+		rc = EXIT_USAGE;
+		goto cleanup;
+	}
+	format = choose_format(&o, &src, dst, o.nto, &why);
+
+	/* The COPY commands, with every name quoted by libpq. */
+	if (src.kind == EP_SERVER && !(src.command = build_command(src.conn, &o, format, 1, &err))) {
+		cli_error("bad --table or --columns: %s", err ? err : "out of memory");
+		rc = EXIT_USAGE;
+		goto cleanup;
+	}
+	for (int i = 0; i < o.nto; i++) {
+		if (dst[i].kind != EP_SERVER)
+			continue;
+		if (!(dst[i].command = build_command(dst[i].conn, &o, format, 0, &err))) {
+			cli_error("bad table or --columns: %s", err ? err : "out of memory");
+			rc = EXIT_USAGE;
+			goto cleanup;
+		}
+	}
+	if (o.dry_run) {
+		printf("format: %s (%s)\n", format, why);
+		printf("source %s: %s\n", src.label, src.command ? src.command : "(read COPY data)");
+		for (int i = 0; i < o.nto; i++)
+			printf("target %s: %s\n", dst[i].label,
+			       dst[i].command ? dst[i].command : "(write COPY data)");
+		rc = EXIT_LOADED;
+		goto cleanup;
+	}
+
+	/* One transaction per server target; TRUNCATE inside it. */
+	for (int i = 0; i < o.nto; i++) {
+		endpoint *e = &dst[i];
+		if (e->kind != EP_SERVER)
+			continue;
+		if (!exec_ok(e, "BEGIN")) {
+			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
+			goto cleanup;
+		}
+		if (o.truncate) {
+			char *qname = cli_quote_name(e->conn, o.target_table ? o.target_table : o.table, &err);
+			char *sql = qname ? malloc(strlen(qname) + 16) : NULL;
+			int ok;
+			if (!sql) {
+				cli_error("bad table name: %s", err ? err : "out of memory");
+				free(qname);
+				goto cleanup;
+			}
+			sprintf(sql, "TRUNCATE %s", qname);
+			ok = exec_ok(e, sql);
+			free(sql);
+			free(qname);
+			if (!ok) {
+				cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
+				goto cleanup;
+			}
+		}
+	}
+
+	pgcm_format_init(&fmt, strcmp(format, "csv") == 0 ? PGCM_FORMAT_CSV
+	                       : strcmp(format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	fmt.header = o.header;
+	if (o.delimiter)
+		fmt.delimiter = o.delimiter[0];
+	if (o.quote)
+		fmt.quote = fmt.escape = o.quote[0];
+	if (o.escape)
+		fmt.escape = o.escape[0];
+	if (src.kind == EP_SERVER) {
+		producer = pgcm_producer_pg(src.conn, src.command);
+		if (producer)
+			pgcm_producer_set_format(producer, &fmt);
+	} else {
+		producer = pgcm_producer_fd(src.fd, &fmt);
+	}
+	if (producer)
+		pgcm_producer_set_label(producer, src.kind == EP_SERVER ? "source" : src.label);
+	copy = pgcm_copy_new(producer);
+	if (!copy) {
+		cli_error("out of memory");
+		goto cleanup;
+	}
+	pgcm_copy_set_stall_timeout(copy, (int) (o.stall_timeout * 1000));
+	pgcm_copy_set_segment_bytes(copy, (uint64_t) o.segment_mb << 20);
+	for (int i = 0; i < o.nto; i++) {
+		endpoint *e = &dst[i];
+		pgcm_receiver *r = e->kind == EP_SERVER ? pgcm_receiver_pg(e->conn, e->command)
+		                                        : pgcm_receiver_fd(e->fd);
+		if (r)
+			pgcm_receiver_set_label(r, e->label);
+		e->receiver = r;
+		if (pgcm_copy_add(copy, r) != PGCM_OK) {
+			cli_error("out of memory");
+			goto cleanup;
+		}
+	}
+
+	/* The loop: faults are reported as they happen; a signal aborts. */
+	do {
+		pgcm_progress p;
+		st = pgcm_copy_next(copy, &p);
+		if (st == PGCM_FAULT) {
+			pgcm_fault faults[MAX_TARGETS];
+			size_t n = pgcm_copy_faults(copy, faults, MAX_TARGETS);
+			for (size_t i = 0; i < n && i < MAX_TARGETS; i++)
+				record_fault(dst, o.nto, &faults[i], o.quiet);
+			if (o.on_fault_abort) {
+				char reason[160];
+				snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
+				         faults[0].index + 1);
+				pgcm_copy_abort(copy, reason);
+				break;
+			}
+		}
+		if (cli_interrupted) {
+			pgcm_copy_abort(copy, cli_interrupted == 2 ? "interrupted by SIGINT"
+			                                           : "interrupted by SIGTERM");
+			break;
+		}
+	} while (st == PGCM_OK || st == PGCM_FAULT);
+	st = pgcm_copy_finish(copy, &failure);
+	total = pgcm_copy_totals(copy);
+	aborted = st != PGCM_OK && st != PGCM_FAULT;
+	for (size_t i = 0; i < failure.nfaults; i++)
+		record_fault(dst, o.nto, &failure.faults[i], 1);
+
+	/* Commit a target only if its COPY completed and the copy as a whole did not abort. */
+	for (int i = 0; i < o.nto; i++) {
+		endpoint *e = &dst[i];
+		int done = pgcm_receiver_get_state(e->receiver) == PGCM_RECEIVER_DONE;
+		if (done && !aborted) {
+			if (e->kind == EP_SERVER && !exec_ok(e, "COMMIT")) {
+				e->status = "faulted";
+				faulted++;
+				if (!o.quiet)
+					cli_error("target %s: COMMIT failed: %s", e->label, e->error);
+				continue;
+			}
+			if (e->kind == EP_FILE) {
+				if (fsync(e->fd) != 0 || rename(e->tmp_path, e->path) != 0) {
+					free(e->error);
+					e->error = strdup(strerror(errno));
+					e->status = "faulted";
+					faulted++;
+					continue;
+				}
+				free(e->tmp_path);
+				e->tmp_path = NULL;
+			}
+			e->status = "ok";
+			e->rows = pgcm_receiver_rows(e->receiver);
+			loaded++;
+		} else {
+			if (strcmp(e->status, "faulted") == 0)
+				faulted++;
+			else
+				e->status = "aborted";
+			e->rows = 0;
+		}
+	}
+	if (aborted && !o.quiet)
+		cli_error("copy aborted: %s%s%s", failure.reason ? failure.reason : pgcm_strerror(st),
+		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? ": " : "",
+		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? failure.producer_error : "");
+	if (o.json)
+		print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
+		           failure.reason, failure.producer_error);
+	if (!o.quiet) {
+		double secs = now_seconds() - t0;
+		fprintf(stderr, "pgcopyman: %llu rows, %llu bytes in %.2f s (%.1f MB/s, %s): "
+		        "%d of %d targets loaded",
+		        (unsigned long long) total.rows, (unsigned long long) total.bytes, secs,
+		        secs > 0 ? (double) total.bytes / secs / 1e6 : 0.0, format, loaded, o.nto);
+		if (faulted)
+			fprintf(stderr, ", %d faulted", faulted);
+		fputc('\n', stderr);
+	}
+	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+
+cleanup:
+	pgcm_copy_free(copy);
+	if (src.conn)
+		PQfinish(src.conn);
+	if (src.kind == EP_FILE && src.fd >= 0)
+		close(src.fd);
+	free(src.label);
+	free(src.command);
+	for (int i = 0; i < o.nto; i++) {
+		endpoint *e = &dst[i];
+		/* Closing a connection rolls its open transaction back. */
+		if (e->conn)
+			PQfinish(e->conn);
+		if (e->kind == EP_FILE && e->fd >= 0)
+			close(e->fd);
+		if (e->tmp_path)
+			unlink(e->tmp_path);
+		free(e->tmp_path);
+		free(e->path);
+		free(e->label);
+		free(e->command);
+		free(e->error);
+	}
+	return rc;
+}

@@ -1,0 +1,180 @@
+/*
+ * common.c: helpers shared by the subcommands: connecting, masking secrets,
+ * JSON strings, signals.
+ */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+volatile int cli_interrupted;
+
+void
+cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pgcopyman: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* on_signal: remember the signal; the loops poll the flag and abort cleanly. */
+static void
+on_signal(int sig)
+{
+	cli_interrupted = sig;
+}
+
+void
+cli_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* quiet_notice: the CLI reports server notices only through its own messages. */
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void) arg;
+	(void) message;
+}
+
+/*
+ * is_secret: libpq knows which keywords are secret: PQconndefaults() marks
+ * them with dispchar "*" (password, sslpassword, ...).
+ */
+static int
+is_secret(const PQconninfoOption *defaults, const char *keyword)
+{
+	for (const PQconninfoOption *o = defaults; o && o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0)
+			return o->dispchar && strchr(o->dispchar, '*') != NULL;
+	return 0;
+}
+
+/* append: grow a malloc'd string; returns 0 when out of memory. */
+static int
+append(char **s, size_t *len, size_t *cap, const char *add)
+{
+	size_t n = strlen(add);
+
+	if (*len + n + 1 > *cap) {
+		size_t ncap = (*cap ? *cap * 2 : 128) + n;
+		char *p = realloc(*s, ncap);
+		if (!p)
+			return 0;
+		*s = p;
+		*cap = ncap;
+	}
+	memcpy(*s + *len, add, n + 1);
+	*len += n;
+	return 1;
+}
+
+char *
+cli_mask_conninfo(const char *conninfo)
+{
+	PQconninfoOption *opts, *defaults;
+	char *err = NULL, *out = NULL;
+	size_t len = 0, cap = 0;
+	int ok = 1;
+
+	opts = PQconninfoParse(conninfo ? conninfo : "", &err);
+	if (!opts) {
+		/* Unparsable: show nothing of it, it may hold a password. */
+		PQfreemem(err);
+		return strdup("(invalid connection string)");
+	}
+	defaults = PQconndefaults();
+	for (PQconninfoOption *o = opts; o->keyword && ok; o++) {
+		const char *val = o->val;
+		if (!val || !*val)
+			continue;
+		if (len && !append(&out, &len, &cap, " "))
+			ok = 0;
+		ok = ok && append(&out, &len, &cap, o->keyword) && append(&out, &len, &cap, "=");
+		if (is_secret(defaults, o->keyword) || strcmp(o->keyword, "password") == 0) {
+			ok = ok && append(&out, &len, &cap, "********");
+		} else {
+			int quote = strpbrk(val, " '\\") != NULL;
+			ok = ok && (!quote || append(&out, &len, &cap, "'"));
+			for (const char *v = val; *v && ok; v++) {
+				char one[3] = {0};
+				if (*v == '\'' || *v == '\\')
+					one[0] = '\\', one[1] = *v;
+				else
+					one[0] = *v;
+				ok = append(&out, &len, &cap, one);
+			}
+			ok = ok && (!quote || append(&out, &len, &cap, "'"));
+		}
+	}
+	PQconninfoFree(opts);
+	PQconninfoFree(defaults);
+	if (!ok) {
+		free(out);
+		return NULL;
+	}
+	return out ? out : strdup("(defaults)");
+}
+
+PGconn *
+cli_connect(const char *conninfo)
+{
+	const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};
+	const char *vals[] = {conninfo ? conninfo : "", NULL, "pgcopyman", NULL};
+	PGconn *conn;
+
+	/* expand_dbname=1: dbname may be a whole connection string or URI. */
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (!conn) {
+		cli_error("out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		char *masked = cli_mask_conninfo(conninfo);
+		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?",
+		          PQerrorMessage(conn));
+		free(masked);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
+}
+
+void
+cli_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}

@@ -1,0 +1,207 @@
+/*
+ * util.c: helpers for the integration tests (see util.h).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include "util.h"
+
+const char *
+it_conninfo(int i)
+{
+	char name[64];
+	const char *v;
+
+	snprintf(name, sizeof name, "PGCM_TEST_CONN_%d", i);
+	v = getenv(name);
+	if (!v) {
+		print_error("%s is not set: run the tests through tests/harness.sh\n", name);
+		fail();
+	}
+	return v;
+}
+
+int
+it_clusters(void)
+{
+	const char *v = getenv("PGCM_TEST_CLUSTERS");
+
+	return v ? atoi(v) : 0;
+}
+
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void) arg;
+	(void) message;
+}
+
+PGconn *
+it_connect(int i)
+{
+	PGconn *conn = PQconnectdb(it_conninfo(i));
+
+	if (PQstatus(conn) != CONNECTION_OK) {
+		print_error("connect to cluster %d: %s", i, PQerrorMessage(conn));
+		PQfinish(conn);
+		fail();
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
+}
+
+static char *
+format_sql(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+	char *s;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	s = malloc((size_t) n + 1);
+	assert_non_null(s);
+	vsnprintf(s, (size_t) n + 1, fmt, ap);
+	return s;
+}
+
+void
+it_exec(PGconn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql;
+	PGresult *res;
+	ExecStatusType st;
+
+	va_start(ap, fmt);
+	sql = format_sql(fmt, ap);
+	va_end(ap);
+	res = PQexec(conn, sql);
+	st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		print_error("SQL failed: %.300s\n  %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		free(sql);
+		fail();
+	}
+	PQclear(res);
+	free(sql);
+}
+
+char *
+it_scalar(PGconn *conn, const char *fmt, ...)
+{
+	va_list ap;
+	char *sql, *out;
+	PGresult *res;
+
+	va_start(ap, fmt);
+	sql = format_sql(fmt, ap);
+	va_end(ap);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) < 1) {
+		print_error("query failed: %.300s\n  %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		free(sql);
+		fail();
+	}
+	out = strdup(PQgetvalue(res, 0, 0));
+	assert_non_null(out);
+	PQclear(res);
+	free(sql);
+	return out;
+}
+
+long long
+it_count(PGconn *conn, const char *table)
+{
+	char *v = it_scalar(conn, "SELECT count(*) FROM %s", table);
+	long long n = atoll(v);
+
+	free(v);
+	return n;
+}
+
+char *
+it_table_checksum(PGconn *conn, const char *table)
+{
+	/* Each row as its text form, sorted, hashed: NULLs and every byte count. */
+	return it_scalar(conn,
+	                 "SELECT coalesce(md5(string_agg(r, E'\\n' ORDER BY r COLLATE \"C\")), 'empty') "
+	                 "FROM (SELECT t::text AS r FROM %s t) s", table);
+}
+
+void
+it_assert_usable(PGconn *conn)
+{
+	PGresult *res;
+
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	res = PQexec(conn, "SELECT 1");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		print_error("connection not usable: %s", PQerrorMessage(conn));
+		PQclear(res);
+		fail();
+	}
+	assert_string_equal(PQgetvalue(res, 0, 0), "1");
+	PQclear(res);
+	assert_int_equal(PQtransactionStatus(conn), PQTRANS_IDLE);
+}
+
+int
+it_backend_pid(PGconn *conn)
+{
+	return PQbackendPID(conn);
+}
+
+void
+it_terminate(int cluster, int pid)
+{
+	PGconn *admin = it_connect(cluster);
+	char *ok = it_scalar(admin, "SELECT pg_terminate_backend(%d)", pid);
+
+	assert_string_equal(ok, "t");
+	free(ok);
+	PQfinish(admin);
+}
+
+void
+it_signal_backend(int pid, int sig)
+{
+	if (kill(pid, sig) != 0) {
+		/* Not allowed as ourselves: the servers run as postgres. */
+		const char *as = getenv("PGCM_TEST_AS_SERVER");
+		assert_int_equal(it_system("%s kill -%d %d", as ? as : "", sig, pid), 0);
+	}
+}
+
+int
+it_system(const char *fmt, ...)
+{
+	va_list ap;
+	char *cmd;
+	int st;
+
+	va_start(ap, fmt);
+	cmd = format_sql(fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	free(cmd);
+	if (st == -1)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+const char *
+it_build_path(const char *file, char *buf, size_t size)
+{
+	const char *b = getenv("PGCM_BUILD");
+
+	snprintf(buf, size, "%s/%s", b ? b : "build", file);
+	return buf;
+}

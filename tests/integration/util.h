@@ -1,0 +1,45 @@
+/*
+ * util.h: helpers shared by the integration tests: connections to the
+ * harness's clusters, SQL that must succeed, checksums, fault injection.
+ * Each helper fails the current cmocka test with a message that names the
+ * SQL and the server's error.
+ */
+#ifndef PGCM_TEST_UTIL_H
+#define PGCM_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <libpq-fe.h>
+
+/* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
+const char *it_conninfo(int i);
+/* How many clusters the harness started. */
+int it_clusters(void);
+/* Connect to cluster i; fails the test on error.  Notices are kept quiet. */
+PGconn *it_connect(int i);
+/* Run sql (one or more statements); fails the test unless it succeeds. */
+void it_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The first column of the first row of sql, malloc'd ("" for NULL). */
+char *it_scalar(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* count(*) of table. */
+long long it_count(PGconn *conn, const char *table);
+/* md5 over every row of table, ordered by all columns: equal iff same rows. */
+char *it_table_checksum(PGconn *conn, const char *table);
+/* Fails the test unless conn answers SELECT 1 and is idle (not in a transaction). */
+void it_assert_usable(PGconn *conn);
+/* The backend pid of conn. */
+int it_backend_pid(PGconn *conn);
+/* pg_terminate_backend(pid) from a fresh connection to cluster i. */
+void it_terminate(int cluster, int pid);
+/* Send sig (SIGSTOP, SIGCONT, SIGKILL) to backend pid (as the servers' user). */
+void it_signal_backend(int pid, int sig);
+/* Run a shell command; returns its exit status. */
+int it_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Path of the build directory's file (PGCM_BUILD, default "build"). */
+const char *it_build_path(const char *file, char *buf, size_t size);
+
+#endif
