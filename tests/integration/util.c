@@ -205,3 +205,24 @@ it_build_path(const char *file, char *buf, size_t size)
 	snprintf(buf, size, "%s/%s", b ? b : "build", file);
 	return buf;
 }
+
+void
+it_create_mixed_table(PGconn *conn, const char *name)
+{
+	it_exec(conn, "DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint PRIMARY KEY, "
+	              "ts timestamptz, n numeric, s text, a text[], j jsonb, b boolean, u uuid, by bytea)",
+	        name, name);
+}
+
+void
+it_fill_mixed(PGconn *conn, const char *name, int rows)
+{
+	it_exec(conn,
+	        "INSERT INTO %s SELECT g, timestamptz '2020-01-01 00:00:00+00' + g * interval '1 minute', "
+	        "CASE WHEN g %% 11 = 0 THEN NULL ELSE g * 1.25 END, "
+	        "CASE WHEN g %% 7 = 0 THEN NULL ELSE 'row ' || g || "
+	        "E'\\ttab\\nnewline\\\\backslash \"q\" ,comma \u00e9\u65e5\u672c' END, "
+	        "ARRAY['x', 'y,' || g, NULL], jsonb_build_object('k', g, 's', E'a\\nb'), g %% 2 = 0, "
+	        "md5(g::text)::uuid, decode(md5(g::text), 'hex') "
+	        "FROM generate_series(1, %d) g", name, rows);
+}

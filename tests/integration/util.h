@@ -39,6 +39,13 @@ void it_terminate(int cluster, int pid);
 void it_signal_backend(int pid, int sig);
 /* Run a shell command; returns its exit status. */
 int it_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * (Re)create table name with the awkward columns the copy tests use: bigint
+ * key, timestamptz, numeric, text, text[], jsonb, boolean, uuid, bytea.
+ */
+void it_create_mixed_table(PGconn *conn, const char *name);
+/* Add rows 1..rows to it: NULLs, tabs, newlines, backslashes, quotes, commas, non-ASCII. */
+void it_fill_mixed(PGconn *conn, const char *name, int rows);
 /* Path of the build directory's file (PGCM_BUILD, default "build"). */
 const char *it_build_path(const char *file, char *buf, size_t size);
 
