@@ -146,8 +146,12 @@ cli_connect(const char *conninfo)
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char *masked = cli_mask_conninfo(conninfo);
-		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?",
-		          PQerrorMessage(conn));
+		char *msg = strdup(PQerrorMessage(conn));
+		size_t n = msg ? strlen(msg) : 0;
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+			msg[--n] = '\0';
+		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?", msg ? msg : "");
+		free(msg);
 		free(masked);
 		PQfinish(conn);
 		return NULL;
