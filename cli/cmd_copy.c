@@ -87,7 +87,7 @@ copy_usage(FILE *f)
 	        "                          the others commit; abort: the first fault aborts the whole copy\n"
 	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
-	        "                          transaction, so a rejected row is noticed early (default 64; 0 = never)\n"
+	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the COPY command of each endpoint and exit\n"
 	        "      --quiet             print only errors\n"
@@ -166,7 +166,7 @@ parse_options(int argc, char **argv, options *o)
 	memset(o, 0, sizeof *o);
 	o->format = "auto";
 	o->stall_timeout = 60;
-	o->segment_mb = 64;
+	o->segment_mb = 16;
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":t:c:q:f:h", longopts, NULL)) != -1) {

@@ -233,9 +233,12 @@ PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size
 
 /*
  * pgcm_copy_set_segment_bytes: a connection receiver ends its COPY and starts
- * the next one in the same transaction after about this many bytes (default 64
+ * the next one in the same transaction after about this many bytes (default 16
  * MiB; 0 = never).  libpq reports a target's mid-COPY error only when its COPY
- * ends, so segments bound how late a rejected row is noticed.
+ * ends, so segments bound how late a rejected row is noticed; when the server
+ * is seen speaking mid-COPY the segment also ends early.  Segments are used
+ * only when the receiver's connection is inside a transaction block: outside
+ * one, each segment would commit on its own.
  */
 PGCM_API pgcm_status pgcm_copy_set_segment_bytes(pgcm_copy *c, uint64_t bytes);
 

@@ -14,7 +14,7 @@
 
 #define DEFAULT_CHUNK_BYTES (256 * 1024)
 #define DEFAULT_CHUNKS 8
-#define DEFAULT_SEGMENT_BYTES ((uint64_t) 64 << 20)
+#define DEFAULT_SEGMENT_BYTES ((uint64_t) 16 << 20)
 #define DEFAULT_STALL_MS 60000
 #define DEFAULT_DRAIN_MS 10000
 /* A step gives up the CPU after this many rounds, so a caller's loop stays responsive. */

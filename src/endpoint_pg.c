@@ -407,7 +407,7 @@ pg_producer_abort(pgcm_producer *p, int64_t deadline_ms)
 		}
 		PQfreeCancel(cancel);
 	}
-	for (;;) {
+	for (int consumed = 0;;) {
 		PGresult *res;
 
 		if (PQstatus(pp->conn) == CONNECTION_BAD)
@@ -417,15 +417,20 @@ pg_producer_abort(pgcm_producer *p, int64_t deadline_ms)
 			int n = PQgetCopyData(pp->conn, &buf, 1);
 			if (n > 0) {
 				PQfreemem(buf);
+				consumed = 0;
 				continue;
 			}
 			if (n == 0) {
+				/* Read the socket, then ask libpq again before waiting: the
+				 * last messages may already be in its buffer. */
+				if (consumed) {
+					pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
+					return PGCM_AGAIN;
+				}
 				if (!PQconsumeInput(pp->conn))
 					return PGCM_OK;
-				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
-				if (readable_now(pp->conn))
-					continue;
-				return PGCM_AGAIN;
+				consumed = 1;
+				continue;
 			}
 			pp->phase = PP_RESULTS;
 		}
@@ -514,6 +519,7 @@ typedef struct pg_receiver {
 	int seg_ok;             /* the segment's COPY result said success */
 	int fail_sent;          /* PQputCopyEnd(reason) went out */
 	int segmented;          /* inside the caller's transaction block: segments allowed */
+	int spoke;              /* the server sent something during this segment's COPY */
 	uint64_t seg_bytes;     /* data bytes in this segment */
 	uint64_t seg_rows;      /* rows in this segment */
 	uint64_t seg_first_row; /* 1-based stream row of the segment's first row */
@@ -571,6 +577,7 @@ rx_send_command(pg_receiver *pr)
 		return rx_conn_fault(pr, "cannot send the COPY command");
 	pr->phase = PR_SENDING;
 	pr->prologue_sent = 0;
+	pr->spoke = 0;
 	pr->seg_bytes = 0;
 	pr->seg_rows = 0;
 	pr->seg_ok = 0;
@@ -700,7 +707,9 @@ pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	if (pr->flushing)
 		r->ready = 0;
 	if (pr->segmented) {
-		spoke = pr->seg_bytes >= EARLY_SEGMENT_MIN && readable_now(pr->conn);
+		if (!pr->spoke && readable_now(pr->conn))
+			pr->spoke = 1;
+		spoke = pr->spoke && pr->seg_bytes >= EARLY_SEGMENT_MIN;
 		if ((r->segment_bytes && pr->seg_bytes >= r->segment_bytes) || spoke)
 			return rx_end_segment(pr, 0);
 	}
@@ -809,6 +818,9 @@ pg_receiver_pump(pgcm_receiver *r)
 	case PR_COPYING:
 		if (pr->flushing) {
 			int f;
+			/* Note it before libpq takes the bytes: mid-COPY, it is most likely an error. */
+			if (readable_now(pr->conn))
+				pr->spoke = 1;
 			if (!PQconsumeInput(pr->conn))
 				return rx_conn_fault(pr, "sending COPY data");
 			f = rx_flush(pr);
