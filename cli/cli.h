@@ -37,6 +37,9 @@ PGconn *cli_connect(const char *conninfo);
  */
 char *cli_mask_conninfo(const char *conninfo);
 
+/* Copy argv for use and mask the connection strings in the original (the process title). */
+char **cli_scrub_argv(int argc, char **argv);
+
 /* Write s as a JSON string (quotes and escapes included) to f. */
 void cli_json_string(FILE *f, const char *s);
 

@@ -361,6 +361,20 @@ exec_ok(endpoint *e, const char *sql)
 }
 
 /*
+ * quiet_session: a copy may run for hours; server-side timeouts meant for
+ * interactive sessions must not cut it off half-way.
+ */
+static int
+quiet_session(endpoint *e)
+{
+	if (exec_ok(e, "SET statement_timeout = 0; SET lock_timeout = 0; "
+	               "SET idle_in_transaction_session_timeout = 0"))
+		return 1;
+	cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
+	return 0;
+}
+
+/*
  * choose_format: --format auto picks binary when the source and every target
  * are servers of one major version (binary COPY parses less on the target),
  * and text otherwise; explicit formats are kept.
@@ -512,7 +526,7 @@ cli_copy(int argc, char **argv)
 	classify(&src, o.from);
 	if (src.kind == EP_SERVER) {
 		src.label = cli_mask_conninfo(o.from);
-		if (!(src.conn = cli_connect(o.from)))
+		if (!(src.conn = cli_connect(o.from)) || !quiet_session(&src))
 			goto cleanup;
 	} else if (src.kind == EP_FILE) {
 		src.label = strdup(o.from);
@@ -531,7 +545,7 @@ cli_copy(int argc, char **argv)
 		e->status = "aborted";
 		if (e->kind == EP_SERVER) {
 			e->label = cli_mask_conninfo(o.to[i]);
-			if (!(e->conn = cli_connect(o.to[i])))
+			if (!(e->conn = cli_connect(o.to[i])) || !quiet_session(e))
 				goto cleanup;
 		} else if (e->kind == EP_FILE) {
 			e->label = strdup(o.to[i]);

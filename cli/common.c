@@ -134,11 +134,17 @@ cli_mask_conninfo(const char *conninfo)
 PGconn *
 cli_connect(const char *conninfo)
 {
-	const char *keys[] = {"dbname", "application_name", "fallback_application_name", NULL};
-	const char *vals[] = {conninfo ? conninfo : "", NULL, "pgcopyman", NULL};
+	/*
+	 * Defaults come before dbname: with expand_dbname=1 the connection
+	 * string or URI in dbname is expanded in its place, and what it sets
+	 * overrides them.  Keepalives notice a silently dead peer in about a
+	 * minute instead of the system's two hours.
+	 */
+	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+	                      "keepalives_count", "dbname", "fallback_application_name", NULL};
+	const char *vals[] = {"1", "30", "10", "3", conninfo ? conninfo : "", "pgcopyman", NULL};
 	PGconn *conn;
 
-	/* expand_dbname=1: dbname may be a whole connection string or URI. */
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn) {
 		cli_error("out of memory");
@@ -181,4 +187,52 @@ cli_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
+}
+
+/*
+ * cli_scrub_argv: the process title (ps, /proc/PID/cmdline) shows argv; a
+ * connection string given on the command line may hold a password.  Each
+ * value of --from, --to and --conn is copied for the program to use, then
+ * overwritten in place with its masked form, so no secret stays visible.
+ * Returns the copy of argv (malloc'd, for the rest of the run), or NULL.
+ */
+char **
+cli_scrub_argv(int argc, char **argv)
+{
+	char **copy = calloc((size_t) argc + 1, sizeof *copy);
+
+	if (!copy)
+		return NULL;
+	for (int i = 0; i < argc; i++) {
+		copy[i] = strdup(argv[i]);
+		if (!copy[i]) {
+			while (i-- > 0)
+				free(copy[i]);
+			free(copy);
+			return NULL;
+		}
+	}
+	for (int i = 1; i < argc; i++) {
+		const char *opts[] = {"--from", "--to", "--conn", NULL};
+		char *value = NULL;
+		for (int k = 0; opts[k]; k++) {
+			size_t n = strlen(opts[k]);
+			if (strcmp(argv[i - 1], opts[k]) == 0)
+				value = argv[i];
+			else if (strncmp(argv[i], opts[k], n) == 0 && argv[i][n] == '=')
+				value = argv[i] + n + 1;
+		}
+		if (value && strcmp(value, "-") != 0 && strncmp(value, "file:", 5) != 0) {
+			char *masked = cli_mask_conninfo(value);
+			size_t room = strlen(value);
+			if (masked && strlen(masked) <= room) {
+				memset(value, ' ', room);
+				memcpy(value, masked, strlen(masked));
+			} else {
+				memset(value, '*', room);
+			}
+			free(masked);
+		}
+	}
+	return copy;
 }

@@ -2,6 +2,7 @@
  * main.c: the pgcopyman command: dispatch to a subcommand.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgcopyman.h"
@@ -26,6 +27,9 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	char **args;
+	int rc;
+
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -38,13 +42,25 @@ main(int argc, char **argv)
 		printf("pgcopyman %s (libpq %d)\n", PGCM_VERSION, PQlibVersion());
 		return 0;
 	}
-	if (strcmp(argv[1], "copy") == 0)
-		return cli_copy(argc - 1, argv + 1);
-	if (strcmp(argv[1], "listen") == 0)
-		return cli_listen(argc - 1, argv + 1);
-	if (strcmp(argv[1], "notify") == 0)
-		return cli_notify(argc - 1, argv + 1);
-	cli_error("unknown command \"%s\"", argv[1]);
-	usage(stderr);
-	return EXIT_USAGE;
+	/* The subcommands parse a copy; the original argv keeps no password. */
+	args = cli_scrub_argv(argc, argv);
+	if (!args) {
+		cli_error("out of memory");
+		return EXIT_FAILED;
+	}
+	if (strcmp(args[1], "copy") == 0) {
+		rc = cli_copy(argc - 1, args + 1);
+	} else if (strcmp(args[1], "listen") == 0) {
+		rc = cli_listen(argc - 1, args + 1);
+	} else if (strcmp(args[1], "notify") == 0) {
+		rc = cli_notify(argc - 1, args + 1);
+	} else {
+		cli_error("unknown command \"%s\"", args[1]);
+		usage(stderr);
+		rc = EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++)
+		free(args[i]);
+	free(args);
+	return rc;
 }

@@ -1,0 +1,541 @@
+/*
+ * itest_cli.c: `pgcopyman copy` as a user runs it: exit statuses, the JSON
+ * summary, faulted targets, --on-fault abort, signals, secrets kept out of
+ * every output, quoted names, files, stdin and stdout.
+ *
+ * Clusters: 1 is the source; 2 and 3 are targets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define ROWS 20000
+#define SENTINEL "S3cr3tSentinel"
+
+typedef struct run {
+	int status;        /* exit status, or 128 + signal */
+	char *out;
+	char *err;
+	double seconds;
+} run;
+
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t) n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/*
+ * run_cli: run build/pgcopyman with args (NULL-terminated), stdin from
+ * in_path (or /dev/null), stdout and stderr captured.  If signal_after_ms,
+ * send sig then.  Every run is bounded by a 120 s alarm.
+ */
+static run
+run_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	const char *argv[64];
+	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
+	pid_t pid;
+	run r;
+	double t0 = now_s();
+
+	assert_true(ofd >= 0 && efd >= 0);
+	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
+	for (int i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+		dup2(ifd, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		alarm(120);
+		execv(argv[0], (char *const *) argv);
+		_exit(127);
+	}
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(pid, sig);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	r.seconds = now_s() - t0;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = slurp(outp);
+	r.err = slurp(errp);
+	close(ofd);
+	close(efd);
+	unlink(outp);
+	unlink(errp);
+	return r;
+}
+
+#define run_cli(...) run_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
+
+static void
+run_free(run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+static void
+expect_status(const run *r, int status)
+{
+	if (r->status != status) {
+		print_error("exit %d, expected %d\nstdout: %s\nstderr: %s\n", r->status, status, r->out,
+		            r->err);
+		fail();
+	}
+}
+
+typedef struct world {
+	PGconn *src, *dst[2];
+	char *src_ci, *dst_ci[2];
+} world;
+
+/* with_secret: the connection string with a password added (trust auth ignores it). */
+static char *
+with_secret(const char *conninfo)
+{
+	size_t n = strlen(conninfo) + 64;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	snprintf(s, n, "%s password=" SENTINEL, conninfo);
+	return s;
+}
+
+static int
+setup(void **state)
+{
+	world *w = calloc(1, sizeof *w);
+
+	assert_non_null(w);
+	w->src = it_connect(1);
+	w->src_ci = with_secret(it_conninfo(1));
+	it_create_mixed_table(w->src, "t");
+	it_fill_mixed(w->src, "t", ROWS);
+	for (int i = 0; i < 2; i++) {
+		w->dst[i] = it_connect(i + 2);
+		w->dst_ci[i] = with_secret(it_conninfo(i + 2));
+		it_create_mixed_table(w->dst[i], "t");
+	}
+	*state = w;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	world *w = *state;
+
+	it_assert_usable(w->src);
+	PQfinish(w->src);
+	free(w->src_ci);
+	for (int i = 0; i < 2; i++) {
+		it_assert_usable(w->dst[i]);
+		PQfinish(w->dst[i]);
+		free(w->dst_ci[i]);
+	}
+	free(w);
+	return 0;
+}
+
+static void
+no_secret(const run *r)
+{
+	assert_null(strstr(r->out, SENTINEL));
+	assert_null(strstr(r->err, SENTINEL));
+}
+
+static void
+test_copy_two_targets_json(void **state)
+{
+	world *w = *state;
+	run r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
+	                "--table", "t", "--json");
+	char *want = it_table_checksum(w->src, "t");
+
+	expect_status(&r, 0);
+	no_secret(&r);
+	assert_non_null(strstr(r.out, "\"rows\": 20000"));
+	assert_non_null(strstr(r.out, "\"format\": \"binary\""));
+	assert_non_null(strstr(r.out, "\"status\": \"ok\", \"rows\": 20000"));
+	assert_non_null(strstr(r.out, "password=********"));
+	assert_non_null(strstr(r.err, "2 of 2 targets loaded"));
+	for (int i = 0; i < 2; i++) {
+		char *got = it_table_checksum(w->dst[i], "t");
+		assert_string_equal(got, want);
+		free(got);
+	}
+	free(want);
+	run_free(&r);
+
+	/* Every format round-trips; --truncate empties the targets first. */
+	for (int f = 0; f < 3; f++) {
+		const char *fmt[] = {"text", "csv", "binary"};
+		r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--format",
+		            fmt[f], "--truncate", "--quiet");
+		expect_status(&r, 0);
+		assert_string_equal(r.err, "");
+		assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+		run_free(&r);
+	}
+}
+
+static void
+test_usage_errors(void **state)
+{
+	world *w = *state;
+	struct {
+		const char *args[10];
+		const char *says;
+	} cases[] = {
+		{{"copy", "--to", "x", "--table", "t", NULL}, "--from is required"},
+		{{"copy", "--from", "x", "--table", "t", NULL}, "--to is required"},
+		{{"copy", "--from", "x", "--to", "y", NULL}, "--table or --query"},
+		{{"copy", "--from", "x", "--to", "y", "--table", "t", "--bogus"}, "unknown option \"--bogus\""},
+		{{"copy", "--from", "x", "--to", "y", "-t", "t", "--format"}, "needs a value"},
+		{{"copy", "--from", "x", "--to", "y", "-t", "t", "-f", "xml", NULL}, "--format must be"},
+		{{"copy", "--from", "x", "--to", "y", "--query", "select 1", NULL}, "--target-table"},
+		{{"copy", "--from", "x", "--to", "y", "-t", "t", "--on-fault", "maybe"}, "--on-fault must be"},
+	};
+
+	(void) w;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *args[10];
+		int n = 0;
+		run r;
+		while (n < 10 && cases[i].args[n])
+			args[n] = cases[i].args[n], n++;
+		args[n] = NULL;
+		r = run_cli_full(NULL, 0, 0, args);
+		expect_status(&r, 2);
+		if (!strstr(r.err, cases[i].says)) {
+			print_error("case %zu: stderr lacks \"%s\": %s\n", i, cases[i].says, r.err);
+			fail();
+		}
+		assert_non_null(strstr(r.err, "Usage: pgcopyman copy"));
+		run_free(&r);
+	}
+	{
+		run r = run_cli("frobnicate");
+		expect_status(&r, 2);
+		assert_non_null(strstr(r.err, "unknown command"));
+		run_free(&r);
+		r = run_cli("copy", "--help");
+		expect_status(&r, 0);
+		assert_non_null(strstr(r.out, "--on-fault"));
+		run_free(&r);
+	}
+}
+
+static void
+test_missing_table_on_one_target(void **state)
+{
+	world *w = *state;
+	run r;
+
+	it_exec(w->dst[1], "DROP TABLE t");
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
+	            "t", "--json");
+	expect_status(&r, 3);
+	no_secret(&r);
+	assert_non_null(strstr(r.out, "\"status\": \"faulted\", \"rows\": 0"));
+	assert_non_null(strstr(r.out, "\"sqlstate\": \"42P01\""));
+	assert_non_null(strstr(r.out, "relation \\\"t\\\" does not exist"));
+	assert_non_null(strstr(r.err, "target faulted: receiver 2"));
+	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+	run_free(&r);
+	it_create_mixed_table(w->dst[1], "t");
+}
+
+static void
+test_on_fault_abort_commits_nothing(void **state)
+{
+	world *w = *state;
+	run r;
+
+	it_exec(w->dst[1], "ALTER TABLE t ADD CONSTRAINT not_100 CHECK (id <> 100)");
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
+	            "t", "--on-fault", "abort", "--json");
+	expect_status(&r, 1);
+	assert_non_null(strstr(r.out, "\"aborted\": true"));
+	assert_non_null(strstr(r.out, "\"sqlstate\": \"23514\""));
+	assert_non_null(strstr(r.out, "row 100"));
+	assert_int_equal(it_count(w->dst[0], "t"), 0);
+	assert_int_equal(it_count(w->dst[1], "t"), 0);
+	run_free(&r);
+
+	/* The default, continue: the other target commits, exit 3. */
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "t");
+	expect_status(&r, 3);
+	assert_non_null(strstr(r.err, "row 100"));
+	assert_non_null(strstr(r.err, "1 of 2 targets loaded, 1 faulted"));
+	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+	assert_int_equal(it_count(w->dst[1], "t"), 0);
+	run_free(&r);
+	it_exec(w->dst[1], "ALTER TABLE t DROP CONSTRAINT not_100");
+
+	/* Every target faulted: nothing loaded, exit 1. */
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t");
+	expect_status(&r, 1);
+	assert_non_null(strstr(r.err, "duplicate key"));
+	run_free(&r);
+}
+
+static void
+test_signal_aborts_cleanly(void **state)
+{
+	world *w = *state;
+	int sigs[2] = {SIGINT, SIGTERM};
+
+	/* A slow target: every row waits a little, so the signal lands mid-copy. */
+	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+	                   "$$BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END$$; "
+	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
+	for (int i = 0; i < 2; i++) {
+		run r = run_cli_full(NULL, sigs[i], 1500, (const char *const[]){
+			"copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
+			"--table", "t", "--json", NULL});
+		char *busy;
+		expect_status(&r, 1);
+		assert_non_null(strstr(r.out, "\"aborted\": true"));
+		assert_non_null(strstr(r.out, sigs[i] == SIGINT ? "SIGINT" : "SIGTERM"));
+		assert_true(r.seconds < 10);
+		assert_int_equal(it_count(w->dst[0], "t"), 0);
+		assert_int_equal(it_count(w->dst[1], "t"), 0);
+		/* No backend is left in a COPY on any server. */
+		for (int k = 0; k < 2; k++) {
+			busy = it_scalar(w->dst[k], "SELECT count(*) FROM pg_stat_activity "
+			                            "WHERE query LIKE 'COPY%%' AND state <> 'idle' AND pid <> pg_backend_pid()");
+			assert_string_equal(busy, "0");
+			free(busy);
+		}
+		busy = it_scalar(w->src, "SELECT count(*) FROM pg_stat_activity "
+		                         "WHERE query LIKE 'COPY%%' AND state <> 'idle' AND pid <> pg_backend_pid()");
+		assert_string_equal(busy, "0");
+		free(busy);
+		run_free(&r);
+	}
+	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+}
+
+static void
+test_source_failure(void **state)
+{
+	world *w = *state;
+	run r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
+	                "SELECT 1/0", "--target-table", "t", "--json");
+
+	expect_status(&r, 1);
+	assert_non_null(strstr(r.out, "\"aborted\": true"));
+	assert_non_null(strstr(r.out, "division by zero"));
+	assert_non_null(strstr(r.err, "division by zero"));
+	run_free(&r);
+}
+
+static void
+test_quoted_names_columns_and_query(void **state)
+{
+	world *w = *state;
+	run r;
+
+	it_exec(w->src, "CREATE SCHEMA \"My Schema\"; CREATE TABLE \"My Schema\".\"Odd \"\"Table\"\"\" "
+	                "(\"Key\" int, val text, extra text); "
+	                "INSERT INTO \"My Schema\".\"Odd \"\"Table\"\"\" SELECT g, 'v' || g, 'x' FROM generate_series(1, 500) g");
+	for (int i = 0; i < 2; i++)
+		it_exec(w->dst[i], "CREATE SCHEMA \"My Schema\"; CREATE TABLE \"My Schema\".\"Odd \"\"Table\"\"\" "
+		                   "(\"Key\" int, val text, extra text DEFAULT 'default')");
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
+	            "--table", "\"My Schema\".\"Odd \"\"Table\"\"\"", "--columns", "\"Key\", VAL", "--format", "csv");
+	expect_status(&r, 0);
+	for (int i = 0; i < 2; i++) {
+		char *v = it_scalar(w->dst[i], "SELECT count(*) || '/' || sum(\"Key\") || '/' || min(extra) "
+		                               "FROM \"My Schema\".\"Odd \"\"Table\"\"\"");
+		assert_string_equal(v, "500/125250/default");
+		free(v);
+	}
+	run_free(&r);
+
+	/* A name that is SQL, not a name, is refused before anything runs. */
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t; DROP TABLE t");
+	assert_int_not_equal(r.status, 0);
+	assert_int_equal(it_count(w->src, "t"), ROWS);
+	run_free(&r);
+
+	/* A query source with --target-table and --dry-run. */
+	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
+	            "SELECT \"Key\" FROM \"My Schema\".\"Odd \"\"Table\"\"\"", "--target-table",
+	            "\"My Schema\".\"Odd \"\"Table\"\"\"", "--columns", "\"Key\"", "--dry-run");
+	expect_status(&r, 0);
+	assert_non_null(strstr(r.out, "format: binary"));
+	assert_non_null(strstr(r.out, "COPY \"My Schema\".\"Odd \"\"Table\"\"\" (\"Key\") FROM STDIN (FORMAT binary)"));
+	no_secret(&r);
+	run_free(&r);
+	for (int i = 0; i < 2; i++)
+		it_exec(w->dst[i], "DROP SCHEMA \"My Schema\" CASCADE");
+	it_exec(w->src, "DROP SCHEMA \"My Schema\" CASCADE");
+}
+
+static void
+test_secrets_never_shown(void **state)
+{
+	world *w = *state;
+	char uri[512], env[512], *hostdir;
+	const char *ci = it_conninfo(2);
+	run r;
+
+	/* A URI with a password, and PGPASSWORD, on a failing connection. */
+	hostdir = strdup(strstr(ci, "host=") + 5);
+	*strchr(hostdir, ' ') = '\0';
+	snprintf(uri, sizeof uri, "postgresql://postgres:" SENTINEL "@/nosuchdb?host=%s&port=5432", hostdir);
+	snprintf(env, sizeof env, "PGPASSWORD=" SENTINEL);
+	putenv(env);
+	r = run_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
+	expect_status(&r, 1);
+	no_secret(&r);
+	assert_non_null(strstr(r.err, "nosuchdb"));
+	assert_non_null(strstr(r.err, "cannot connect"));
+	run_free(&r);
+
+	/* A successful copy through the URI form of a good target. */
+	snprintf(uri, sizeof uri, "postgresql://postgres:" SENTINEL "@/postgres?host=%s&port=5432", hostdir);
+	r = run_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
+	expect_status(&r, 0);
+	no_secret(&r);
+	run_free(&r);
+	unsetenv("PGPASSWORD");
+	free(hostdir);
+}
+
+static void
+test_process_title_hides_password(void **state)
+{
+	world *w = *state;
+	char bin[512], path[64], cmdline[8192];
+	pid_t pid;
+	int st;
+	FILE *f;
+	size_t n;
+
+	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+	                   "$$BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END$$; "
+	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
+		      "--to", w->dst_ci[0], "--table", "t", (char *) NULL);
+		_exit(127);
+	}
+	usleep(700 * 1000);
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	n = fread(cmdline, 1, sizeof cmdline - 1, f);
+	fclose(f);
+	for (size_t i = 0; i < n; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	cmdline[n] = '\0';
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	assert_non_null(strstr(cmdline, "--from"));
+	assert_null(strstr(cmdline, SENTINEL));
+	assert_non_null(strstr(cmdline, "password=********"));
+	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow(); TRUNCATE t");
+}
+
+static void
+test_application_name_and_timeouts(void **state)
+{
+	world *w = *state;
+	char bin[512];
+	pid_t pid;
+	int st;
+	char *seen;
+
+	it_exec(w->dst[0], "ALTER DATABASE postgres SET statement_timeout = '50ms'");
+	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+	                   "$$BEGIN PERFORM pg_sleep(0.0002); RETURN NEW; END$$; "
+	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
+		      "--to", w->dst_ci[0], "--table", "t", (char *) NULL);
+		_exit(127);
+	}
+	usleep(1000 * 1000);
+	seen = it_scalar(w->dst[0], "SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity "
+	                            "WHERE query LIKE 'COPY%%'");
+	assert_string_equal(seen, "pgcopyman");
+	free(seen);
+	waitpid(pid, &st, 0);
+	it_exec(w->dst[0], "ALTER DATABASE postgres RESET statement_timeout");
+	/* The 50 ms statement_timeout did not cut the multi-second COPY off. */
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_copy_two_targets_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_table_on_one_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_on_fault_abort_commits_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_signal_aborts_cleanly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quoted_names_columns_and_query, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secrets_never_shown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_process_title_hides_password, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_application_name_and_timeouts, setup, teardown),
+	};
+
+	if (getenv("PGCM_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
+	return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}
