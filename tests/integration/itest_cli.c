@@ -21,107 +21,6 @@
 #define ROWS 20000
 #define SENTINEL "S3cr3tSentinel"
 
-typedef struct run {
-	int status;        /* exit status, or 128 + signal */
-	char *out;
-	char *err;
-	double seconds;
-} run;
-
-static char *
-slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t) n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/*
- * run_cli: run build/pgcopyman with args (NULL-terminated), stdin from
- * in_path (or /dev/null), stdout and stderr captured.  If signal_after_ms,
- * send sig then.  Every run is bounded by a 120 s alarm.
- */
-static run
-run_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
-{
-	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
-	const char *argv[64];
-	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
-	pid_t pid;
-	run r;
-	double t0 = now_s();
-
-	assert_true(ofd >= 0 && efd >= 0);
-	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
-	for (int i = 0; args[i]; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
-		dup2(ifd, 0);
-		dup2(ofd, 1);
-		dup2(efd, 2);
-		alarm(120);
-		execv(argv[0], (char *const *) argv);
-		_exit(127);
-	}
-	if (sig) {
-		usleep((useconds_t) signal_after_ms * 1000);
-		kill(pid, sig);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	r.seconds = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = slurp(outp);
-	r.err = slurp(errp);
-	close(ofd);
-	close(efd);
-	unlink(outp);
-	unlink(errp);
-	return r;
-}
-
-#define run_cli(...) run_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
-
-static void
-run_free(run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-static void
-expect_status(const run *r, int status)
-{
-	if (r->status != status) {
-		print_error("exit %d, expected %d\nstdout: %s\nstderr: %s\n", r->status, status, r->out,
-		            r->err);
-		fail();
-	}
-}
-
 typedef struct world {
 	PGconn *src, *dst[2];
 	char *src_ci, *dst_ci[2];
@@ -176,7 +75,7 @@ teardown(void **state)
 }
 
 static void
-no_secret(const run *r)
+no_secret(const it_run *r)
 {
 	assert_null(strstr(r->out, SENTINEL));
 	assert_null(strstr(r->err, SENTINEL));
@@ -186,11 +85,11 @@ static void
 test_copy_two_targets_json(void **state)
 {
 	world *w = *state;
-	run r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
+	it_run r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
 	                "--table", "t", "--json");
 	char *want = it_table_checksum(w->src, "t");
 
-	expect_status(&r, 0);
+	it_expect_status(&r, 0);
 	no_secret(&r);
 	assert_non_null(strstr(r.out, "\"rows\": 20000"));
 	assert_non_null(strstr(r.out, "\"format\": \"binary\""));
@@ -203,17 +102,17 @@ test_copy_two_targets_json(void **state)
 		free(got);
 	}
 	free(want);
-	run_free(&r);
+	it_run_free(&r);
 
 	/* Every format round-trips; --truncate empties the targets first. */
 	for (int f = 0; f < 3; f++) {
 		const char *fmt[] = {"text", "csv", "binary"};
-		r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--format",
+		r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--format",
 		            fmt[f], "--truncate", "--quiet");
-		expect_status(&r, 0);
+		it_expect_status(&r, 0);
 		assert_string_equal(r.err, "");
 		assert_int_equal(it_count(w->dst[0], "t"), ROWS);
-		run_free(&r);
+		it_run_free(&r);
 	}
 }
 
@@ -239,28 +138,28 @@ test_usage_errors(void **state)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *args[10];
 		int n = 0;
-		run r;
+		it_run r;
 		while (n < 10 && cases[i].args[n])
 			args[n] = cases[i].args[n], n++;
 		args[n] = NULL;
-		r = run_cli_full(NULL, 0, 0, args);
-		expect_status(&r, 2);
+		r = it_cli_full(NULL, 0, 0, args);
+		it_expect_status(&r, 2);
 		if (!strstr(r.err, cases[i].says)) {
 			print_error("case %zu: stderr lacks \"%s\": %s\n", i, cases[i].says, r.err);
 			fail();
 		}
 		assert_non_null(strstr(r.err, "Usage: pgcopyman copy"));
-		run_free(&r);
+		it_run_free(&r);
 	}
 	{
-		run r = run_cli("frobnicate");
-		expect_status(&r, 2);
+		it_run r = it_cli("frobnicate");
+		it_expect_status(&r, 2);
 		assert_non_null(strstr(r.err, "unknown command"));
-		run_free(&r);
-		r = run_cli("copy", "--help");
-		expect_status(&r, 0);
+		it_run_free(&r);
+		r = it_cli("copy", "--help");
+		it_expect_status(&r, 0);
 		assert_non_null(strstr(r.out, "--on-fault"));
-		run_free(&r);
+		it_run_free(&r);
 	}
 }
 
@@ -268,19 +167,19 @@ static void
 test_missing_table_on_one_target(void **state)
 {
 	world *w = *state;
-	run r;
+	it_run r;
 
 	it_exec(w->dst[1], "DROP TABLE t");
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
 	            "t", "--json");
-	expect_status(&r, 3);
+	it_expect_status(&r, 3);
 	no_secret(&r);
 	assert_non_null(strstr(r.out, "\"status\": \"faulted\", \"rows\": 0"));
 	assert_non_null(strstr(r.out, "\"sqlstate\": \"42P01\""));
 	assert_non_null(strstr(r.out, "relation \\\"t\\\" does not exist"));
 	assert_non_null(strstr(r.err, "target faulted: receiver 2"));
 	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
-	run_free(&r);
+	it_run_free(&r);
 	it_create_mixed_table(w->dst[1], "t");
 }
 
@@ -288,34 +187,34 @@ static void
 test_on_fault_abort_commits_nothing(void **state)
 {
 	world *w = *state;
-	run r;
+	it_run r;
 
 	it_exec(w->dst[1], "ALTER TABLE t ADD CONSTRAINT not_100 CHECK (id <> 100)");
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table",
 	            "t", "--on-fault", "abort", "--json");
-	expect_status(&r, 1);
+	it_expect_status(&r, 1);
 	assert_non_null(strstr(r.out, "\"aborted\": true"));
 	assert_non_null(strstr(r.out, "\"sqlstate\": \"23514\""));
 	assert_non_null(strstr(r.out, "row 100"));
 	assert_int_equal(it_count(w->dst[0], "t"), 0);
 	assert_int_equal(it_count(w->dst[1], "t"), 0);
-	run_free(&r);
+	it_run_free(&r);
 
 	/* The default, continue: the other target commits, exit 3. */
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "t");
-	expect_status(&r, 3);
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "t");
+	it_expect_status(&r, 3);
 	assert_non_null(strstr(r.err, "row 100"));
 	assert_non_null(strstr(r.err, "1 of 2 targets loaded, 1 faulted"));
 	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
 	assert_int_equal(it_count(w->dst[1], "t"), 0);
-	run_free(&r);
+	it_run_free(&r);
 	it_exec(w->dst[1], "ALTER TABLE t DROP CONSTRAINT not_100");
 
 	/* Every target faulted: nothing loaded, exit 1. */
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t");
-	expect_status(&r, 1);
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t");
+	it_expect_status(&r, 1);
 	assert_non_null(strstr(r.err, "duplicate key"));
-	run_free(&r);
+	it_run_free(&r);
 }
 
 static void
@@ -329,11 +228,11 @@ test_signal_aborts_cleanly(void **state)
 	                   "$$BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END$$; "
 	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
 	for (int i = 0; i < 2; i++) {
-		run r = run_cli_full(NULL, sigs[i], 1500, (const char *const[]){
+		it_run r = it_cli_full(NULL, sigs[i], 1500, (const char *const[]){
 			"copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
 			"--table", "t", "--json", NULL});
 		char *busy;
-		expect_status(&r, 1);
+		it_expect_status(&r, 1);
 		assert_non_null(strstr(r.out, "\"aborted\": true"));
 		assert_non_null(strstr(r.out, sigs[i] == SIGINT ? "SIGINT" : "SIGTERM"));
 		assert_true(r.seconds < 10);
@@ -350,7 +249,7 @@ test_signal_aborts_cleanly(void **state)
 		                         "WHERE query LIKE 'COPY%%' AND state <> 'idle' AND pid <> pg_backend_pid()");
 		assert_string_equal(busy, "0");
 		free(busy);
-		run_free(&r);
+		it_run_free(&r);
 	}
 	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
 }
@@ -359,21 +258,21 @@ static void
 test_source_failure(void **state)
 {
 	world *w = *state;
-	run r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
+	it_run r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
 	                "SELECT 1/0", "--target-table", "t", "--json");
 
-	expect_status(&r, 1);
+	it_expect_status(&r, 1);
 	assert_non_null(strstr(r.out, "\"aborted\": true"));
 	assert_non_null(strstr(r.out, "division by zero"));
 	assert_non_null(strstr(r.err, "division by zero"));
-	run_free(&r);
+	it_run_free(&r);
 }
 
 static void
 test_quoted_names_columns_and_query(void **state)
 {
 	world *w = *state;
-	run r;
+	it_run r;
 
 	it_exec(w->src, "CREATE SCHEMA \"My Schema\"; CREATE TABLE \"My Schema\".\"Odd \"\"Table\"\"\" "
 	                "(\"Key\" int, val text, extra text); "
@@ -381,32 +280,32 @@ test_quoted_names_columns_and_query(void **state)
 	for (int i = 0; i < 2; i++)
 		it_exec(w->dst[i], "CREATE SCHEMA \"My Schema\"; CREATE TABLE \"My Schema\".\"Odd \"\"Table\"\"\" "
 		                   "(\"Key\" int, val text, extra text DEFAULT 'default')");
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
 	            "--table", "\"My Schema\".\"Odd \"\"Table\"\"\"", "--columns", "\"Key\", VAL", "--format", "csv");
-	expect_status(&r, 0);
+	it_expect_status(&r, 0);
 	for (int i = 0; i < 2; i++) {
 		char *v = it_scalar(w->dst[i], "SELECT count(*) || '/' || sum(\"Key\") || '/' || min(extra) "
 		                               "FROM \"My Schema\".\"Odd \"\"Table\"\"\"");
 		assert_string_equal(v, "500/125250/default");
 		free(v);
 	}
-	run_free(&r);
+	it_run_free(&r);
 
 	/* A name that is SQL, not a name, is refused before anything runs. */
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t; DROP TABLE t");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t; DROP TABLE t");
 	assert_int_not_equal(r.status, 0);
 	assert_int_equal(it_count(w->src, "t"), ROWS);
-	run_free(&r);
+	it_run_free(&r);
 
 	/* A query source with --target-table and --dry-run. */
-	r = run_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query",
 	            "SELECT \"Key\" FROM \"My Schema\".\"Odd \"\"Table\"\"\"", "--target-table",
 	            "\"My Schema\".\"Odd \"\"Table\"\"\"", "--columns", "\"Key\"", "--dry-run");
-	expect_status(&r, 0);
+	it_expect_status(&r, 0);
 	assert_non_null(strstr(r.out, "format: binary"));
 	assert_non_null(strstr(r.out, "COPY \"My Schema\".\"Odd \"\"Table\"\"\" (\"Key\") FROM STDIN (FORMAT binary)"));
 	no_secret(&r);
-	run_free(&r);
+	it_run_free(&r);
 	for (int i = 0; i < 2; i++)
 		it_exec(w->dst[i], "DROP SCHEMA \"My Schema\" CASCADE");
 	it_exec(w->src, "DROP SCHEMA \"My Schema\" CASCADE");
@@ -418,7 +317,7 @@ test_secrets_never_shown(void **state)
 	world *w = *state;
 	char uri[512], env[512], *hostdir;
 	const char *ci = it_conninfo(2);
-	run r;
+	it_run r;
 
 	/* A URI with a password, and PGPASSWORD, on a failing connection. */
 	hostdir = strdup(strstr(ci, "host=") + 5);
@@ -426,19 +325,19 @@ test_secrets_never_shown(void **state)
 	snprintf(uri, sizeof uri, "postgresql://postgres:" SENTINEL "@/nosuchdb?host=%s&port=5432", hostdir);
 	snprintf(env, sizeof env, "PGPASSWORD=" SENTINEL);
 	putenv(env);
-	r = run_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
-	expect_status(&r, 1);
+	r = it_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
+	it_expect_status(&r, 1);
 	no_secret(&r);
 	assert_non_null(strstr(r.err, "nosuchdb"));
 	assert_non_null(strstr(r.err, "cannot connect"));
-	run_free(&r);
+	it_run_free(&r);
 
 	/* A successful copy through the URI form of a good target. */
 	snprintf(uri, sizeof uri, "postgresql://postgres:" SENTINEL "@/postgres?host=%s&port=5432", hostdir);
-	r = run_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
-	expect_status(&r, 0);
+	r = it_cli("copy", "--from", w->src_ci, "--to", uri, "--table", "t", "--json");
+	it_expect_status(&r, 0);
 	no_secret(&r);
-	run_free(&r);
+	it_run_free(&r);
 	unsetenv("PGPASSWORD");
 	free(hostdir);
 }

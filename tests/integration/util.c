@@ -1,7 +1,10 @@
 /*
  * util.c: helpers for the integration tests (see util.h).
  */
+#include <fcntl.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,4 +228,91 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "ARRAY['x', 'y,' || g, NULL], jsonb_build_object('k', g, 's', E'a\\nb'), g %% 2 = 0, "
 	        "md5(g::text)::uuid, decode(md5(g::text), 'hex') "
 	        "FROM generate_series(1, %d) g", name, rows);
+}
+
+char *
+it_slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t) n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t) n, f), (size_t) n);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+it_run
+it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	const char *argv[64];
+	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
+	pid_t pid;
+	it_run r;
+	double t0 = now_s();
+
+	assert_true(ofd >= 0 && efd >= 0);
+	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
+	for (int i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+		dup2(ifd, 0);
+		dup2(ofd, 1);
+		dup2(efd, 2);
+		alarm(120);
+		execv(argv[0], (char *const *) argv);
+		_exit(127);
+	}
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(pid, sig);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	r.seconds = now_s() - t0;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = it_slurp(outp);
+	r.err = it_slurp(errp);
+	close(ofd);
+	close(efd);
+	unlink(outp);
+	unlink(errp);
+	return r;
+}
+
+void
+it_run_free(it_run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+void
+it_expect_status(const it_run *r, int status)
+{
+	if (r->status != status) {
+		print_error("exit %d, expected %d\nstdout: %.2000s\nstderr: %.2000s\n", r->status, status,
+		            r->out, r->err);
+		fail();
+	}
 }

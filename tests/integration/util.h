@@ -49,4 +49,25 @@ void it_fill_mixed(PGconn *conn, const char *name, int rows);
 /* Path of the build directory's file (PGCM_BUILD, default "build"). */
 const char *it_build_path(const char *file, char *buf, size_t size);
 
+/* A finished run of the pgcopyman command. */
+typedef struct it_run {
+	int status;        /* exit status, or 128 + signal */
+	char *out;         /* stdout, whole */
+	char *err;         /* stderr, whole */
+	double seconds;
+} it_run;
+
+/*
+ * it_cli_full: run build/pgcopyman with args (NULL-terminated), stdin from
+ * in_path (or /dev/null), stdout and stderr captured; if sig, send it after
+ * signal_after_ms.  Every run is bounded by a 120 s alarm.
+ */
+it_run it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args);
+#define it_cli(...) it_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
+void it_run_free(it_run *r);
+/* Fails the test, showing both outputs, unless the run exited with status. */
+void it_expect_status(const it_run *r, int status);
+/* A whole file, malloc'd and NUL-terminated. */
+char *it_slurp(const char *path);
+
 #endif
