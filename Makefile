@@ -7,6 +7,7 @@ BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib
 INCLUDEDIR = $(PREFIX)/include
 MANDIR = $(PREFIX)/share/man
+COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 WERROR ?= 1
 SANITIZE ?= 0
 
@@ -129,14 +130,19 @@ install: all
 	ln -sf libpgcopyman.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR)
 	ln -sf libpgcopyman.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpgcopyman.so
 	install -m 644 include/pgcopyman.h $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h
-	install -m 644 $(BUILD)/pgcopyman.pc $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
-	if [ -f doc/pgcopyman.1 ]; then install -m 644 doc/pgcopyman.1 $(DESTDIR)$(MANDIR)/man1/pgcopyman.1; fi
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' pgcopyman.pc.in \
+		> $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
+	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
+	install -m 644 doc/pgcopyman.1 $(DESTDIR)$(MANDIR)/man1/pgcopyman.1
+	install -d $(DESTDIR)$(COMPLETIONDIR)
+	install -m 644 contrib/pgcopyman.bash $(DESTDIR)$(COMPLETIONDIR)/pgcopyman
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcopyman $(DESTDIR)$(LIBDIR)/libpgcopyman.a \
 		$(DESTDIR)$(LIBDIR)/libpgcopyman.so $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR) \
 		$(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(VERSION) $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h \
-		$(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc $(DESTDIR)$(MANDIR)/man1/pgcopyman.1
+		$(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc $(DESTDIR)$(MANDIR)/man1/pgcopyman.1 \
+		$(DESTDIR)$(COMPLETIONDIR)/pgcopyman
 
 clean:
 	rm -rf build

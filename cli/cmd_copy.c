@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "pgcopyman.h"
 #include "cli.h"
+#include "progress.h"
 
 #define MAX_TARGETS 64
 
@@ -33,6 +36,7 @@ typedef struct endpoint {
 	char *command;            /* the COPY command */
 	pgcm_receiver *receiver;  /* borrowed from the copy */
 	const char *status;       /* "ok", "faulted", "aborted" */
+	int reported;             /* its fault was shown */
 	char *error;
 	char sqlstate[6];
 	uint64_t rows;
@@ -59,6 +63,7 @@ typedef struct options {
 	const char *encoding;
 	int dry_run;
 	int quiet;
+	int progress;
 	long segment_mb;
 } options;
 
@@ -90,6 +95,8 @@ copy_usage(FILE *f)
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the COPY command of each endpoint and exit\n"
+	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
+	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
 	        "  -h, --help              show this help\n"
 	        "\n"
@@ -134,7 +141,7 @@ parse_options(int argc, char **argv, options *o)
 {
 	enum {
 		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT
+		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS
 	};
 	static const struct option longopts[] = {
 		{"from", required_argument, NULL, 'F'},
@@ -157,6 +164,7 @@ parse_options(int argc, char **argv, options *o)
 		{"encoding", required_argument, NULL, O_ENCODING},
 		{"dry-run", no_argument, NULL, O_DRY_RUN},
 		{"quiet", no_argument, NULL, O_QUIET},
+		{"progress", no_argument, NULL, O_PROGRESS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -213,6 +221,7 @@ parse_options(int argc, char **argv, options *o)
 		case O_ENCODING: o->encoding = optarg; break;
 		case O_DRY_RUN: o->dry_run = 1; break;
 		case O_QUIET: o->quiet = 1; break;
+		case O_PROGRESS: o->progress = 1; break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -480,22 +489,123 @@ print_json(const options *o, const char *format, const char *why, double seconds
 	(void) o;
 }
 
-/* record_fault: keep a target's fault for the summary, and say it at once. */
+/*
+ * record_fault: keep a target's fault for the summary, and say it at once,
+ * over the progress line.  A fault is an error: --quiet does not hide it.
+ */
 static void
-record_fault(endpoint *dst, int ndst, const pgcm_fault *f, int quiet)
+record_fault(endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog)
 {
 	for (int i = 0; i < ndst; i++) {
-		if (dst[i].receiver != f->receiver)
+		char line[1024];
+
+		if (dst[i].receiver != f->receiver || dst[i].reported)
 			continue;
 		free(dst[i].error);
 		dst[i].error = strdup(f->message);
 		snprintf(dst[i].sqlstate, sizeof dst[i].sqlstate, "%s", f->sqlstate);
 		dst[i].status = "faulted";
-		if (!quiet)
-			fprintf(stderr, "pgcopyman: target faulted: %s%s%s%s\n", f->message,
-			        f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate,
-			        f->sqlstate[0] ? ")" : "");
+		dst[i].reported = 1;
+		snprintf(line, sizeof line, "pgcopyman: target faulted: %s%s%s%s", f->message,
+		         f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate, f->sqlstate[0] ? ")" : "");
+		cli_progress_message(prog, line);
 	}
+}
+
+/*
+ * estimate: what the copy will move, for the progress display's percent and
+ * ETA.  A table: pg_class.reltuples (rows; -1 before the first VACUUM or
+ * ANALYZE, then unknown).  The table's size on disk is not the size of its
+ * COPY data, so it is not used.  A regular file: its size in bytes.  A query
+ * or a pipe: unknown (0).
+ */
+static void
+estimate(const options *o, const endpoint *src, uint64_t *rows, uint64_t *bytes)
+{
+	struct stat sb;
+
+	*rows = *bytes = 0;
+	if (src->kind == EP_SERVER && o->table && !o->query) {
+		const char *err = NULL;
+		char *qname = cli_quote_name(src->conn, o->table, &err);
+		const char *params[1];
+		PGresult *res;
+
+		if (!qname)
+			return;
+		params[0] = qname;
+		res = PQexecParams(src->conn, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass",
+		                   1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+			long long n = atoll(PQgetvalue(res, 0, 0));
+			*rows = n > 0 ? (uint64_t) n : 0;
+		}
+		PQclear(res);
+		free(qname);
+	} else if (src->kind == EP_FILE && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		*bytes = (uint64_t) sb.st_size;
+	}
+}
+
+/* update_progress: the totals so far and how many targets are running, faulted, done. */
+static void
+update_progress(cli_progress *prog, pgcm_copy *copy, const endpoint *dst, int ndst)
+{
+	pgcm_progress t = pgcm_copy_totals(copy);
+	int running = 0, faulted = 0, done = 0;
+
+	for (int i = 0; i < ndst; i++) {
+		switch (pgcm_receiver_get_state(dst[i].receiver)) {
+		case PGCM_RECEIVER_DONE: done++; break;
+		case PGCM_RECEIVER_FAULTED:
+		case PGCM_RECEIVER_DROPPED:
+		case PGCM_RECEIVER_ABORTED: faulted++; break;
+		default: running++; break;
+		}
+	}
+	cli_progress_update(prog, t.rows, t.bytes, running, faulted, done);
+}
+
+/*
+ * run_copy: step the copy, waiting at most a quarter second at a time, so
+ * the progress line and the signal flag are looked at even while a target
+ * stalls.  Faults are reported as they happen; with --on-fault abort the
+ * first one aborts; a signal aborts.
+ */
+static void
+run_copy(pgcm_copy *copy, const options *o, endpoint *dst, cli_progress *prog)
+{
+	pgcm_status st;
+
+	do {
+		st = pgcm_copy_step(copy, NULL);
+		update_progress(prog, copy, dst, o->nto);
+		if (st == PGCM_AGAIN) {
+			struct pollfd fds[2 * MAX_TARGETS + 2];
+			size_t n = pgcm_copy_pollfds(copy, fds, sizeof fds / sizeof fds[0]);
+			int timeout = pgcm_copy_timeout_ms(copy);
+			if (timeout < 0 || timeout > 250)
+				timeout = 250;
+			(void) poll(fds, (nfds_t) n, timeout);
+		} else if (st == PGCM_FAULT) {
+			pgcm_fault faults[MAX_TARGETS];
+			size_t n = pgcm_copy_faults(copy, faults, MAX_TARGETS);
+			for (size_t i = 0; i < n && i < MAX_TARGETS; i++)
+				record_fault(dst, o->nto, &faults[i], prog);
+			if (o->on_fault_abort) {
+				char reason[160];
+				snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
+				         faults[0].index + 1);
+				pgcm_copy_abort(copy, reason);
+				return;
+			}
+		}
+		if (cli_interrupted) {
+			pgcm_copy_abort(copy, cli_interrupted == SIGINT ? "interrupted by SIGINT"
+			                                                : "interrupted by SIGTERM");
+			return;
+		}
+	} while (st == PGCM_OK || st == PGCM_AGAIN || st == PGCM_FAULT);
 }
 
 int
@@ -512,6 +622,9 @@ cli_copy(int argc, char **argv)
 	double t0;
 	int rc, loaded = 0, faulted = 0, aborted = 0;
 	pgcm_format fmt;
+	cli_progress *prog = NULL;
+	uint64_t est_rows, est_bytes;
+	enum cli_progress_mode mode;
 
 	rc = parse_options(argc, argv, &o);
 	if (rc != 0)
@@ -655,34 +768,25 @@ cli_copy(int argc, char **argv)
 		}
 	}
 
-	/* The loop: faults are reported as they happen; a signal aborts. */
-	do {
-		pgcm_progress p;
-		st = pgcm_copy_next(copy, &p);
-		if (st == PGCM_FAULT) {
-			pgcm_fault faults[MAX_TARGETS];
-			size_t n = pgcm_copy_faults(copy, faults, MAX_TARGETS);
-			for (size_t i = 0; i < n && i < MAX_TARGETS; i++)
-				record_fault(dst, o.nto, &faults[i], o.quiet);
-			if (o.on_fault_abort) {
-				char reason[160];
-				snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
-				         faults[0].index + 1);
-				pgcm_copy_abort(copy, reason);
-				break;
-			}
-		}
-		if (cli_interrupted) {
-			pgcm_copy_abort(copy, cli_interrupted == 2 ? "interrupted by SIGINT"
-			                                           : "interrupted by SIGTERM");
-			break;
-		}
-	} while (st == PGCM_OK || st == PGCM_FAULT);
+	/*
+	 * Progress on stderr: a live line on a terminal, plain lines with
+	 * --progress, nothing with --quiet.  Not on a terminal that stdout, as a
+	 * target, writes COPY data to.
+	 */
+	estimate(&o, &src, &est_rows, &est_bytes);
+	mode = o.quiet ? PROGRESS_QUIET : o.progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
+	for (int i = 0; i < o.nto; i++)
+		if (mode == PROGRESS_AUTO && dst[i].kind == EP_STDIO && isatty(STDOUT_FILENO))
+			mode = PROGRESS_QUIET;
+	prog = cli_progress_new(stderr, mode, est_rows, est_bytes, o.nto);
+
+	run_copy(copy, &o, dst, prog);
 	st = pgcm_copy_finish(copy, &failure);
+	cli_progress_finish(prog);
 	total = pgcm_copy_totals(copy);
 	aborted = st != PGCM_OK && st != PGCM_FAULT;
 	for (size_t i = 0; i < failure.nfaults; i++)
-		record_fault(dst, o.nto, &failure.faults[i], 1);
+		record_fault(dst, o.nto, &failure.faults[i], NULL);
 
 	/* Commit a target only if its COPY completed and the copy as a whole did not abort. */
 	for (int i = 0; i < o.nto; i++) {
@@ -692,8 +796,7 @@ cli_copy(int argc, char **argv)
 			if (e->kind == EP_SERVER && !exec_ok(e, "COMMIT")) {
 				e->status = "faulted";
 				faulted++;
-				if (!o.quiet)
-					cli_error("target %s: COMMIT failed: %s", e->label, e->error);
+				cli_error("target %s: COMMIT failed: %s", e->label, e->error);
 				continue;
 			}
 			if (e->kind == EP_FILE) {
@@ -718,7 +821,7 @@ cli_copy(int argc, char **argv)
 			e->rows = 0;
 		}
 	}
-	if (aborted && !o.quiet)
+	if (aborted)
 		cli_error("copy aborted: %s%s%s", failure.reason ? failure.reason : pgcm_strerror(st),
 		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? ": " : "",
 		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? failure.producer_error : "");
@@ -738,6 +841,7 @@ cli_copy(int argc, char **argv)
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:
+	cli_progress_free(prog);
 	pgcm_copy_free(copy);
 	if (src.conn)
 		PQfinish(src.conn);

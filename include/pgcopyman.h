@@ -273,8 +273,12 @@ PGCM_API pgcm_status pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress);
 
 /*
  * pgcm_copy_next: one cycle: step, waiting in poll() as needed, until rows or
- * bytes moved, receivers faulted, or the copy ended.  Returns what
- * pgcm_copy_step() returns, never PGCM_AGAIN.  Starts the copy if needed.
+ * bytes moved (about one window's worth at most), receivers faulted, or the
+ * copy ended.  Returns what pgcm_copy_step() returns, never PGCM_AGAIN; the
+ * cycle that moves the last rows returns PGCM_OK, and PGCM_DONE comes with no
+ * progress.  A signal that interrupts the wait returns PGCM_OK with what moved
+ * so far (possibly nothing), so the caller can look at its flags.  Starts the
+ * copy if needed.
  */
 PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);
 

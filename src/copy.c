@@ -723,13 +723,19 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	c->depth++;
 	now = pgcm__now_ms();
 	for (int round = 0; round < STEP_ROUNDS; round++) {
-		int any = run_producer(c, progress);
+		int any;
+
+		/* First: a receiver dropped since the last round no longer holds chunks. */
+		pgcm__window_release(&c->window, min_next_seq(c));
+		any = run_producer(c, progress);
 		for (size_t i = 0; i < c->nrx; i++)
 			if (c->rx[i]->state == PGCM_RECEIVER_ACTIVE)
 				any |= service(c, c->rx[i], now);
-		pgcm__window_release(&c->window, min_next_seq(c));
 		did |= any;
 		if (!any || c->producer_failed || c->abort_pending || c->free_pending)
+			break;
+		/* A cycle moves about one window: fine-grained progress, no 16 MiB gulps. */
+		if (progress->bytes >= c->window.target * (c->window.nslots - 1))
 			break;
 	}
 	did |= check_stalls(c, now);
@@ -885,6 +891,9 @@ pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress)
 				return PGCM_OK;
 			continue;
 		}
+		/* The last rows come as a cycle of their own; PGCM_DONE follows with none. */
+		if (st == PGCM_DONE && (progress->rows || progress->bytes))
+			return PGCM_OK;
 		return st;
 	}
 }

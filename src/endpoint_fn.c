@@ -178,6 +178,18 @@ pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 				st = flush_rows(sp, c, sp->len, 1);
 				if (st != PGCM_OK)
 					return st;
+			} else if (k == PGCM__SCAN_HEADER) {
+				/* A header line without its newline, and nothing else. */
+				st = set_framing(&p->framing.prologue, &p->framing.prologue_len,
+				                 sp->buf + sp->row_start, sp->len - sp->row_start);
+				if (st != PGCM_OK)
+					return st;
+				p->framing.prologue_is_line = p->fmt.kind == PGCM_FORMAT_CSV;
+			} else if (k == PGCM__SCAN_END && p->fmt.kind == PGCM_FORMAT_BINARY) {
+				st = set_framing(&p->framing.epilogue, &p->framing.epilogue_len,
+				                 sp->buf + sp->row_start, sp->len - sp->row_start);
+				if (st != PGCM_OK)
+					return st;
 			}
 			if (!p->framing.prologue_known && p->fmt.kind == PGCM_FORMAT_BINARY
 			    && !p->framing.prologue_len) {

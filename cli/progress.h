@@ -1,0 +1,62 @@
+/*
+ * progress.h: the copy command's progress display.  On a terminal a live
+ * line is redrawn in place a few times a second; off a terminal nothing is
+ * printed unless a plain line every few seconds is asked for.  Uses libc
+ * only: no library internals, no libpq.
+ */
+#ifndef PGCM_CLI_PROGRESS_H
+#define PGCM_CLI_PROGRESS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct cli_progress cli_progress;
+
+enum cli_progress_mode {
+	PROGRESS_AUTO,   /* live line if the stream is a tty, else silent */
+	PROGRESS_PLAIN,  /* a plain line every 5 s, tty or not */
+	PROGRESS_QUIET   /* nothing */
+};
+
+/*
+ * cli_progress_new: a progress display writing to out (normally stderr).
+ * est_rows / est_bytes: the expected totals, 0 when unknown (then no percent
+ * and no ETA); percent and ETA come from bytes when est_bytes is known, else
+ * from rows.  ntargets: how many targets the copy has.  Returns NULL when out
+ * of memory (every other call accepts NULL and then does nothing).  Free with
+ * cli_progress_free().
+ */
+cli_progress *cli_progress_new(FILE *out, enum cli_progress_mode mode, uint64_t est_rows,
+                               uint64_t est_bytes, int ntargets);
+
+/*
+ * cli_progress_update: the copy's totals so far and its targets' states.
+ * Cheap enough to call every cycle: it redraws at most about 4 times a second
+ * (live line) or every 5 seconds (plain lines).
+ */
+void cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
+                         int faulted, int done);
+
+/*
+ * cli_progress_message: print line (a whole line, e.g. a fault; a newline is
+ * added if it has none) to the display's stream, whatever the mode: the live
+ * line is cleared first and redrawn after it.  With p NULL it goes to stderr.
+ */
+void cli_progress_message(cli_progress *p, const char *line);
+
+/* cli_progress_finish: clear the live line (before the final summary); no more drawing. */
+void cli_progress_finish(cli_progress *p);
+
+/* cli_progress_free: free p (NULL is fine); clears the live line if still shown. */
+void cli_progress_free(cli_progress *p);
+
+/*
+ * For tests only: as cli_progress_new(out, mode, ...) but with the stream
+ * taken to be a terminal (is_tty) of width columns (0: ask the terminal, as
+ * usual) and with clock_fn (seconds, monotonic; NULL: the real clock).
+ */
+cli_progress *cli_progress_new_for_test(FILE *out, enum cli_progress_mode mode, uint64_t est_rows,
+                                        uint64_t est_bytes, int ntargets, int is_tty, int width,
+                                        double (*clock_fn)(void));
+
+#endif
