@@ -57,4 +57,14 @@ char *cli_quote_name(PGconn *conn, const char *name, const char **err);
 /* cli_quote_columns: "a, B ,\"c d\"" as "(\"a\", \"b\", \"c d\")"; malloc'd, NULL on bad input. */
 char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
 
+/*
+ * cli_split_source: make conns[0..jobs) (connected, idle) read the table
+ * qtable (quoted) under one snapshot, and give each a range of it: where[j]
+ * (malloc'd) is a condition on ctid pages, or on the integer column qkey
+ * (quoted) when given.  Every row falls in exactly one range.  Returns 1, or
+ * 0 with a message in errbuf.
+ */
+int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qkey, char **where,
+                     char *errbuf, size_t errlen);
+
 #endif

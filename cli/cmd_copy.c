@@ -22,6 +22,7 @@
 #include "progress.h"
 
 #define MAX_TARGETS 64
+#define MAX_JOBS 16
 
 enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
 
@@ -29,12 +30,12 @@ typedef struct endpoint {
 	const char *spec;         /* as given */
 	enum endpoint_kind kind;
 	char *label;              /* masked connection string, or the path */
-	PGconn *conn;
+	PGconn *conns[MAX_JOBS];  /* a server: one session per stream */
 	int fd;
 	char *path;               /* file: final path */
 	char *tmp_path;           /* file target: written here, renamed on success */
-	char *command;            /* the COPY command */
-	pgcm_receiver *receiver;  /* borrowed from the copy */
+	char *command;            /* the COPY command (a target: the same for every stream) */
+	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
 	const char *status;       /* "ok", "faulted", "aborted" */
 	int reported;             /* its fault was shown */
 	char *error;
@@ -65,6 +66,8 @@ typedef struct options {
 	int quiet;
 	int progress;
 	long segment_mb;
+	int jobs;                 /* streams: source sessions, each with its own target sessions */
+	const char *split_key;
 } options;
 
 static void
@@ -93,6 +96,11 @@ copy_usage(FILE *f)
 	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
+	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
+	        "                          snapshot, each streamed to every target over its own session;\n"
+	        "                          a target commits when all its streams finished (servers only;\n"
+	        "                          with --truncate, the TRUNCATE commits before the load)\n"
+	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the COPY command of each endpoint and exit\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
@@ -141,7 +149,7 @@ parse_options(int argc, char **argv, options *o)
 {
 	enum {
 		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS
+		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY
 	};
 	static const struct option longopts[] = {
 		{"from", required_argument, NULL, 'F'},
@@ -165,6 +173,8 @@ parse_options(int argc, char **argv, options *o)
 		{"dry-run", no_argument, NULL, O_DRY_RUN},
 		{"quiet", no_argument, NULL, O_QUIET},
 		{"progress", no_argument, NULL, O_PROGRESS},
+		{"jobs", required_argument, NULL, 'j'},
+		{"split-key", required_argument, NULL, O_SPLIT_KEY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -175,9 +185,10 @@ parse_options(int argc, char **argv, options *o)
 	o->format = "auto";
 	o->stall_timeout = 60;
 	o->segment_mb = 16;
+	o->jobs = 1;
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":t:c:q:f:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":t:c:q:f:j:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F': o->from = optarg; break;
 		case 'T':
@@ -222,6 +233,12 @@ parse_options(int argc, char **argv, options *o)
 		case O_DRY_RUN: o->dry_run = 1; break;
 		case O_QUIET: o->quiet = 1; break;
 		case O_PROGRESS: o->progress = 1; break;
+		case 'j':
+			o->jobs = (int) strtol(optarg, &end, 10);
+			if (*end || o->jobs < 1 || o->jobs > MAX_JOBS)
+				return usage_error("--jobs takes a number of streams from 1 to 16, not \"%s\"", optarg);
+			break;
+		case O_SPLIT_KEY: o->split_key = optarg; break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -251,6 +268,10 @@ parse_options(int argc, char **argv, options *o)
 	if (strcmp(o->format, "binary") == 0
 	    && (o->header || o->delimiter || o->quote || o->escape || o->null_string))
 		return usage_error("%s", "--header, --delimiter, --quote, --escape and --null do not apply to --format binary");
+	if (o->jobs > 1 && (!o->table || o->query))
+		return usage_error("%s", "--jobs needs --table (a query cannot be split)");
+	if (o->split_key && o->jobs < 2)
+		return usage_error("%s", "--split-key goes with --jobs 2 or more");
 	if (strcmp(o->format, "text") == 0 && (o->header || o->quote || o->escape))
 		return usage_error("%s", "--header, --quote and --escape need --format csv");
 	return 0;
@@ -308,9 +329,13 @@ copy_options(PGconn *conn, const options *o, const char *format)
 	return strdup(buf);
 }
 
-/* build_command: COPY name (cols) TO STDOUT / FROM STDIN with the options. */
+/*
+ * build_command: COPY name (cols) TO STDOUT / FROM STDIN with the options;
+ * a source stream's range (where) makes it COPY (SELECT ... WHERE range).
+ */
 static char *
-build_command(PGconn *conn, const options *o, const char *format, int source, const char **err)
+build_command(PGconn *conn, const options *o, const char *format, int source, const char *where,
+              const char **err)
 {
 	const char *name = source ? o->table : (o->target_table ? o->target_table : o->table);
 	char *qname = NULL, *qcols = NULL, *opts = NULL, *cmd = NULL;
@@ -333,11 +358,17 @@ build_command(PGconn *conn, const options *o, const char *format, int source, co
 		goto cleanup;
 	if (o->columns && !(qcols = cli_quote_columns(conn, o->columns, err)))
 		goto cleanup;
-	n = strlen(qname) + (qcols ? strlen(qcols) : 0) + strlen(opts) + 32;
+	n = strlen(qname) + (qcols ? strlen(qcols) : 0) + strlen(opts) + (where ? strlen(where) : 0) + 64;
 	cmd = malloc(n);
-	if (cmd)
+	if (cmd && where) {
+		/* The column list without its parentheses is the select list. */
+		int ncols = qcols ? (int) strlen(qcols) - 2 : 1;
+		snprintf(cmd, n, "COPY (SELECT %.*s FROM %s WHERE %s) TO STDOUT %s", ncols,
+		         qcols ? qcols + 1 : "*", qname, where, opts);
+	} else if (cmd) {
 		snprintf(cmd, n, "COPY %s%s%s %s %s", qname, qcols ? " " : "", qcols ? qcols : "",
 		         source ? "TO STDOUT" : "FROM STDIN", opts);
+	}
 cleanup:
 	free(qname);
 	free(qcols);
@@ -345,11 +376,11 @@ cleanup:
 	return cmd;
 }
 
-/* exec_ok: run one statement; on failure store the server's error on e. */
+/* exec_on: run one statement on one of e's sessions; on failure keep the server's error on e. */
 static int
-exec_ok(endpoint *e, const char *sql)
+exec_on(endpoint *e, PGconn *conn, const char *sql)
 {
-	PGresult *res = PQexec(e->conn, sql);
+	PGresult *res = PQexec(conn, sql);
 	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 
 	if (!ok) {
@@ -357,7 +388,7 @@ exec_ok(endpoint *e, const char *sql)
 		free(e->error);
 		e->error = strdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
 		                  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-		                  : PQerrorMessage(e->conn));
+		                  : PQerrorMessage(conn));
 		snprintf(e->sqlstate, sizeof e->sqlstate, "%s", st ? st : "");
 		if (e->error) {
 			size_t len = strlen(e->error);
@@ -369,18 +400,34 @@ exec_ok(endpoint *e, const char *sql)
 	return ok;
 }
 
+/* exec_all: run one statement on each of e's first n sessions. */
+static int
+exec_all(endpoint *e, int n, const char *sql)
+{
+	for (int j = 0; j < n; j++)
+		if (!exec_on(e, e->conns[j], sql))
+			return 0;
+	return 1;
+}
+
 /*
- * quiet_session: a copy may run for hours; server-side timeouts meant for
- * interactive sessions must not cut it off half-way.
+ * connect_sessions: n sessions to a server endpoint.  A copy may run for
+ * hours; server-side timeouts meant for interactive sessions must not cut it
+ * off half-way.
  */
 static int
-quiet_session(endpoint *e)
+connect_sessions(endpoint *e, int n)
 {
-	if (exec_ok(e, "SET statement_timeout = 0; SET lock_timeout = 0; "
-	               "SET idle_in_transaction_session_timeout = 0"))
-		return 1;
-	cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
-	return 0;
+	for (int j = 0; j < n; j++) {
+		if (!(e->conns[j] = cli_connect(e->spec)))
+			return 0;
+		if (!exec_on(e, e->conns[j], "SET statement_timeout = 0; SET lock_timeout = 0; "
+		                              "SET idle_in_transaction_session_timeout = 0")) {
+			cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /*
@@ -409,13 +456,13 @@ choose_format(const options *o, endpoint *src, endpoint *dst, int ndst, const ch
 		*why = "the source is not a server";
 		return "text";
 	}
-	major = PQserverVersion(src->conn) / 10000;
+	major = PQserverVersion(src->conns[0]) / 10000;
 	for (int i = 0; i < ndst; i++) {
 		if (dst[i].kind != EP_SERVER) {
 			*why = "a target is not a server";
 			return "text";
 		}
-		if (PQserverVersion(dst[i].conn) / 10000 != major) {
+		if (PQserverVersion(dst[i].conns[0]) / 10000 != major) {
 			*why = "the servers' major versions differ";
 			return "text";
 		}
@@ -453,8 +500,8 @@ print_json(const options *o, const char *format, const char *why, double seconds
            pgcm_progress total, endpoint *dst, int ndst, int aborted, const char *reason,
            const char *source_error)
 {
-	printf("{\"rows\": %llu, \"bytes\": %llu, \"seconds\": %.3f, \"format\": ",
-	       (unsigned long long) total.rows, (unsigned long long) total.bytes, seconds);
+	printf("{\"rows\": %llu, \"bytes\": %llu, \"seconds\": %.3f, \"jobs\": %d, \"format\": ",
+	       (unsigned long long) total.rows, (unsigned long long) total.bytes, seconds, o->jobs);
 	cli_json_string(stdout, format);
 	printf(", \"format_reason\": ");
 	cli_json_string(stdout, why);
@@ -486,7 +533,6 @@ print_json(const options *o, const char *format, const char *why, double seconds
 	}
 	printf("}\n");
 	fflush(stdout);
-	(void) o;
 }
 
 /*
@@ -498,8 +544,11 @@ record_fault(endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog)
 {
 	for (int i = 0; i < ndst; i++) {
 		char line[1024];
+		int mine = 0;
 
-		if (dst[i].receiver != f->receiver || dst[i].reported)
+		for (int j = 0; j < MAX_JOBS; j++)
+			mine |= dst[i].receivers[j] == f->receiver;
+		if (!mine || dst[i].reported)
 			continue;
 		free(dst[i].error);
 		dst[i].error = strdup(f->message);
@@ -527,14 +576,14 @@ estimate(const options *o, const endpoint *src, uint64_t *rows, uint64_t *bytes)
 	*rows = *bytes = 0;
 	if (src->kind == EP_SERVER && o->table && !o->query) {
 		const char *err = NULL;
-		char *qname = cli_quote_name(src->conn, o->table, &err);
+		char *qname = cli_quote_name(src->conns[0], o->table, &err);
 		const char *params[1];
 		PGresult *res;
 
 		if (!qname)
 			return;
 		params[0] = qname;
-		res = PQexecParams(src->conn, "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass",
+		res = PQexecParams(src->conns[0], "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass",
 		                   1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 			long long n = atoll(PQgetvalue(res, 0, 0));
@@ -547,65 +596,305 @@ estimate(const options *o, const endpoint *src, uint64_t *rows, uint64_t *bytes)
 	}
 }
 
+/* target_state: a target of several streams is done when all are, faulted when any is. */
+static pgcm_receiver_state
+target_state(const endpoint *e, int jobs)
+{
+	int done = 0;
+
+	for (int j = 0; j < jobs; j++) {
+		pgcm_receiver_state st = pgcm_receiver_get_state(e->receivers[j]);
+		if (st == PGCM_RECEIVER_FAULTED || st == PGCM_RECEIVER_DROPPED || st == PGCM_RECEIVER_ABORTED)
+			return PGCM_RECEIVER_FAULTED;
+		done += st == PGCM_RECEIVER_DONE;
+	}
+	return done == jobs ? PGCM_RECEIVER_DONE : PGCM_RECEIVER_ACTIVE;
+}
+
+/* totals: rows and bytes of every stream added up. */
+static pgcm_progress
+totals(pgcm_copy *const *copies, int jobs)
+{
+	pgcm_progress t = {0, 0};
+
+	for (int j = 0; j < jobs; j++) {
+		pgcm_progress p = pgcm_copy_totals(copies[j]);
+		t.rows += p.rows;
+		t.bytes += p.bytes;
+	}
+	return t;
+}
+
 /* update_progress: the totals so far and how many targets are running, faulted, done. */
 static void
-update_progress(cli_progress *prog, pgcm_copy *copy, const endpoint *dst, int ndst)
+update_progress(cli_progress *prog, pgcm_copy *const *copies, int jobs, const endpoint *dst, int ndst)
 {
-	pgcm_progress t = pgcm_copy_totals(copy);
+	pgcm_progress t = totals(copies, jobs);
 	int running = 0, faulted = 0, done = 0;
 
 	for (int i = 0; i < ndst; i++) {
-		switch (pgcm_receiver_get_state(dst[i].receiver)) {
+		switch (target_state(&dst[i], jobs)) {
 		case PGCM_RECEIVER_DONE: done++; break;
-		case PGCM_RECEIVER_FAULTED:
-		case PGCM_RECEIVER_DROPPED:
-		case PGCM_RECEIVER_ABORTED: faulted++; break;
+		case PGCM_RECEIVER_FAULTED: faulted++; break;
 		default: running++; break;
 		}
 	}
 	cli_progress_update(prog, t.rows, t.bytes, running, faulted, done);
 }
 
+/* is_over: the copy completed or was aborted; it needs no more steps. */
+static int
+is_over(pgcm_status st)
+{
+	return st != PGCM_OK && st != PGCM_AGAIN && st != PGCM_FAULT;
+}
+
+/* abort_all: end every stream that is still running, with the same reason. */
+static void
+abort_all(pgcm_copy *const *copies, const pgcm_status *st, int jobs, const char *reason)
+{
+	for (int j = 0; j < jobs; j++)
+		if (!is_over(st[j]))
+			(void) pgcm_copy_abort(copies[j], reason);
+}
+
 /*
- * run_copy: step the copy, waiting at most a quarter second at a time, so
- * the progress line and the signal flag are looked at even while a target
- * stalls.  Faults are reported as they happen; with --on-fault abort the
- * first one aborts; a signal aborts.
+ * run_copies: step every stream's copy in one loop, waiting in one poll()
+ * over all their descriptors for at most a quarter second, so the progress
+ * line and the signal flag are looked at even while a target stalls.
+ * Faults are reported as they happen; with --on-fault abort the first one
+ * aborts every stream; so does a signal, or one stream's failure.
  */
 static void
-run_copy(pgcm_copy *copy, const options *o, endpoint *dst, cli_progress *prog)
+run_copies(pgcm_copy *const *copies, int jobs, const options *o, endpoint *dst, cli_progress *prog)
 {
-	pgcm_status st;
+	pgcm_status st[MAX_JOBS];
+	int live = jobs;
 
-	do {
-		st = pgcm_copy_step(copy, NULL);
-		update_progress(prog, copy, dst, o->nto);
-		if (st == PGCM_AGAIN) {
-			struct pollfd fds[2 * MAX_TARGETS + 2];
-			size_t n = pgcm_copy_pollfds(copy, fds, sizeof fds / sizeof fds[0]);
-			int timeout = pgcm_copy_timeout_ms(copy);
-			if (timeout < 0 || timeout > 250)
-				timeout = 250;
-			(void) poll(fds, (nfds_t) n, timeout);
-		} else if (st == PGCM_FAULT) {
-			pgcm_fault faults[MAX_TARGETS];
-			size_t n = pgcm_copy_faults(copy, faults, MAX_TARGETS);
-			for (size_t i = 0; i < n && i < MAX_TARGETS; i++)
-				record_fault(dst, o->nto, &faults[i], prog);
-			if (o->on_fault_abort) {
-				char reason[160];
-				snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
-				         faults[0].index + 1);
-				pgcm_copy_abort(copy, reason);
+	for (int j = 0; j < jobs; j++)
+		st[j] = PGCM_OK;
+	while (live > 0) {
+		struct pollfd fds[MAX_JOBS * (MAX_TARGETS + 1)];
+		size_t n = 0;
+		int waiting = 1, timeout = 250;
+
+		live = 0;
+		for (int j = 0; j < jobs; j++) {
+			if (is_over(st[j]))
+				continue;
+			st[j] = pgcm_copy_step(copies[j], NULL);
+			if (st[j] == PGCM_FAULT) {
+				pgcm_fault faults[MAX_TARGETS];
+				size_t nf = pgcm_copy_faults(copies[j], faults, MAX_TARGETS);
+				for (size_t i = 0; i < nf && i < MAX_TARGETS; i++)
+					record_fault(dst, o->nto, &faults[i], prog);
+				if (o->on_fault_abort) {
+					char reason[160];
+					snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
+					         faults[0].index + 1);
+					abort_all(copies, st, jobs, reason);
+					return;
+				}
+			} else if (is_over(st[j]) && st[j] != PGCM_DONE) {
+				abort_all(copies, st, jobs, "another stream of the copy failed");
 				return;
 			}
+			if (st[j] != PGCM_AGAIN)
+				waiting = 0;
+			if (!is_over(st[j]))
+				live++;
 		}
+		update_progress(prog, copies, jobs, dst, o->nto);
 		if (cli_interrupted) {
-			pgcm_copy_abort(copy, cli_interrupted == SIGINT ? "interrupted by SIGINT"
-			                                                : "interrupted by SIGTERM");
+			abort_all(copies, st, jobs, cli_interrupted == SIGINT ? "interrupted by SIGINT"
+			                                                      : "interrupted by SIGTERM");
 			return;
 		}
-	} while (st == PGCM_OK || st == PGCM_AGAIN || st == PGCM_FAULT);
+		if (!live || !waiting)
+			continue;
+		for (int j = 0; j < jobs; j++) {
+			int t = pgcm_copy_timeout_ms(copies[j]);
+			if (is_over(st[j]))
+				continue;
+			n += pgcm_copy_pollfds(copies[j], fds + n, sizeof fds / sizeof fds[0] - n);
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
+		(void) poll(fds, (nfds_t) n, timeout);
+	}
+}
+
+/* source_commands: the COPY TO of each stream: the whole table, or its ranges. */
+static int
+source_commands(endpoint *src, const options *o, const char *format, char **cmds)
+{
+	char *where[MAX_JOBS] = {0}, errbuf[512];
+	const char *err = NULL;
+	char *qtable = NULL, *qkey = NULL;
+	int ok = 0;
+
+	if (o->jobs == 1) {
+		cmds[0] = build_command(src->conns[0], o, format, 1, NULL, &err);
+		if (!cmds[0])
+			cli_error("bad --table or --columns: %s", err ? err : "out of memory");
+		return cmds[0] != NULL;
+	}
+	qtable = cli_quote_name(src->conns[0], o->table, &err);
+	if (!qtable || (o->split_key && !(qkey = cli_quote_name(src->conns[0], o->split_key, &err)))) {
+		cli_error("bad --table or --split-key: %s", err ? err : "out of memory");
+		goto cleanup;
+	}
+	if (!cli_split_source(src->conns, o->jobs, qtable, qkey, where, errbuf, sizeof errbuf)) {
+		cli_error("source %s: %s", src->label, errbuf);
+		goto cleanup;
+	}
+	for (int j = 0; j < o->jobs; j++)
+		if (!(cmds[j] = build_command(src->conns[j], o, format, 1, where[j], &err))) {
+			cli_error("bad --table or --columns: %s", err ? err : "out of memory");
+			goto cleanup;
+		}
+	ok = 1;
+cleanup:
+	for (int j = 0; j < MAX_JOBS; j++)
+		free(where[j]);
+	free(qtable);
+	free(qkey);
+	return ok;
+}
+
+/* truncate_target: TRUNCATE the target table on e's first session. */
+static int
+truncate_target(endpoint *e, const options *o)
+{
+	const char *err = NULL;
+	char *qname = cli_quote_name(e->conns[0], o->target_table ? o->target_table : o->table, &err);
+	char *sql = qname ? malloc(strlen(qname) + 16) : NULL;
+	int ok;
+
+	if (!sql) {
+		cli_error("bad table name: %s", err ? err : "out of memory");
+		free(qname);
+		return 0;
+	}
+	sprintf(sql, "TRUNCATE %s", qname);
+	ok = exec_on(e, e->conns[0], sql);
+	free(sql);
+	free(qname);
+	if (!ok)
+		cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
+	return ok;
+}
+
+/*
+ * begin_targets: one transaction per target session.  --truncate empties
+ * the table in the same transaction; with several streams a TRUNCATE would
+ * lock the other sessions out, so there it commits on its own first.
+ */
+static int
+begin_targets(endpoint *dst, const options *o)
+{
+	int separate = o->jobs > 1;
+
+	for (int i = 0; i < o->nto; i++) {
+		endpoint *e = &dst[i];
+
+		if (e->kind != EP_SERVER)
+			continue;
+		if ((!separate && !exec_all(e, o->jobs, "BEGIN")) || (o->truncate && !truncate_target(e, o))
+		    || (separate && !exec_all(e, o->jobs, "BEGIN"))) {
+			if (e->error && !strstr(e->error, "TRUNCATE"))
+				cli_error("target %s: BEGIN failed: %s", e->label, e->error);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* copy_format: the scanner's and the producer's view of the chosen format. */
+static void
+copy_format(pgcm_format *fmt, const options *o, const char *format)
+{
+	pgcm_format_init(fmt, strcmp(format, "csv") == 0 ? PGCM_FORMAT_CSV
+	                      : strcmp(format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	fmt->header = o->header;
+	if (o->delimiter)
+		fmt->delimiter = o->delimiter[0];
+	if (o->quote)
+		fmt->quote = fmt->escape = o->quote[0];
+	if (o->escape)
+		fmt->escape = o->escape[0];
+}
+
+/* new_stream: stream j: its source session (or fd) to every target's session j (or fd). */
+static pgcm_copy *
+new_stream(int j, endpoint *src, char *const *src_cmds, endpoint *dst, const options *o,
+           const pgcm_format *fmt)
+{
+	pgcm_producer *producer;
+	pgcm_copy *copy;
+
+	if (src->kind == EP_SERVER) {
+		producer = pgcm_producer_pg(src->conns[j], src_cmds[j]);
+		if (producer)
+			pgcm_producer_set_format(producer, fmt);
+	} else {
+		producer = pgcm_producer_fd(src->fd, fmt);
+	}
+	if (producer)
+		pgcm_producer_set_label(producer, src->kind == EP_SERVER ? "source" : src->label);
+	copy = pgcm_copy_new(producer);
+	if (!copy)
+		return NULL;
+	pgcm_copy_set_stall_timeout(copy, (int) (o->stall_timeout * 1000));
+	pgcm_copy_set_segment_bytes(copy, (uint64_t) o->segment_mb << 20);
+	for (int i = 0; i < o->nto; i++) {
+		endpoint *e = &dst[i];
+		pgcm_receiver *r = e->kind == EP_SERVER ? pgcm_receiver_pg(e->conns[j], e->command)
+		                                        : pgcm_receiver_fd(e->fd);
+		if (r)
+			pgcm_receiver_set_label(r, e->label);
+		e->receivers[j] = r;
+		if (pgcm_copy_add(copy, r) != PGCM_OK) {
+			pgcm_copy_free(copy);
+			return NULL;
+		}
+	}
+	return copy;
+}
+
+/*
+ * settle_target: commit a target whose every stream completed (its sessions
+ * one after another, right after the last stream ended), or leave it to be
+ * rolled back.  A file target is renamed into place.
+ */
+static int
+settle_target(endpoint *e, const options *o, int aborted)
+{
+	if (target_state(e, o->jobs) != PGCM_RECEIVER_DONE || aborted) {
+		e->status = e->reported ? "faulted" : "aborted";
+		e->rows = 0;
+		return 0;
+	}
+	if (e->kind == EP_SERVER && !exec_all(e, o->jobs, "COMMIT")) {
+		e->status = "faulted";
+		cli_error("target %s: COMMIT failed: %s", e->label, e->error);
+		return 0;
+	}
+	if (e->kind == EP_FILE) {
+		if (fsync(e->fd) != 0 || rename(e->tmp_path, e->path) != 0) {
+			free(e->error);
+			e->error = strdup(strerror(errno));
+			e->status = "faulted";
+			return 0;
+		}
+		free(e->tmp_path);
+		e->tmp_path = NULL;
+	}
+	e->status = "ok";
+	e->rows = 0;
+	for (int j = 0; j < o->jobs; j++)
+		e->rows += pgcm_receiver_rows(e->receivers[j]);
+	return 1;
 }
 
 int
@@ -613,12 +902,11 @@ cli_copy(int argc, char **argv)
 {
 	options o;
 	endpoint src, dst[MAX_TARGETS];
-	pgcm_copy *copy = NULL;
-	pgcm_producer *producer = NULL;
-	pgcm_failure failure;
+	pgcm_copy *copies[MAX_JOBS] = {0};
+	char *src_cmds[MAX_JOBS] = {0};
+	pgcm_failure failure, first_failure = {0};
 	pgcm_progress total = {0, 0};
-	pgcm_status st;
-	const char *format, *why, *err = NULL;
+	const char *format, *why;
 	double t0;
 	int rc, loaded = 0, faulted = 0, aborted = 0;
 	pgcm_format fmt;
@@ -637,9 +925,21 @@ cli_copy(int argc, char **argv)
 
 	/* Connect everything first: a target that cannot be reached fails the run before any load. */
 	classify(&src, o.from);
+	for (int i = 0; i < o.nto; i++)
+		classify(&dst[i], o.to[i]);
+	if (o.jobs > 1) {
+		int servers = src.kind == EP_SERVER;
+		for (int i = 0; i < o.nto; i++)
+			servers &= dst[i].kind == EP_SERVER;
+		if (!servers) {
+			cli_error("--jobs needs a server as the source and as every target");
+			rc = EXIT_USAGE;
+			goto cleanup;
+		}
+	}
 	if (src.kind == EP_SERVER) {
 		src.label = cli_mask_conninfo(o.from);
-		if (!(src.conn = cli_connect(o.from)) || !quiet_session(&src))
+		if (!connect_sessions(&src, o.jobs))
 			goto cleanup;
 	} else if (src.kind == EP_FILE) {
 		src.label = strdup(o.from);
@@ -654,11 +954,10 @@ cli_copy(int argc, char **argv)
 	}
 	for (int i = 0; i < o.nto; i++) {
 		endpoint *e = &dst[i];
-		classify(e, o.to[i]);
 		e->status = "aborted";
 		if (e->kind == EP_SERVER) {
 			e->label = cli_mask_conninfo(o.to[i]);
-			if (!(e->conn = cli_connect(o.to[i])) || !quiet_session(e))
+			if (!connect_sessions(e, o.jobs))
 				goto cleanup;
 		} else if (e->kind == EP_FILE) {
 			e->label = strdup(o.to[i]);
@@ -675,17 +974,18 @@ cli_copy(int argc, char **argv)
 		goto cleanup;
 	}
 	format = choose_format(&o, &src, dst, o.nto, &why);
+	estimate(&o, &src, &est_rows, &est_bytes);
 
 	/* The COPY commands, with every name quoted by libpq. */
-	if (src.kind == EP_SERVER && !(src.command = build_command(src.conn, &o, format, 1, &err))) {
-		cli_error("bad --table or --columns: %s", err ? err : "out of memory");
+	if (src.kind == EP_SERVER && !source_commands(&src, &o, format, src_cmds)) {
 		rc = EXIT_USAGE;
 		goto cleanup;
 	}
 	for (int i = 0; i < o.nto; i++) {
+		const char *err = NULL;
 		if (dst[i].kind != EP_SERVER)
 			continue;
-		if (!(dst[i].command = build_command(dst[i].conn, &o, format, 0, &err))) {
+		if (!(dst[i].command = build_command(dst[i].conns[0], &o, format, 0, NULL, &err))) {
 			cli_error("bad table or --columns: %s", err ? err : "out of memory");
 			rc = EXIT_USAGE;
 			goto cleanup;
@@ -693,147 +993,72 @@ cli_copy(int argc, char **argv)
 	}
 	if (o.dry_run) {
 		printf("format: %s (%s)\n", format, why);
-		printf("source %s: %s\n", src.label, src.command ? src.command : "(read COPY data)");
+		for (int j = 0; j < o.jobs; j++)
+			printf("source %s: %s\n", src.label, src_cmds[j] ? src_cmds[j] : "(read COPY data)");
 		for (int i = 0; i < o.nto; i++)
 			printf("target %s: %s\n", dst[i].label,
 			       dst[i].command ? dst[i].command : "(write COPY data)");
 		rc = EXIT_LOADED;
 		goto cleanup;
 	}
-
-	/* One transaction per server target; TRUNCATE inside it. */
-	for (int i = 0; i < o.nto; i++) {
-		endpoint *e = &dst[i];
-		if (e->kind != EP_SERVER)
-			continue;
-		if (!exec_ok(e, "BEGIN")) {
-			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
-			goto cleanup;
-		}
-		if (o.truncate) {
-			char *qname = cli_quote_name(e->conn, o.target_table ? o.target_table : o.table, &err);
-			char *sql = qname ? malloc(strlen(qname) + 16) : NULL;
-			int ok;
-			if (!sql) {
-				cli_error("bad table name: %s", err ? err : "out of memory");
-				free(qname);
-				goto cleanup;
-			}
-			sprintf(sql, "TRUNCATE %s", qname);
-			ok = exec_ok(e, sql);
-			free(sql);
-			free(qname);
-			if (!ok) {
-				cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
-				goto cleanup;
-			}
-		}
-	}
-
-	pgcm_format_init(&fmt, strcmp(format, "csv") == 0 ? PGCM_FORMAT_CSV
-	                       : strcmp(format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
-	fmt.header = o.header;
-	if (o.delimiter)
-		fmt.delimiter = o.delimiter[0];
-	if (o.quote)
-		fmt.quote = fmt.escape = o.quote[0];
-	if (o.escape)
-		fmt.escape = o.escape[0];
-	if (src.kind == EP_SERVER) {
-		producer = pgcm_producer_pg(src.conn, src.command);
-		if (producer)
-			pgcm_producer_set_format(producer, &fmt);
-	} else {
-		producer = pgcm_producer_fd(src.fd, &fmt);
-	}
-	if (producer)
-		pgcm_producer_set_label(producer, src.kind == EP_SERVER ? "source" : src.label);
-	copy = pgcm_copy_new(producer);
-	if (!copy) {
-		cli_error("out of memory");
+	if (!begin_targets(dst, &o))
 		goto cleanup;
-	}
-	pgcm_copy_set_stall_timeout(copy, (int) (o.stall_timeout * 1000));
-	pgcm_copy_set_segment_bytes(copy, (uint64_t) o.segment_mb << 20);
-	for (int i = 0; i < o.nto; i++) {
-		endpoint *e = &dst[i];
-		pgcm_receiver *r = e->kind == EP_SERVER ? pgcm_receiver_pg(e->conn, e->command)
-		                                        : pgcm_receiver_fd(e->fd);
-		if (r)
-			pgcm_receiver_set_label(r, e->label);
-		e->receiver = r;
-		if (pgcm_copy_add(copy, r) != PGCM_OK) {
+
+	copy_format(&fmt, &o, format);
+	for (int j = 0; j < o.jobs; j++)
+		if (!(copies[j] = new_stream(j, &src, src_cmds, dst, &o, &fmt))) {
 			cli_error("out of memory");
 			goto cleanup;
 		}
-	}
 
 	/*
 	 * Progress on stderr: a live line on a terminal, plain lines with
 	 * --progress, nothing with --quiet.  Not on a terminal that stdout, as a
 	 * target, writes COPY data to.
 	 */
-	estimate(&o, &src, &est_rows, &est_bytes);
 	mode = o.quiet ? PROGRESS_QUIET : o.progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
 	for (int i = 0; i < o.nto; i++)
 		if (mode == PROGRESS_AUTO && dst[i].kind == EP_STDIO && isatty(STDOUT_FILENO))
 			mode = PROGRESS_QUIET;
 	prog = cli_progress_new(stderr, mode, est_rows, est_bytes, o.nto);
 
-	run_copy(copy, &o, dst, prog);
-	st = pgcm_copy_finish(copy, &failure);
-	cli_progress_finish(prog);
-	total = pgcm_copy_totals(copy);
-	aborted = st != PGCM_OK && st != PGCM_FAULT;
-	for (size_t i = 0; i < failure.nfaults; i++)
-		record_fault(dst, o.nto, &failure.faults[i], NULL);
-
-	/* Commit a target only if its COPY completed and the copy as a whole did not abort. */
-	for (int i = 0; i < o.nto; i++) {
-		endpoint *e = &dst[i];
-		int done = pgcm_receiver_get_state(e->receiver) == PGCM_RECEIVER_DONE;
-		if (done && !aborted) {
-			if (e->kind == EP_SERVER && !exec_ok(e, "COMMIT")) {
-				e->status = "faulted";
-				faulted++;
-				cli_error("target %s: COMMIT failed: %s", e->label, e->error);
-				continue;
-			}
-			if (e->kind == EP_FILE) {
-				if (fsync(e->fd) != 0 || rename(e->tmp_path, e->path) != 0) {
-					free(e->error);
-					e->error = strdup(strerror(errno));
-					e->status = "faulted";
-					faulted++;
-					continue;
-				}
-				free(e->tmp_path);
-				e->tmp_path = NULL;
-			}
-			e->status = "ok";
-			e->rows = pgcm_receiver_rows(e->receiver);
-			loaded++;
-		} else {
-			if (strcmp(e->status, "faulted") == 0)
-				faulted++;
-			else
-				e->status = "aborted";
-			e->rows = 0;
+	run_copies(copies, o.jobs, &o, dst, prog);
+	for (int j = 0; j < o.jobs; j++) {
+		pgcm_status st = pgcm_copy_finish(copies[j], &failure);
+		if (st != PGCM_OK && st != PGCM_FAULT && !aborted) {
+			aborted = 1;
+			first_failure = failure;
 		}
+		for (size_t i = 0; i < failure.nfaults; i++)
+			record_fault(dst, o.nto, &failure.faults[i], prog);
 	}
-	if (aborted)
-		cli_error("copy aborted: %s%s%s", failure.reason ? failure.reason : pgcm_strerror(st),
-		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? ": " : "",
-		          failure.producer_error && !strstr(failure.reason ? failure.reason : "", failure.producer_error) ? failure.producer_error : "");
+	cli_progress_finish(prog);
+	total = totals(copies, o.jobs);
+
+	/* Commit a target only if all its streams completed and the copy as a whole did not abort. */
+	for (int i = 0; i < o.nto; i++) {
+		if (settle_target(&dst[i], &o, aborted))
+			loaded++;
+		else if (strcmp(dst[i].status, "faulted") == 0)
+			faulted++;
+	}
+	if (aborted) {
+		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
+		const char *perr = first_failure.producer_error;
+		int show = perr && !strstr(reason, perr);
+		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? perr : "");
+	}
 	if (o.json)
 		print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
-		           failure.reason, failure.producer_error);
-	if (!o.quiet) {
+		           first_failure.reason, first_failure.producer_error);
+	/* Without --json, a one-line human summary on stderr. */
+	if (!o.quiet && !o.json) {
 		double secs = now_seconds() - t0;
-		fprintf(stderr, "pgcopyman: %llu rows, %llu bytes in %.2f s (%.1f MB/s, %s): "
+		fprintf(stderr, "pgcopyman: %llu rows, %llu bytes in %.2f s (%.1f MB/s, %s%s): "
 		        "%d of %d targets loaded",
 		        (unsigned long long) total.rows, (unsigned long long) total.bytes, secs,
-		        secs > 0 ? (double) total.bytes / secs / 1e6 : 0.0, format, loaded, o.nto);
+		        secs > 0 ? (double) total.bytes / secs / 1e6 : 0.0, format,
+		        o.jobs > 1 ? ", parallel" : "", loaded, o.nto);
 		if (faulted)
 			fprintf(stderr, ", %d faulted", faulted);
 		fputc('\n', stderr);
@@ -841,19 +1066,23 @@ cli_copy(int argc, char **argv)
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:
+	/* The failure report's strings live in the copies: print before this. */
+	for (int j = 0; j < MAX_JOBS; j++) {
+		pgcm_copy_free(copies[j]);
+		free(src_cmds[j]);
+		if (src.conns[j])
+			PQfinish(src.conns[j]);
+	}
 	cli_progress_free(prog);
-	pgcm_copy_free(copy);
-	if (src.conn)
-		PQfinish(src.conn);
 	if (src.kind == EP_FILE && src.fd >= 0)
 		close(src.fd);
 	free(src.label);
-	free(src.command);
 	for (int i = 0; i < o.nto; i++) {
 		endpoint *e = &dst[i];
 		/* Closing a connection rolls its open transaction back. */
-		if (e->conn)
-			PQfinish(e->conn);
+		for (int j = 0; j < MAX_JOBS; j++)
+			if (e->conns[j])
+				PQfinish(e->conns[j]);
 		if (e->kind == EP_FILE && e->fd >= 0)
 			close(e->fd);
 		if (e->tmp_path)

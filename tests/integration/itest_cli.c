@@ -95,7 +95,8 @@ test_copy_two_targets_json(void **state)
 	assert_non_null(strstr(r.out, "\"format\": \"binary\""));
 	assert_non_null(strstr(r.out, "\"status\": \"ok\", \"rows\": 20000"));
 	assert_non_null(strstr(r.out, "password=********"));
-	assert_non_null(strstr(r.err, "2 of 2 targets loaded"));
+	/* With --json the summary is the JSON alone: nothing on stderr. */
+	assert_string_equal(r.err, "");
 	for (int i = 0; i < 2; i++) {
 		char *got = it_table_checksum(w->dst[i], "t");
 		assert_string_equal(got, want);
@@ -418,6 +419,147 @@ test_application_name_and_timeouts(void **state)
 	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
 }
 
+/* same_rows: the target's table has exactly the source's rows. */
+static void
+same_rows(PGconn *src, PGconn *dst, const char *table)
+{
+	char *want = it_table_checksum(src, table), *got = it_table_checksum(dst, table);
+
+	assert_string_equal(got, want);
+	assert_int_equal(it_count(dst, table), it_count(src, table));
+	free(want);
+	free(got);
+}
+
+static void
+test_jobs_every_row_once(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	/* By pages, three streams to two targets. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "t",
+	           "--jobs", "3", "--json");
+	it_expect_status(&r, 0);
+	assert_non_null(strstr(r.out, "\"jobs\": 3"));
+	assert_non_null(strstr(r.out, "\"rows\": 20000"));
+	same_rows(w->src, w->dst[0], "t");
+	same_rows(w->src, w->dst[1], "t");
+	it_run_free(&r);
+
+	/* By an integer key with gaps and NULLs: the NULLs go with the last range. */
+	it_exec(w->src, "CREATE TABLE k (n int, s text); INSERT INTO k SELECT CASE WHEN g %% 13 = 0 THEN NULL "
+	                "ELSE g * 7 END, 's' || g FROM generate_series(1, 5000) g");
+	it_exec(w->dst[0], "CREATE TABLE k (n int, s text)");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "k", "--jobs", "4",
+	           "--split-key", "n", "--format", "text", "--json");
+	it_expect_status(&r, 0);
+	same_rows(w->src, w->dst[0], "k");
+	it_run_free(&r);
+	/* Again, with --truncate (it commits before the streams start). */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "k", "--jobs", "2",
+	           "--truncate", "--quiet");
+	it_expect_status(&r, 0);
+	same_rows(w->src, w->dst[0], "k");
+	it_run_free(&r);
+	/* A split key that is not an integer is refused clearly. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "k", "--jobs", "2",
+	           "--split-key", "s");
+	assert_int_not_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "--split-key must name an integer column"));
+	it_run_free(&r);
+	r = it_cli("copy", "--from", w->src_ci, "--to", "file:/tmp/x", "--table", "k", "--jobs", "2");
+	it_expect_status(&r, 2);
+	it_run_free(&r);
+	it_exec(w->src, "DROP TABLE k");
+	it_exec(w->dst[0], "DROP TABLE k");
+}
+
+static void
+test_jobs_share_one_snapshot(void **state)
+{
+	world *w = *state;
+	PGconn *writer = it_connect(1);
+	char bin[512];
+	pid_t pid;
+	int st;
+
+	/* Slow targets, and rows added to the source while the streams run. */
+	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+	                   "$$BEGIN PERFORM pg_sleep(0.0001); RETURN NEW; END$$; "
+	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
+		      "--to", w->dst_ci[0], "--table", "t", "--jobs", "3", (char *) NULL);
+		_exit(127);
+	}
+	usleep(700 * 1000);
+	it_exec(writer, "INSERT INTO t (id, s) SELECT g, 'late' FROM generate_series(%d, %d) g", ROWS + 1,
+	        ROWS + 3000);
+	it_exec(writer, "DELETE FROM t WHERE id <= 100");
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	/* Exactly the table as it was when the copy started. */
+	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+	{
+		char *late = it_scalar(w->dst[0], "SELECT count(*) FROM t WHERE s = 'late' OR id <= 100");
+		assert_string_equal(late, "100");
+		free(late);
+	}
+	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+	PQfinish(writer);
+}
+
+static void
+test_jobs_fault_in_one_stream(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	/* The rejected row is near the end of the table: in the last stream. */
+	it_exec(w->dst[1], "ALTER TABLE t ADD CONSTRAINT not_19000 CHECK (id <> 19000)");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "t",
+	           "--jobs", "3", "--json");
+	it_expect_status(&r, 3);
+	assert_non_null(strstr(r.out, "\"status\": \"faulted\", \"rows\": 0"));
+	assert_non_null(strstr(r.out, "23514"));
+	same_rows(w->src, w->dst[0], "t");
+	/* Every session of the faulted target rolled back: none of its streams' rows are there. */
+	assert_int_equal(it_count(w->dst[1], "t"), 0);
+	it_run_free(&r);
+	it_exec(w->dst[1], "ALTER TABLE t DROP CONSTRAINT not_19000");
+}
+
+static void
+test_format_auto(void **state)
+{
+	world *w = *state;
+	char path[64] = "/tmp/pgcm-auto.XXXXXX", target[96];
+	int fd = mkstemp(path);
+	it_run r;
+
+	/* Servers of one major version: binary, and exact. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--json");
+	it_expect_status(&r, 0);
+	assert_non_null(strstr(r.out, "\"format\": \"binary\", \"format_reason\": \"every endpoint is a server"));
+	same_rows(w->src, w->dst[0], "t");
+	it_run_free(&r);
+	/* A file among the targets: text, which a file reader expects. */
+	close(fd);
+	snprintf(target, sizeof target, "file:%s", path);
+	r = it_cli("copy", "--from", w->src_ci, "--to", target, "--to", w->dst_ci[1], "--table", "t", "--json");
+	it_expect_status(&r, 0);
+	assert_non_null(strstr(r.out, "\"format\": \"text\", \"format_reason\": \"a target is not a server\""));
+	same_rows(w->src, w->dst[1], "t");
+	it_run_free(&r);
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -432,6 +574,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_secrets_never_shown, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_process_title_hides_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_application_name_and_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jobs_every_row_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jobs_share_one_snapshot, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_jobs_fault_in_one_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_format_auto, setup, teardown),
 	};
 
 	if (getenv("PGCM_TEST_FILTER"))
