@@ -669,20 +669,21 @@ static void
 run_copies(pgcm_copy *const *copies, int jobs, const options *o, endpoint *dst, cli_progress *prog)
 {
 	pgcm_status st[MAX_JOBS];
+	struct pollfd fds[MAX_JOBS * (MAX_TARGETS + 1)];
+	size_t at[MAX_JOBS + 1] = {0};  /* copy j's descriptors are fds[at[j] .. at[j + 1]) */
 	int live = jobs;
 
 	for (int j = 0; j < jobs; j++)
 		st[j] = PGCM_OK;
 	while (live > 0) {
-		struct pollfd fds[MAX_JOBS * (MAX_TARGETS + 1)];
-		size_t n = 0;
 		int waiting = 1, timeout = 250;
 
 		live = 0;
 		for (int j = 0; j < jobs; j++) {
 			if (is_over(st[j]))
 				continue;
-			st[j] = pgcm_copy_step(copies[j], NULL);
+			/* What the last poll() said lets each copy skip endpoints that are not ready. */
+			st[j] = pgcm_copy_step_polled(copies[j], fds + at[j], at[j + 1] - at[j], NULL);
 			if (st[j] == PGCM_FAULT) {
 				pgcm_fault faults[MAX_TARGETS];
 				size_t nf = pgcm_copy_faults(copies[j], faults, MAX_TARGETS);
@@ -710,17 +711,20 @@ run_copies(pgcm_copy *const *copies, int jobs, const options *o, endpoint *dst, 
 			                                                      : "interrupted by SIGTERM");
 			return;
 		}
+		memset(at, 0, sizeof at);
 		if (!live || !waiting)
 			continue;
 		for (int j = 0; j < jobs; j++) {
 			int t = pgcm_copy_timeout_ms(copies[j]);
+			at[j + 1] = at[j];
 			if (is_over(st[j]))
 				continue;
-			n += pgcm_copy_pollfds(copies[j], fds + n, sizeof fds / sizeof fds[0] - n);
+			at[j + 1] += pgcm_copy_pollfds(copies[j], fds + at[j], sizeof fds / sizeof fds[0] - at[j]);
 			if (t >= 0 && t < timeout)
 				timeout = t;
 		}
-		(void) poll(fds, (nfds_t) n, timeout);
+		if (poll(fds, (nfds_t) at[jobs], timeout) < 0)
+			memset(at, 0, sizeof at);
 	}
 }
 

@@ -226,7 +226,7 @@ PGCM_API pgcm_status pgcm_copy_add(pgcm_copy *c, pgcm_receiver *r);
 
 /*
  * Tuning, before pgcm_copy_start().  chunk_bytes: the size a chunk of whole rows
- * is filled to (default 256 KiB); chunks: how many may be in flight (default 8):
+ * is filled to (default 64 KiB); chunks: how many may be in flight (default 16):
  * memory is bounded by their product, plus the largest row.
  */
 PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size_t chunks);
@@ -270,6 +270,15 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  *               aborted); pgcm_copy_finish() gives the failure report
  */
 PGCM_API pgcm_status pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress);
+
+/*
+ * pgcm_copy_step_polled: pgcm_copy_step() after a poll() of exactly the n
+ * descriptors pgcm_copy_pollfds() gave, in its order: their revents let the
+ * step skip reads and writes the kernel would refuse (fewer system calls).
+ * Returns what pgcm_copy_step() returns.
+ */
+PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fds, size_t n,
+                                           pgcm_progress *progress);
 
 /*
  * pgcm_copy_next: one cycle: step, waiting in poll() as needed, until rows or

@@ -12,8 +12,8 @@
 
 #include "internal.h"
 
-#define DEFAULT_CHUNK_BYTES (256 * 1024)
-#define DEFAULT_CHUNKS 8
+#define DEFAULT_CHUNK_BYTES (64 * 1024)
+#define DEFAULT_CHUNKS 16
 #define DEFAULT_SEGMENT_BYTES ((uint64_t) 16 << 20)
 #define DEFAULT_STALL_MS 60000
 #define DEFAULT_DRAIN_MS 10000
@@ -654,6 +654,15 @@ drop_faulted(pgcm_copy *c)
 		}
 }
 
+/* forget_revents: after a step, readiness is stale. */
+static void
+forget_revents(pgcm_copy *c)
+{
+	c->producer->wait.known = 0;
+	for (size_t i = 0; i < c->nrx; i++)
+		c->rx[i]->wait.known = 0;
+}
+
 static void do_abort(pgcm_copy *c, pgcm_status why, const char *reason);
 
 /* outcome: what the step says, once its work is done. */
@@ -740,6 +749,7 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	}
 	did |= check_stalls(c, now);
 	settle_dropped(c, now);
+	forget_revents(c);
 	c->depth--;
 	if (c->free_pending) {
 		c->free_pending = 0;
@@ -841,6 +851,30 @@ pgcm_copy_timeout_ms(const pgcm_copy *c)
 	return deadline - now > 60000 ? 60000 : (int) (deadline - now);
 }
 
+/*
+ * note_revents: hand each endpoint what poll() said of its descriptor, in
+ * the order pgcm_copy_pollfds() listed them.
+ */
+static void
+note_revents(pgcm_copy *c, const struct pollfd *fds, size_t n)
+{
+	size_t k = 0;
+
+	if (producer_waits(c)) {
+		c->producer->wait.known = k < n;
+		c->producer->wait.revents = k < n ? fds[k].revents : 0;
+		k++;
+	}
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		if (!receiver_waits(r))
+			continue;
+		r->wait.known = k < n;
+		r->wait.revents = k < n ? fds[k].revents : 0;
+		k++;
+	}
+}
+
 /* wait_copy: poll the copy's descriptors once; 0, or -1 when interrupted by a signal. */
 static int
 wait_copy(pgcm_copy *c)
@@ -859,6 +893,8 @@ wait_copy(pgcm_copy *c)
 		}
 	}
 	rc = poll(pfds, (nfds_t) n, pgcm_copy_timeout_ms(c));
+	if (rc >= 0)
+		note_revents(c, pfds, n);
 	if (pfds != fds)
 		pgcm__free(pfds);
 	return rc < 0 && errno == EINTR ? -1 : 0;
@@ -1218,4 +1254,14 @@ pgcm_transfer(PGconn *src, const char *copy_to, PGconn *const *dsts, const char 
 	if (bytes)
 		*bytes = total.bytes;
 	return st;
+}
+
+pgcm_status
+pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fds, size_t n, pgcm_progress *progress)
+{
+	if (!c || (n && !fds))
+		return PGCM_ERR_ARG;
+	if (c->state == COPY_RUNNING && c->depth == 0 && n == pgcm_copy_pollfds(c, NULL, 0))
+		note_revents(c, fds, n);
+	return pgcm_copy_step(c, progress);
 }

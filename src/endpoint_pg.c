@@ -322,8 +322,13 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 
 		if (n == 0) {
 			/* Nothing complete: read what the socket has, once, before waiting. */
+			if (!pgcm__may(&p->wait, POLLIN)) {
+				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
+				return PGCM_AGAIN;
+			}
 			if (!PQconsumeInput(pp->conn))
 				return producer_conn_error(pp, "reading COPY data");
+			p->wait.revents = 0;
 			n = PQgetCopyData(pp->conn, &buf, 1);
 			if (n == 0) {
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
@@ -702,17 +707,29 @@ pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	pr->seg_bytes += c->len - *done;
 	pr->seg_rows += c->rows;
 	*done = c->len;
-	if (rx_flush(pr) < 0)
-		return rx_conn_fault(pr, "sending COPY data");
-	if (pr->flushing)
-		r->ready = 0;
 	if (pr->segmented) {
-		if (!pr->spoke && readable_now(pr->conn))
+		if (!pr->spoke && !r->wait.known && readable_now(pr->conn))
 			pr->spoke = 1;
 		spoke = pr->spoke && pr->seg_bytes >= EARLY_SEGMENT_MIN;
 		if ((r->segment_bytes && pr->seg_bytes >= r->segment_bytes) || spoke)
 			return rx_end_segment(pr, 0);
 	}
+	/*
+	 * PQputCopyData has just sent what the socket took; flushing the rest
+	 * now would mostly meet a full socket.  When the copy's own poll() runs,
+	 * wait for it to say writable; otherwise flush now, as before.
+	 */
+	if (r->wait.known) {
+		pr->flushing = 1;
+		r->ready = 0;
+		r->wait.revents = 0;
+		pgcm__wait_conn(&r->wait, pr->conn, POLLIN | POLLOUT);
+		return PGCM_AGAIN;
+	}
+	if (rx_flush(pr) < 0)
+		return rx_conn_fault(pr, "sending COPY data");
+	if (pr->flushing)
+		r->ready = 0;
 	return pr->flushing ? PGCM_AGAIN : PGCM_OK;
 }
 
@@ -816,13 +833,22 @@ pg_receiver_pump(pgcm_receiver *r)
 		r->ready = 1;
 		return PGCM_OK;
 	case PR_COPYING:
+		/*
+		 * The server speaking mid-COPY is most likely an error: note it
+		 * before libpq takes the bytes, and read them (a NOTICE must not
+		 * block the server's side).
+		 */
+		if (r->wait.known ? (r->wait.revents & (POLLIN | POLLHUP | POLLERR)) != 0
+		                  : pr->flushing && readable_now(pr->conn)) {
+			pr->spoke = 1;
+			if (!PQconsumeInput(pr->conn))
+				return rx_conn_fault(pr, "reading from the server");
+		}
 		if (pr->flushing) {
 			int f;
-			/* Note it before libpq takes the bytes: mid-COPY, it is most likely an error. */
-			if (readable_now(pr->conn))
-				pr->spoke = 1;
-			if (!PQconsumeInput(pr->conn))
-				return rx_conn_fault(pr, "sending COPY data");
+			if (!pgcm__may(&r->wait, POLLOUT))
+				return PGCM_AGAIN;
+			r->wait.revents = 0;
 			f = rx_flush(pr);
 			if (f < 0)
 				return rx_conn_fault(pr, "sending COPY data");

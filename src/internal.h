@@ -5,6 +5,7 @@
 #ifndef PGCM_INTERNAL_H
 #define PGCM_INTERNAL_H
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stddef.h>
@@ -163,7 +164,22 @@ typedef struct pgcm__wait {
 	int fd;               /* -1: nothing to wait on */
 	short events;
 	int64_t deadline_ms;  /* 0: none */
+	/*
+	 * What the copy's own poll() said of fd just before this step (known):
+	 * an endpoint then skips reads and writes the kernel would refuse.  An
+	 * endpoint that used it clears revents; the step ends with known = 0,
+	 * so a caller's own loop (no revents) always gets the syscalls.
+	 */
+	int known;
+	short revents;
 } pgcm__wait;
+
+/* pgcm__may: 1 unless the copy's poll() said fd is not ready for what (POLLIN or POLLOUT). */
+static inline int
+pgcm__may(const pgcm__wait *w, short what)
+{
+	return !w->known || (w->revents & (what | POLLERR | POLLHUP));
+}
 
 typedef struct pgcm__producer_ops {
 	/* Start producing (send the COPY command).  Never blocks. */
