@@ -53,17 +53,25 @@ kill_connection(PGconn *conn)
 	(void) PQconsumeInput(conn);
 }
 
-/* result_error: copy a failed result's SQLSTATE and primary message. */
+/*
+ * result_error: a failed result's SQLSTATE, and its message as one line:
+ * the primary message, then the server's DETAIL and HINT when it gave them.
+ */
 static char *
 result_error(PGconn *conn, const PGresult *res, char sqlstate[6])
 {
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 
 	snprintf(sqlstate, 6, "%s", state ? state : "");
 	if (!msg)
 		return pgcm__pq_message(PQerrorMessage(conn));
-	return pgcm__pq_message(msg);
+	if (!detail && !hint)
+		return pgcm__pq_message(msg);
+	return pgcm__asprintf("%s%s%s%s%s", msg, detail ? " DETAIL: " : "", detail ? detail : "",
+	                      hint ? " HINT: " : "", hint ? hint : "");
 }
 
 /*

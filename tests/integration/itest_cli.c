@@ -197,6 +197,7 @@ test_on_fault_abort_commits_nothing(void **state)
 	assert_non_null(strstr(r.out, "\"aborted\": true"));
 	assert_non_null(strstr(r.out, "\"sqlstate\": \"23514\""));
 	assert_non_null(strstr(r.out, "row 100"));
+	assert_non_null(strstr(r.out, "DETAIL: Failing row contains (100,"));
 	assert_int_equal(it_count(w->dst[0], "t"), 0);
 	assert_int_equal(it_count(w->dst[1], "t"), 0);
 	it_run_free(&r);

@@ -365,6 +365,8 @@ test_row_rejected_by_one_target(void **state)
 		assert_int_equal(fault.row, 5000);
 		assert_non_null(strstr(fault.message, "row 5000"));
 		assert_non_null(strstr(fault.message, "not_5000"));
+		/* The server's DETAIL comes along: the failing row. */
+		assert_non_null(strstr(fault.message, "DETAIL: Failing row contains (5000,"));
 	}
 	assert_int_equal(st, PGCM_DONE);
 	assert_int_equal(faults, 1);
