@@ -74,15 +74,10 @@ void
 pgcm__producer_error(pgcm_producer *p, const char *sqlstate, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = pgcm__vasprintf(fmt, ap);
+	pgcm__set_msgv(&p->error, fmt, ap);
 	va_end(ap);
-	if (s) {
-		pgcm__free(p->error);
-		p->error = s;
-	}
 	if (sqlstate && sqlstate != p->sqlstate)
 		snprintf(p->sqlstate, sizeof p->sqlstate, "%s", sqlstate);
 }
@@ -91,15 +86,10 @@ void
 pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = pgcm__vasprintf(fmt, ap);
+	pgcm__set_msgv(&r->error, fmt, ap);
 	va_end(ap);
-	if (s) {
-		pgcm__free(r->error);
-		r->error = s;
-	}
 	r->fault_status = st;
 	snprintf(r->sqlstate, sizeof r->sqlstate, "%s", sqlstate ? sqlstate : "");
 }
@@ -112,15 +102,10 @@ static pgcm_status
 copy_msg(pgcm_copy *c, pgcm_status st, const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
 
 	va_start(ap, fmt);
-	s = pgcm__vasprintf(fmt, ap);
+	pgcm__set_msgv(&c->errmsg, fmt, ap);
 	va_end(ap);
-	if (s) {
-		pgcm__free(c->errmsg);
-		c->errmsg = s;
-	}
 	return st;
 }
 

@@ -50,20 +50,6 @@ fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	return (long) n;
 }
 
-static pgcm_status
-fd_producer_begin(pgcm_producer *p)
-{
-	(void) p;
-	return PGCM_OK;
-}
-
-static const pgcm__producer_ops fd_producer_ops = {
-	.begin = fd_producer_begin,
-	.produce = pgcm__scan_produce,
-	.abort = pgcm__scan_abort,
-	.destroy = pgcm__scan_producer_destroy,
-};
-
 pgcm_producer *
 pgcm_producer_fd(int fd, const pgcm_format *fmt)
 {
@@ -74,7 +60,7 @@ pgcm_producer_fd(int fd, const pgcm_format *fmt)
 	fp = pgcm__calloc(1, sizeof *fp);
 	if (!fp)
 		return NULL;
-	if (pgcm__scan_producer_init(&fp->scan, &fd_producer_ops, fmt) != PGCM_OK) {
+	if (pgcm__scan_producer_init(&fp->scan, fmt) != PGCM_OK) {
 		pgcm__free(fp->scan.buf);
 		pgcm__free(fp);
 		return NULL;

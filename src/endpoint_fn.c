@@ -15,11 +15,26 @@
  * The stream producer
  * ------------------------------------------------------------------------ */
 
-pgcm_status
-pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm__producer_ops *ops,
-                         const pgcm_format *fmt)
+/* stream_producer_begin: a stream has nothing to send before its data. */
+static pgcm_status
+stream_producer_begin(pgcm_producer *p)
 {
-	sp->base.ops = ops;
+	(void) p;
+	return PGCM_OK;
+}
+
+/* One table for every stream producer: they differ only in their read(). */
+static const pgcm__producer_ops scan_producer_ops = {
+	.begin = stream_producer_begin,
+	.produce = pgcm__scan_produce,
+	.abort = pgcm__scan_abort,
+	.destroy = pgcm__scan_producer_destroy,
+};
+
+pgcm_status
+pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm_format *fmt)
+{
+	sp->base.ops = &scan_producer_ops;
 	sp->base.wait.fd = -1;
 	sp->base.fmt = *fmt;
 	if (sp->base.fmt.max_row == 0)
@@ -252,19 +267,6 @@ fn_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	return n;
 }
 
-static pgcm_status
-stream_producer_begin(pgcm_producer *p)
-{
-	(void) p;
-	return PGCM_OK;
-}
-
-static const pgcm__producer_ops fn_producer_ops = {
-	.begin = stream_producer_begin,
-	.produce = pgcm__scan_produce,
-	.abort = pgcm__scan_abort,
-	.destroy = pgcm__scan_producer_destroy,
-};
 
 pgcm_producer *
 pgcm_producer_fn(pgcm_read_cb read_cb, void *arg, const pgcm_format *fmt)
@@ -276,7 +278,7 @@ pgcm_producer_fn(pgcm_read_cb read_cb, void *arg, const pgcm_format *fmt)
 	fp = pgcm__calloc(1, sizeof *fp);
 	if (!fp)
 		return NULL;
-	if (pgcm__scan_producer_init(&fp->scan, &fn_producer_ops, fmt) != PGCM_OK) {
+	if (pgcm__scan_producer_init(&fp->scan, fmt) != PGCM_OK) {
 		pgcm__free(fp->scan.buf);
 		pgcm__free(fp);
 		return NULL;

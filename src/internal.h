@@ -34,6 +34,7 @@ char *pgcm__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)))
 char *pgcm__vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 /* Replace *slot (freed) by a formatted message; keeps the old one if out of memory. */
 void pgcm__set_msg(char **slot, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pgcm__set_msgv(char **slot, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* A server message with its trailing newline removed, copied; NULL when out of memory. */
 char *pgcm__pq_message(const char *msg);
@@ -300,8 +301,7 @@ typedef struct pgcm__scan_producer {
 	long (*read)(struct pgcm__scan_producer *sp, char *buf, size_t cap);
 } pgcm__scan_producer;
 
-pgcm_status pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm__producer_ops *ops,
-                                     const pgcm_format *fmt);
+pgcm_status pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm_format *fmt);
 pgcm_status pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target);
 pgcm_status pgcm__scan_abort(pgcm_producer *p, int64_t deadline_ms);
 void pgcm__scan_producer_destroy(pgcm_producer *p);

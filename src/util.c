@@ -100,18 +100,24 @@ pgcm__asprintf(const char *fmt, ...)
 }
 
 void
-pgcm__set_msg(char **slot, const char *fmt, ...)
+pgcm__set_msgv(char **slot, const char *fmt, va_list ap)
 {
-	va_list ap;
-	char *s;
+	char *s = pgcm__vasprintf(fmt, ap);
 
-	va_start(ap, fmt);
-	s = pgcm__vasprintf(fmt, ap);
-	va_end(ap);
 	if (s) {
 		pgcm__free(*slot);
 		*slot = s;
 	}
+}
+
+void
+pgcm__set_msg(char **slot, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	pgcm__set_msgv(slot, fmt, ap);
+	va_end(ap);
 }
 
 /*
