@@ -213,6 +213,7 @@ m_pgcm_1_auto()   { pgcm --to "$T1"; }
 m_pgcm_2_text()   { pgcm --to "$T1" --to "$T2" --format text; }
 m_pgcm_2_binary() { pgcm --to "$T1" --to "$T2" --format binary; }
 m_pgcm_2_auto()   { pgcm --to "$T1" --to "$T2"; }
+m_pgcm_1_jobs2()  { pgcm --to "$T1" --jobs 2; }
 
 # psql_pipe OPTS TARGETS...: psql | psql, or psql | tee FIFO | psql with the
 # second target's psql reading the FIFO (the same as tee >(psql ...), but a
@@ -265,6 +266,7 @@ floor_binary	1	floor	binary	psql $T1 -c "COPY t FROM '/path/t.bin' (FORMAT binar
 pgcm_1_auto	1	pgcopyman	auto	build/pgcopyman copy --from $SRC --to $T1 --table t --json
 pgcm_1_text	1	pgcopyman	text	build/pgcopyman copy --from $SRC --to $T1 --table t --json --format text
 pgcm_1_binary	1	pgcopyman	binary	build/pgcopyman copy --from $SRC --to $T1 --table t --json --format binary
+pgcm_1_jobs2	1	pgcopyman	jobs2	build/pgcopyman copy --from $SRC --to $T1 --table t --json --jobs 2
 pgcm_2_auto	2	pgcopyman	auto	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --json
 pgcm_2_text	2	pgcopyman	text	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --json --format text
 pgcm_2_binary	2	pgcopyman	binary	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --json --format binary

@@ -250,6 +250,7 @@ test_fault_on_tty(void **state)
 	static char out[1 << 20];
 	char cmd[4096];
 	const char *msg;
+	size_t at;
 	int rc;
 	(void) state;
 
@@ -263,7 +264,8 @@ test_fault_on_tty(void **state)
 	if (!msg)
 		fail_msg("no fault message in:\n%s", out);
 	/* At column 0: after the live line was cleared, or at the start of a line. */
-	if (!(msg == out || msg[-1] == '\n' || (msg - out >= 4 && strncmp(msg - 4, "\r\033[K", 4) == 0)))
+	at = (size_t) (msg - out);
+	if (!(at == 0 || out[at - 1] == '\n' || (at >= 4 && strncmp(out + at - 4, "\r\033[K", 4) == 0)))
 		fail_msg("the fault message is not on a line of its own:\n%s", out);
 	assert_has(msg, "prog_fault_i_check");
 	/* Later live lines count the faulted target. */
