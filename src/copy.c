@@ -521,6 +521,10 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 		pgcm_status st;
 		int was_ready = r->ready;
 
+		/* A callback asked for an abort or a free: hand out nothing more. */
+		if (c->abort_pending || c->free_pending)
+			return did;
+
 		st = r->ops->pump(r);
 		if (st == PGCM_DONE) {
 			if (r->rows_confirmed != c->rows) {
