@@ -460,8 +460,12 @@ abort_at(world *w, int in_transaction, int point)
 			;
 		assert_int_equal(pgcm_copy_totals(c).rows, ROWS);
 	}
-	if (st != PGCM_DONE)
-		assert_int_equal(pgcm_copy_abort(c, "abort test"), PGCM_ERR_ABORTED);
+	if (st != PGCM_DONE) {
+		pgcm_status a = pgcm_copy_abort(c, "abort test");
+		/* After the last row the copy may already have completed: nothing left to abort. */
+		if (!(point == 2 && a == PGCM_ERR_STATE))
+			assert_int_equal(a, PGCM_ERR_ABORTED);
+	}
 	pgcm_copy_free(c);
 	for (int i = 0; i < 2; i++) {
 		long long n;
