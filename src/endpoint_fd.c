@@ -57,15 +57,9 @@ pgcm_producer_fd(int fd, const pgcm_format *fmt)
 
 	if (fd < 0 || !fmt)
 		return NULL;
-	fp = pgcm__calloc(1, sizeof *fp);
+	fp = (fd_producer *) pgcm__scan_producer_new(sizeof *fp, fmt, fd_read);
 	if (!fp)
 		return NULL;
-	if (pgcm__scan_producer_init(&fp->scan, fmt) != PGCM_OK) {
-		pgcm__free(fp->scan.buf);
-		pgcm__free(fp);
-		return NULL;
-	}
-	fp->scan.read = fd_read;
 	fp->fd = fd;
 	return &fp->scan.base;
 }

@@ -31,10 +31,16 @@ static const pgcm__producer_ops scan_producer_ops = {
 	.destroy = pgcm__scan_producer_destroy,
 };
 
-pgcm_status
-pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm_format *fmt)
+pgcm__scan_producer *
+pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
+                        long (*read)(pgcm__scan_producer *sp, char *buf, size_t cap))
 {
+	pgcm__scan_producer *sp = pgcm__calloc(1, size);
+
+	if (!sp)
+		return NULL;
 	sp->base.ops = &scan_producer_ops;
+	sp->read = read;
 	sp->base.wait.fd = -1;
 	sp->base.fmt = *fmt;
 	if (sp->base.fmt.max_row == 0)
@@ -43,7 +49,11 @@ pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm_format *fmt)
 	pgcm__rowscan_init(&sp->scan, &sp->base.fmt);
 	sp->cap = READ_BUFFER;
 	sp->buf = pgcm__malloc(sp->cap);
-	return sp->buf ? PGCM_OK : PGCM_ERR_NOMEM;
+	if (!sp->buf) {
+		pgcm__free(sp);
+		return NULL;
+	}
+	return sp;
 }
 
 /* set_framing: keep a copy of bytes that start or end every COPY of the stream. */
@@ -275,15 +285,9 @@ pgcm_producer_fn(pgcm_read_cb read_cb, void *arg, const pgcm_format *fmt)
 
 	if (!read_cb || !fmt)
 		return NULL;
-	fp = pgcm__calloc(1, sizeof *fp);
+	fp = (fn_producer *) pgcm__scan_producer_new(sizeof *fp, fmt, fn_read);
 	if (!fp)
 		return NULL;
-	if (pgcm__scan_producer_init(&fp->scan, fmt) != PGCM_OK) {
-		pgcm__free(fp->scan.buf);
-		pgcm__free(fp);
-		return NULL;
-	}
-	fp->scan.read = fn_read;
 	fp->read_cb = read_cb;
 	fp->arg = arg;
 	return &fp->scan.base;

@@ -301,7 +301,10 @@ typedef struct pgcm__scan_producer {
 	long (*read)(struct pgcm__scan_producer *sp, char *buf, size_t cap);
 } pgcm__scan_producer;
 
-pgcm_status pgcm__scan_producer_init(pgcm__scan_producer *sp, const pgcm_format *fmt);
+/* A stream producer of size bytes (a struct that starts with pgcm__scan_producer); NULL on OOM. */
+pgcm__scan_producer *pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
+                                             long (*read)(pgcm__scan_producer *sp, char *buf,
+                                                          size_t cap));
 pgcm_status pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target);
 pgcm_status pgcm__scan_abort(pgcm_producer *p, int64_t deadline_ms);
 void pgcm__scan_producer_destroy(pgcm_producer *p);

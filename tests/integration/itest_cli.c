@@ -74,6 +74,41 @@ teardown(void **state)
 	return 0;
 }
 
+/* slow_down: a trigger that sleeps per row on t, so a copy into conn lasts seconds. */
+static void
+slow_down(PGconn *conn, const char *sleep_per_row)
+{
+	it_exec(conn, "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
+	              "$$BEGIN PERFORM pg_sleep(%s); RETURN NEW; END$$; "
+	              "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()",
+	        sleep_per_row);
+}
+
+static void
+speed_up(PGconn *conn)
+{
+	it_exec(conn, "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+}
+
+/* spawn_copy: pgcopyman copy of t to the first target in the background (output discarded). */
+static pid_t
+spawn_copy(const world *w, const char *jobs)
+{
+	char bin[512];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
+		      "--to", w->dst_ci[0], "--table", "t", "--jobs", jobs, (char *) NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 static void
 no_secret(const it_run *r)
 {
@@ -226,9 +261,7 @@ test_signal_aborts_cleanly(void **state)
 	int sigs[2] = {SIGINT, SIGTERM};
 
 	/* A slow target: every row waits a little, so the signal lands mid-copy. */
-	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
-	                   "$$BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END$$; "
-	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
+	slow_down(w->dst[0], "0.0005");
 	for (int i = 0; i < 2; i++) {
 		it_run r = it_cli_full(NULL, sigs[i], 1500, (const char *const[]){
 			"copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1],
@@ -253,7 +286,7 @@ test_signal_aborts_cleanly(void **state)
 		free(busy);
 		it_run_free(&r);
 	}
-	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+	speed_up(w->dst[0]);
 }
 
 static void
@@ -348,24 +381,14 @@ static void
 test_process_title_hides_password(void **state)
 {
 	world *w = *state;
-	char bin[512], path[64], cmdline[8192];
+	char path[64], cmdline[8192];
 	pid_t pid;
 	int st;
 	FILE *f;
 	size_t n;
 
-	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
-	                   "$$BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END$$; "
-	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
-		      "--to", w->dst_ci[0], "--table", "t", (char *) NULL);
-		_exit(127);
-	}
+	slow_down(w->dst[0], "0.001");
+	pid = spawn_copy(w, "1");
 	usleep(700 * 1000);
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
 	f = fopen(path, "rb");
@@ -381,31 +404,21 @@ test_process_title_hides_password(void **state)
 	assert_non_null(strstr(cmdline, "--from"));
 	assert_null(strstr(cmdline, SENTINEL));
 	assert_non_null(strstr(cmdline, "password=********"));
-	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow(); TRUNCATE t");
+	speed_up(w->dst[0]);
+	it_exec(w->dst[0], "TRUNCATE t");
 }
 
 static void
 test_application_name_and_timeouts(void **state)
 {
 	world *w = *state;
-	char bin[512];
 	pid_t pid;
 	int st;
 	char *seen;
 
 	it_exec(w->dst[0], "ALTER DATABASE postgres SET statement_timeout = '50ms'");
-	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
-	                   "$$BEGIN PERFORM pg_sleep(0.0002); RETURN NEW; END$$; "
-	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
-		      "--to", w->dst_ci[0], "--table", "t", (char *) NULL);
-		_exit(127);
-	}
+	slow_down(w->dst[0], "0.0002");
+	pid = spawn_copy(w, "1");
 	usleep(1000 * 1000);
 	seen = it_scalar(w->dst[0], "SELECT string_agg(DISTINCT application_name, ',') FROM pg_stat_activity "
 	                            "WHERE query LIKE 'COPY%%'");
@@ -417,7 +430,7 @@ test_application_name_and_timeouts(void **state)
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
 	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
-	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+	speed_up(w->dst[0]);
 }
 
 /* same_rows: the target's table has exactly the source's rows. */
@@ -481,23 +494,12 @@ test_jobs_share_one_snapshot(void **state)
 {
 	world *w = *state;
 	PGconn *writer = it_connect(1);
-	char bin[512];
 	pid_t pid;
 	int st;
 
 	/* Slow targets, and rows added to the source while the streams run. */
-	it_exec(w->dst[0], "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
-	                   "$$BEGIN PERFORM pg_sleep(0.0001); RETURN NEW; END$$; "
-	                   "CREATE TRIGGER slow BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION slow()");
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_WRONLY);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		execl(it_build_path("pgcopyman", bin, sizeof bin), "pgcopyman", "copy", "--from", w->src_ci,
-		      "--to", w->dst_ci[0], "--table", "t", "--jobs", "3", (char *) NULL);
-		_exit(127);
-	}
+	slow_down(w->dst[0], "0.0001");
+	pid = spawn_copy(w, "3");
 	usleep(700 * 1000);
 	it_exec(writer, "INSERT INTO t (id, s) SELECT g, 'late' FROM generate_series(%d, %d) g", ROWS + 1,
 	        ROWS + 3000);
@@ -512,7 +514,7 @@ test_jobs_share_one_snapshot(void **state)
 		assert_string_equal(late, "100");
 		free(late);
 	}
-	it_exec(w->dst[0], "DROP TRIGGER slow ON t; DROP FUNCTION slow()");
+	speed_up(w->dst[0]);
 	PQfinish(writer);
 }
 
