@@ -1,0 +1,172 @@
+/*
+ * copy_endpoints.c: the source and the targets as the command line names
+ * them: servers (one session per stream), files, stdin and stdout.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "copy.h"
+
+void
+copy_classify(copy_endpoint *e, const char *spec)
+{
+	e->spec = spec;
+	e->fd = -1;
+	if (strcmp(spec, "-") == 0)
+		e->kind = EP_STDIO;
+	else if (strncmp(spec, "file:", 5) == 0)
+		e->kind = EP_FILE;
+	else
+		e->kind = EP_SERVER;
+}
+
+/* exec_on: run one statement on one of e's sessions; on failure keep the server's error on e. */
+int
+copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok) {
+		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		free(e->error);
+		e->error = strdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
+		                  : PQerrorMessage(conn));
+		snprintf(e->sqlstate, sizeof e->sqlstate, "%s", st ? st : "");
+		if (e->error) {
+			size_t len = strlen(e->error);
+			while (len && e->error[len - 1] == '\n')
+				e->error[--len] = '\0';
+		}
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* exec_all: run one statement on each of e's first n sessions. */
+int
+copy_exec_all(copy_endpoint *e, int n, const char *sql)
+{
+	for (int j = 0; j < n; j++)
+		if (!copy_exec_on(e, e->conns[j], sql))
+			return 0;
+	return 1;
+}
+
+/*
+ * connect_sessions: n sessions to a server endpoint.  A copy may run for
+ * hours; server-side timeouts meant for interactive sessions must not cut it
+ * off half-way.
+ */
+int
+copy_connect_sessions(copy_endpoint *e, int n)
+{
+	for (int j = 0; j < n; j++) {
+		if (!(e->conns[j] = cli_connect(e->spec)))
+			return 0;
+		if (!copy_exec_on(e, e->conns[j], "SET statement_timeout = 0; SET lock_timeout = 0; "
+		                              "SET idle_in_transaction_session_timeout = 0")) {
+			cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* open_target_file: a file target is written beside its final path, then renamed. */
+int
+copy_open_target_file(copy_endpoint *e)
+{
+	size_t n;
+
+	e->path = strdup(e->spec + 5);
+	if (!e->path || !*e->path) {
+		cli_error("file target needs a path: \"%s\"", e->spec);
+		return 0;
+	}
+	n = strlen(e->path) + 32;
+	e->tmp_path = malloc(n);
+	if (!e->tmp_path)
+		return 0;
+	snprintf(e->tmp_path, n, "%s.pgcopyman-%ld", e->path, (long) getpid());
+	e->fd = open(e->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (e->fd < 0) {
+		cli_error("cannot write \"%s\": %s", e->path, strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * copy_open_source: connect the source's sessions, or open its file; stdin
+ * needs nothing.  Prints the error and returns 0 on failure.
+ */
+int
+copy_open_source(copy_endpoint *src, const copy_opts *o)
+{
+	if (src->kind == EP_SERVER) {
+		src->label = cli_mask_conninfo(o->from);
+		return copy_connect_sessions(src, o->jobs);
+	}
+	if (src->kind == EP_FILE) {
+		src->label = strdup(o->from);
+		src->fd = open(o->from + 5, O_RDONLY | O_CLOEXEC);
+		if (src->fd < 0) {
+			cli_error("cannot read \"%s\": %s", o->from + 5, strerror(errno));
+			return 0;
+		}
+		return 1;
+	}
+	src->label = strdup("stdin");
+	src->fd = STDIN_FILENO;
+	return 1;
+}
+
+/*
+ * copy_open_target: connect a server target's sessions, or open a file
+ * target's temporary file (not for --dry-run); stdout needs nothing.
+ */
+int
+copy_open_target(copy_endpoint *e, const copy_opts *o)
+{
+	e->status = "aborted";
+	if (e->kind == EP_SERVER) {
+		e->label = cli_mask_conninfo(e->spec);
+		return copy_connect_sessions(e, o->jobs);
+	}
+	if (e->kind == EP_FILE) {
+		e->label = strdup(e->spec);
+		return o->dry_run || copy_open_target_file(e);
+	}
+	e->label = strdup("stdout");
+	e->fd = STDOUT_FILENO;
+	return 1;
+}
+
+/*
+ * copy_endpoint_close: close what the endpoint opened.  Closing a
+ * connection rolls its open transaction back; a file target's temporary
+ * file is removed unless it was renamed into place.
+ */
+void
+copy_endpoint_close(copy_endpoint *e)
+{
+	for (int j = 0; j < MAX_JOBS; j++)
+		if (e->conns[j])
+			PQfinish(e->conns[j]);
+	if (e->kind == EP_FILE && e->fd >= 0)
+		close(e->fd);
+	if (e->tmp_path)
+		unlink(e->tmp_path);
+	free(e->tmp_path);
+	free(e->path);
+	free(e->label);
+	free(e->command);
+	free(e->error);
+}
