@@ -57,6 +57,45 @@ it_connect(int i)
 	return conn;
 }
 
+char *
+it_conninfo_db(int i, const char *db)
+{
+	const char *base = it_conninfo(i);
+	size_t n = strlen(base) + strlen(db) + 16;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	/* libpq takes the last value of a keyword given twice. */
+	snprintf(s, n, "%s dbname=%s", base, db);
+	return s;
+}
+
+PGconn *
+it_connect_db(int i, const char *db)
+{
+	char *ci = it_conninfo_db(i, db);
+	PGconn *conn = PQconnectdb(ci);
+
+	free(ci);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		print_error("connect to cluster %d, database %s: %s", i, db, PQerrorMessage(conn));
+		PQfinish(conn);
+		fail();
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
+}
+
+void
+it_create_database(int i, const char *db)
+{
+	PGconn *admin = it_connect(i);
+
+	it_exec(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+	it_exec(admin, "CREATE DATABASE %s", db);
+	PQfinish(admin);
+}
+
 static char *
 format_sql(const char *fmt, va_list ap)
 {

@@ -21,6 +21,11 @@ const char *it_conninfo(int i);
 int it_clusters(void);
 /* Connect to cluster i; fails the test on error.  Notices are kept quiet. */
 PGconn *it_connect(int i);
+/* The connection string of cluster i, database db (malloc'd), and a connection to it. */
+char *it_conninfo_db(int i, const char *db);
+PGconn *it_connect_db(int i, const char *db);
+/* (Re)create database db on cluster i (dropping it first). */
+void it_create_database(int i, const char *db);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
 void it_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first column of the first row of sql, malloc'd ("" for NULL). */
