@@ -606,6 +606,8 @@ PGCM_API char *pgcm_plan_source_command_range(const pgcm_plan *p, const char *wh
  * ('r', 'p', 'v', 'm', 'f'), or 0.  pgcm_plan_source_name: "s.t" for people.
  */
 PGCM_API const char *pgcm_plan_source_relation(const pgcm_plan *p);
+/* pgcm_plan_source_table: the source relation as `"s"."t"` (for regclass, TRUNCATE ...), or NULL. */
+PGCM_API const char *pgcm_plan_source_table(const pgcm_plan *p);
 PGCM_API char pgcm_plan_source_relkind(const pgcm_plan *p);
 PGCM_API const char *pgcm_plan_source_name(const pgcm_plan *p);
 

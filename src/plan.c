@@ -505,6 +505,12 @@ pgcm_plan_source_relation(const pgcm_plan *p)
 	return p && p->src_kind == PGCM__SRC_TABLE && p->src_found ? p->from : NULL;
 }
 
+const char *
+pgcm_plan_source_table(const pgcm_plan *p)
+{
+	return p && p->src_kind == PGCM__SRC_TABLE && p->src_found ? p->src_rel.qualified : NULL;
+}
+
 char
 pgcm_plan_source_relkind(const pgcm_plan *p)
 {

@@ -302,8 +302,8 @@ pgcm__query_columns(pgcm__server *s, const char *q, pgcm__rel *rel)
 	params[1] = mods.data;
 	/* The attribute rows of a query: no generated, identity or NOT NULL columns. */
 	res = query(s, "SELECT '', u.t, u.m, pg_catalog.format_type(u.t, u.m), '', '', false, false "
-	               "FROM pg_catalog.unnest($1::pg_catalog.oid[], $2::pg_catalog.int4[]) "
-	               "WITH ORDINALITY AS u(t, m, o) ORDER BY u.o", 2, params);
+	               "FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), "
+	               "pg_catalog.unnest($2::pg_catalog.int4[])) WITH ORDINALITY AS u(t, m, o) ORDER BY u.o", 2, params);
 	if (!res) {
 		st = PGCM_ERR_SERVER;
 		goto cleanup;

@@ -216,56 +216,6 @@ prepare_case(world *w, size_t i, char *err, size_t errlen)
 	return ok;
 }
 
-/* new_plan: m<i> from the source to the target(s), in format f ("auto", "text", "csv", "binary"). */
-static pgcm_plan *
-new_plan(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f)
-{
-	pgcm_plan *p = pgcm_plan_new();
-	pgcm_format fmt;
-
-	assert_non_null(p);
-	assert_int_equal(pgcm_plan_set_source_table(p, src, table), PGCM_OK);
-	for (int i = 0; i < ndst; i++)
-		assert_int_equal(pgcm_plan_add_target(p, dst[i], NULL, NULL), PGCM_OK);
-	pgcm_format_init(&fmt, strcmp(f, "csv") == 0 ? PGCM_FORMAT_CSV
-	                       : strcmp(f, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
-	assert_int_equal(pgcm_plan_set_format(p, &fmt, strcmp(f, "auto") == 0), PGCM_OK);
-	return p;
-}
-
-/* run_plan: the planned copy, each target in its own transaction; PGCM_OK only if all committed. */
-static pgcm_status
-run_plan(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err, size_t errlen)
-{
-	pgcm_format fmt;
-	pgcm_producer *prod = pgcm_producer_pg(src, pgcm_plan_source_command(p));
-	pgcm_copy *c;
-	pgcm_status st;
-
-	assert_int_equal(pgcm_plan_format(p, &fmt), PGCM_OK);
-	assert_non_null(prod);
-	assert_int_equal(pgcm_producer_set_format(prod, &fmt), PGCM_OK);
-	c = pgcm_copy_new(prod);
-	assert_non_null(c);
-	for (int i = 0; i < ndst; i++) {
-		it_exec(dst[i], "BEGIN");
-		assert_int_equal(pgcm_copy_add(c, pgcm_receiver_pg(dst[i], pgcm_plan_target_command(p, (size_t) i))),
-		                 PGCM_OK);
-	}
-	st = pgcm_copy_run(c, NULL);
-	snprintf(err, errlen, "%s", pgcm_copy_errmsg(c));
-	if (st != PGCM_OK) {
-		pgcm_failure fl;
-		pgcm_copy_finish(c, &fl);
-		for (size_t k = 0; k < fl.nfaults; k++)
-			snprintf(err, errlen, "%s", fl.faults[k].message);
-	}
-	pgcm_copy_free(c);
-	for (int i = 0; i < ndst; i++)
-		it_exec(dst[i], st == PGCM_OK ? "COMMIT" : "ROLLBACK");
-	return st;
-}
-
 /* diff_rows: rows of m<i> that differ from m<i>_exp (compared as the target's text of each value). */
 static long
 diff_rows(PGconn *dst, size_t i)
@@ -304,7 +254,7 @@ one_case(world *w, size_t i, const char *f, int reference_ran, const char *ref_e
 
 	snprintf(table, sizeof table, "m%zu", i);
 	it_exec(w->dst, "TRUNCATE m%zu", i);
-	p = new_plan(w->src, &w->dst, 1, table, f);
+	p = it_plan_new(w->src, &w->dst, 1, table, f);
 	st = pgcm_plan_build(p);
 	if (want == REFUSED) {
 		const char *says = binary_asked && c->expect != REFUSED ? "binary COPY needs the same type" : c->says;
@@ -333,7 +283,7 @@ one_case(world *w, size_t i, const char *f, int reference_ran, const char *ref_e
 		if (!c->binary && !strstr(pgcm_plan_format_reason(p), "column v"))
 			fail_msg("case %zu: the reason does not name the column: %s", i, pgcm_plan_format_reason(p));
 	}
-	st = run_plan(w->src, &w->dst, 1, p, err, sizeof err);
+	st = it_plan_run(w->src, &w->dst, 1, p, err, sizeof err);
 	if (want == FAILS) {
 		if (st == PGCM_OK || !strstr(err, c->says) || reference_ran || !strstr(ref_err, c->says))
 			fail_msg("case %zu (%s): expected the error INSERT ... SELECT gives (\"%s\"): copy %s: %s; "
@@ -396,9 +346,9 @@ test_targets_share_one_conversion(void **state)
 	snprintf(table, sizeof table, "m%zu", i);
 	prepare_case(w, i, err, sizeof err);
 	it_exec(w->dst2, "DROP TABLE IF EXISTS m%zu; CREATE TABLE m%zu (id int, v timestamp)", i, i);
-	p = new_plan(w->src, both, 2, table, "auto");
+	p = it_plan_new(w->src, both, 2, table, "auto");
 	assert_int_equal(pgcm_plan_build(p), PGCM_OK);
-	assert_int_equal(run_plan(w->src, both, 2, p, err, sizeof err), PGCM_OK);
+	assert_int_equal(it_plan_run(w->src, both, 2, p, err, sizeof err), PGCM_OK);
 	pgcm_plan_free(p);
 	assert_int_equal(diff_rows(w->dst, i), 0);
 	{
@@ -410,7 +360,7 @@ test_targets_share_one_conversion(void **state)
 
 	it_exec(w->dst2, "TRUNCATE m%zu; SET TimeZone = 'Asia/Tokyo'", i);
 	it_exec(w->dst, "TRUNCATE m%zu", i);
-	p = new_plan(w->src, both, 2, table, "auto");
+	p = it_plan_new(w->src, both, 2, table, "auto");
 	assert_int_equal(pgcm_plan_build(p), PGCM_ERR_PLAN);
 	assert_int_equal(pgcm_plan_problem_count(p), 1);
 	assert_int_equal(pgcm_plan_problem(p, 0)->target, 1);
@@ -425,7 +375,7 @@ test_targets_share_one_conversion(void **state)
 	/* One target wants float8, the other numeric: two conversions of one column. */
 	it_exec(w->dst2, "DROP TABLE IF EXISTS m0; CREATE TABLE m0 (id int, v numeric)");
 	prepare_case(w, 0, err, sizeof err);
-	p = new_plan(w->src, both, 2, "m0", "text");
+	p = it_plan_new(w->src, both, 2, "m0", "text");
 	assert_int_equal(pgcm_plan_build(p), PGCM_ERR_PLAN);
 	if (!strstr(pgcm_plan_problem(p, 0)->message, "one stream serves both"))
 		fail_msg("%s", pgcm_plan_problem(p, 0)->message);
@@ -448,7 +398,7 @@ test_unpinned_sessions_are_problems(void **state)
 	it_exec(w->dst, "DROP TABLE IF EXISTS s1; CREATE TABLE s1 (d date, i interval, f float8, n int)");
 	it_exec(raw, "SET DateStyle = 'SQL, DMY'; SET IntervalStyle = sql_standard; "
 	             "SET extra_float_digits = -2; SET client_encoding = LATIN1");
-	p = new_plan(raw, &w->dst, 1, "s1", "text");
+	p = it_plan_new(raw, &w->dst, 1, "s1", "text");
 	assert_int_equal(pgcm_plan_build(p), PGCM_ERR_PLAN);
 	{
 		static const char *const says[] = {"DateStyle is 'SQL, DMY'", "IntervalStyle is 'sql_standard'",
@@ -472,7 +422,7 @@ test_unpinned_sessions_are_problems(void **state)
 	assert_non_null(strstr(pgcm_plan_problem(p, 0)->message, "client_encoding"));
 	pgcm_plan_free(p);
 	assert_int_equal(pgcm_session_pin(raw, NULL, err, sizeof err), PGCM_OK);
-	p = new_plan(raw, &w->dst, 1, "s1", "text");
+	p = it_plan_new(raw, &w->dst, 1, "s1", "text");
 	assert_int_equal(pgcm_plan_build(p), PGCM_OK);
 	pgcm_plan_free(p);
 	/* Pinning keeps the session's day/month order: only the style changes. */

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "util.h"
+#include "pgcopyman.h"
 
 const char *
 it_conninfo(int i)
@@ -354,4 +355,52 @@ it_expect_status(const it_run *r, int status)
 		            r->out, r->err);
 		fail();
 	}
+}
+
+pgcm_plan *
+it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f)
+{
+	pgcm_plan *p = pgcm_plan_new();
+	pgcm_format fmt;
+
+	assert_non_null(p);
+	assert_int_equal(pgcm_plan_set_source_table(p, src, table), PGCM_OK);
+	for (int i = 0; i < ndst; i++)
+		assert_int_equal(pgcm_plan_add_target(p, dst[i], NULL, NULL), PGCM_OK);
+	pgcm_format_init(&fmt, strcmp(f, "csv") == 0 ? PGCM_FORMAT_CSV
+	                       : strcmp(f, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	assert_int_equal(pgcm_plan_set_format(p, &fmt, strcmp(f, "auto") == 0), PGCM_OK);
+	return p;
+}
+
+pgcm_status
+it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err, size_t errlen)
+{
+	pgcm_format fmt;
+	pgcm_producer *prod = pgcm_producer_pg(src, pgcm_plan_source_command(p));
+	pgcm_copy *c;
+	pgcm_status st;
+
+	assert_int_equal(pgcm_plan_format(p, &fmt), PGCM_OK);
+	assert_non_null(prod);
+	assert_int_equal(pgcm_producer_set_format(prod, &fmt), PGCM_OK);
+	c = pgcm_copy_new(prod);
+	assert_non_null(c);
+	for (int i = 0; i < ndst; i++) {
+		it_exec(dst[i], "BEGIN");
+		assert_int_equal(pgcm_copy_add(c, pgcm_receiver_pg(dst[i], pgcm_plan_target_command(p, (size_t) i))),
+		                 PGCM_OK);
+	}
+	st = pgcm_copy_run(c, NULL);
+	snprintf(err, errlen, "%s", pgcm_copy_errmsg(c));
+	if (st != PGCM_OK) {
+		pgcm_failure fl;
+		pgcm_copy_finish(c, &fl);
+		for (size_t k = 0; k < fl.nfaults; k++)
+			snprintf(err, errlen, "%s", fl.faults[k].message);
+	}
+	pgcm_copy_free(c);
+	for (int i = 0; i < ndst; i++)
+		it_exec(dst[i], st == PGCM_OK ? "COMMIT" : "ROLLBACK");
+	return st;
 }

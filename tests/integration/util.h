@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include "pgcopyman.h"
 
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
@@ -74,5 +75,17 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+
+/*
+ * it_plan_new: a plan of table from src to every dst[0..ndst), in format f:
+ * "auto", "text", "csv" or "binary" (not built yet).
+ */
+pgcm_plan *it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f);
+/*
+ * it_plan_run: the built plan's copy, each target in its own transaction,
+ * committed only when the copy succeeded.  err gets the failure.
+ */
+pgcm_status it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err,
+                        size_t errlen);
 
 #endif
