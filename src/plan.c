@@ -450,8 +450,10 @@ pgcm_plan_column(const pgcm_plan *p, size_t i, size_t t, pgcm_plan_column_info *
 		out->target_type = tg->cols[i] ? tg->cols[i]->display : NULL;
 		out->conversion = tg->cells[i].conv;
 		out->detail = tg->cells[i].detail ? tg->cells[i].detail : tg->cells[i].problem;
+		if (!tg->cols[i])
+			out->detail = "the target has no such column";
 	} else {
-		out->conversion = p->cols[i].src ? PGCM_CONV_SAME : PGCM_CONV_TEXT;
+		out->conversion = tg->conn ? PGCM_CONV_REFUSED : p->cols[i].src ? PGCM_CONV_SAME : PGCM_CONV_TEXT;
 		out->detail = tg->conn ? "not planned (see the problems)" : "the stream as it is";
 		if (tg->conn && tg->found && tg->cols && tg->cols[i])
 			out->target_type = tg->cols[i]->display;

@@ -515,6 +515,18 @@ decide_cells(pgcm_plan *p)
 	return PGCM_OK;
 }
 
+/* plain_name: a name SQL reads as itself unquoted (lower-case ASCII letters, digits, _). */
+static int
+plain_name(const char *s)
+{
+	if (!*s || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
 /*
  * check_header: a stream source's CSV header against the column list, as
  * HEADER MATCH compares them: the same names, in the same order.  When the
@@ -552,8 +564,11 @@ check_header(pgcm_plan *p)
 	for (size_t i = 0; first && i < f.n; i++) {
 		const pgcm__attr *a = find_col(&first->rel, f.v[i]);
 		all_known &= a && !a->generated;
-		pgcm__buf_add(&hint, i ? ", " : "");
-		pgcm__buf_add_ident(&hint, first->conn, f.v[i]);
+		pgcm__buf_add(&hint, i ? "," : "");
+		if (plain_name(f.v[i]))
+			pgcm__buf_add(&hint, f.v[i]);
+		else
+			pgcm__buf_add_ident(&hint, first->conn, f.v[i]);
 	}
 	if (hint.failed) {
 		pgcm__names_free(&f);
@@ -601,7 +616,7 @@ binary_blocker(const pgcm_plan *p, char *buf, size_t size)
 	for (size_t c = 0; c < p->ncols; c++)
 		for (size_t i = 0; i < p->ntargets; i++) {
 			const pgcm__cell *cell = p->targets[i].cells ? &p->targets[i].cells[c] : NULL;
-			if (cell && !cell->binary_ok)
+			if (cell && !cell->binary_ok && cell->conv != PGCM_CONV_REFUSED)
 				return cell->why_text ? cell->why_text : "a column cannot be copied";
 		}
 	return NULL;

@@ -427,7 +427,7 @@ test_stream_endpoints_and_header(void **state)
 	/* A header naming the columns in another order: refused, with the column list that loads it. */
 	p = stream_plan(w, "id,first_name,last_name\r\n", 0);
 	expect_problem(p, "field 2 is \"first_name\" where column 2 is last_name",
-	               "--columns \"id\", \"first_name\", \"last_name\"");
+	               "--columns id,first_name,last_name");
 	pgcm_plan_free(p);
 	p = stream_plan(w, "id,last_name\n", 0);
 	expect_problem(p, "the CSV header has 2 fields, the column list 3", NULL);
