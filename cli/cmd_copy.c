@@ -87,7 +87,7 @@ cli_copy(int argc, char **argv)
 	if (pgcm_plan_problem_count(plan)) {
 		if (o.dry_run || o.json)
 			copy_print_plan(plan, &o, &src, dst, NULL);
-		copy_print_problems(plan);
+		copy_print_problems(plan, !o.dry_run);
 		goto cleanup;
 	}
 	pgcm_plan_format(plan, &fmt);

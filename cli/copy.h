@@ -93,8 +93,8 @@ int copy_read_header(int fd, char quote, char escape, char **line, size_t *len);
 /* The whole plan: tables, statements, columns with both types per target, notes, problems. */
 void copy_print_plan(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src,
                      const copy_endpoint *dst, char *const *src_cmds);
-/* Every problem on stderr, one line each, and that nothing was copied. */
-void copy_print_problems(const pgcm_plan *plan);
+/* That nothing was copied, on stderr, after every problem (one line each) when each. */
+void copy_print_problems(const pgcm_plan *plan, int each);
 
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);

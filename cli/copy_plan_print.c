@@ -188,12 +188,12 @@ copy_print_plan(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *
 }
 
 void
-copy_print_problems(const pgcm_plan *plan)
+copy_print_problems(const pgcm_plan *plan, int each)
 {
 	size_t n = pgcm_plan_problem_count(plan);
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; each && i < n; i++)
 		cli_error("%s", pgcm_plan_problem(plan, i)->message);
-	cli_error("nothing was copied: the plan found %zu problem%s (--dry-run shows the whole plan)", n,
-	          n == 1 ? "" : "s");
+	cli_error("nothing was copied: the plan found %zu problem%s%s", n, n == 1 ? "" : "s",
+	          each ? " (--dry-run shows the whole plan)" : "");
 }
