@@ -761,5 +761,10 @@ pgcm__plan_decide(pgcm_plan *p)
 	    || (st = choose_format(p)) != PGCM_OK)
 		return st;
 	check_settings(p);
-	return pgcm__plan_commands(p);
+	if ((st = pgcm__plan_commands(p)) != PGCM_OK)
+		return st;
+	for (size_t i = 0; i < p->ntargets; i++)
+		if (p->targets[i].server.nomem)
+			return PGCM_ERR_NOMEM;
+	return p->src.nomem ? PGCM_ERR_NOMEM : PGCM_OK;
 }

@@ -380,13 +380,31 @@ type_parts(pgcm__server *s, pgcm__type *t, unsigned relid)
 	return PGCM_OK;
 }
 
+static pgcm_status type_load(pgcm__server *s, unsigned oid, const pgcm__type **out);
+
 /*
- * pgcm__type_get: the pg_type row of oid, loaded once per server with its
- * enum labels or composite attributes.  The types it is made of (element,
- * base, subtype, attributes) are loaded when asked for.
+ * pgcm__type_get: a type, loaded once per server.  Running out of memory is
+ * remembered on the server too, because some callers (type_depends) can
+ * only answer yes or no: the build then fails instead of deciding on half
+ * the facts.
  */
 pgcm_status
 pgcm__type_get(pgcm__server *s, unsigned oid, const pgcm__type **out)
+{
+	pgcm_status st = type_load(s, oid, out);
+
+	if (st == PGCM_ERR_NOMEM)
+		s->nomem = 1;
+	return st;
+}
+
+/*
+ * type_load: the pg_type row of oid, with its enum labels or composite
+ * attributes.  The types it is made of (element, base, subtype, attributes)
+ * are loaded when asked for.
+ */
+static pgcm_status
+type_load(pgcm__server *s, unsigned oid, const pgcm__type **out)
 {
 	char sql[1280], num[16];
 	const char *params[1] = {num};

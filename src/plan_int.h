@@ -122,6 +122,7 @@ typedef struct pgcm__server {
 	size_t ntypes;
 	size_t cap;
 	char *error;              /* the last failed query's message */
+	int nomem;                /* an allocation failed while loading a type: the build fails */
 } pgcm__server;
 
 /* A resolved relation (or a query's output) and its columns. */

@@ -96,10 +96,11 @@ char *
 pgcm__buf_take(pgcm__buf *b)
 {
 	char *s = b->data;
+	int failed = b->failed;
 
-	if (b->failed || !s) {
+	if (failed || !s) {
 		pgcm__buf_reset(b);
-		return b->failed ? NULL : pgcm__strdup("");
+		return failed ? NULL : pgcm__strdup("");
 	}
 	memset(b, 0, sizeof *b);
 	return s;

@@ -14,6 +14,7 @@
 
 #include "util.h"
 #include "pgcopyman.h"
+#include "internal.h"
 
 #define DB "plantab"
 
@@ -553,6 +554,49 @@ test_row_security(void **state)
 	it_exec(w->src, "DROP TABLE secret; DROP ROLE plan_reader");
 }
 
+/*
+ * Every allocation of a build fails in turn: the build says out of memory
+ * (never a wrong problem, never a plan decided on half the facts), frees
+ * everything, and the connections stay usable.
+ */
+static void
+test_out_of_memory(void **state)
+{
+	world *w = *state;
+	static const char types[] = "CREATE TYPE omood AS ENUM ('a', 'b'); CREATE TYPE opt AS (x int, y text); "
+	                            "CREATE DOMAIN oposint AS int CHECK (VALUE > 0)";
+	long n, nomem = 0;
+	pgcm_status st = PGCM_ERR_NOMEM;
+
+	both(w, types);
+	it_exec(w->src, "CREATE TABLE oom (id int, m omood, p opt, d oposint, n numeric, ts timestamptz, "
+	                "g int GENERATED ALWAYS AS (id * 2) STORED, r regclass, \"Odd\" text)");
+	it_exec(w->dst, "CREATE TABLE oom (n float8, id int GENERATED ALWAYS AS IDENTITY, m omood, p opt, "
+	                "d int, ts timestamp, g int GENERATED ALWAYS AS (id + 1) STORED, r regclass, "
+	                "\"Odd\" varchar(5), extra text DEFAULT 'x')");
+	for (n = 0; st == PGCM_ERR_NOMEM && n < 100000; n++) {
+		pgcm_plan *p;
+		pgcm__alloc_fail_after(n);
+		p = pgcm_plan_new();
+		st = p ? pgcm_plan_set_source_table(p, w->src, "oom") : PGCM_ERR_NOMEM;
+		if (st == PGCM_OK)
+			st = pgcm_plan_add_target(p, w->dst, NULL, NULL);
+		if (st == PGCM_OK)
+			st = pgcm_plan_build(p);
+		pgcm__alloc_fail_after(-1);
+		if (st != PGCM_OK && st != PGCM_ERR_NOMEM)
+			fail_msg("allocation %ld failing gave %s: %s", n, pgcm_strerror(st), pgcm_plan_errmsg(p));
+		if (st == PGCM_OK)
+			assert_non_null(strstr(pgcm_plan_source_command(p), "AT TIME ZONE"));
+		nomem += st == PGCM_ERR_NOMEM;
+		pgcm_plan_free(p);
+	}
+	assert_int_equal(st, PGCM_OK);
+	print_message("a build of %ld allocations, each failed in turn\n", nomem);
+	it_assert_usable(w->src);
+	it_assert_usable(w->dst);
+}
+
 int
 main(void)
 {
@@ -565,6 +609,7 @@ main(void)
 		cmocka_unit_test(test_stream_endpoints_and_header),
 		cmocka_unit_test(test_api_contract),
 		cmocka_unit_test(test_row_security),
+		cmocka_unit_test(test_out_of_memory),
 	};
 
 	if (getenv("PGCM_TEST_FILTER"))
