@@ -394,8 +394,10 @@ choose_columns(pgcm_plan *p)
 	pgcm_status st = candidates(p, &cand);
 	const pgcm__rel *rel = p->src_kind == PGCM__SRC_STREAM ? NULL : &p->src_rel;
 
-	if (st != PGCM_OK)
+	if (st != PGCM_OK) {
+		pgcm__names_free(&cand);
 		return st;
+	}
 	for (size_t i = 0; i < cand.n && st == PGCM_OK; i++) {
 		const pgcm__attr *a = rel ? find_col(rel, cand.v[i]) : NULL;
 		size_t twice = 0;

@@ -66,10 +66,12 @@ pgcm__buf_addf(pgcm__buf *b, const char *fmt, ...)
 	pgcm__free(s);
 }
 
-void
-pgcm__buf_add_ident(pgcm__buf *b, PGconn *conn, const char *name)
+/* add_escaped: s escaped by libpq's escape (an identifier or a literal) on conn. */
+static void
+add_escaped(pgcm__buf *b, char *(*escape)(PGconn *, const char *, size_t), PGconn *conn,
+            const char *s)
 {
-	char *q = PQescapeIdentifier(conn, name, strlen(name));
+	char *q = escape(conn, s, strlen(s));
 
 	if (!q) {
 		b->failed = 1;
@@ -80,16 +82,15 @@ pgcm__buf_add_ident(pgcm__buf *b, PGconn *conn, const char *name)
 }
 
 void
+pgcm__buf_add_ident(pgcm__buf *b, PGconn *conn, const char *name)
+{
+	add_escaped(b, PQescapeIdentifier, conn, name);
+}
+
+void
 pgcm__buf_add_literal(pgcm__buf *b, PGconn *conn, const char *value)
 {
-	char *q = PQescapeLiteral(conn, value, strlen(value));
-
-	if (!q) {
-		b->failed = 1;
-		return;
-	}
-	pgcm__buf_add(b, q);
-	PQfreemem(q);
+	add_escaped(b, PQescapeLiteral, conn, value);
 }
 
 char *

@@ -27,17 +27,6 @@ typedef struct world {
 	PGconn *src, *dst, *dst2;
 } world;
 
-/* pin: a pinned session in a given TimeZone, as a C caller would set it up. */
-static void
-pin(PGconn *conn, const char *tz)
-{
-	char err[256];
-
-	if (pgcm_session_pin(conn, NULL, err, sizeof err) != PGCM_OK)
-		fail_msg("pgcm_session_pin: %s", err);
-	it_exec(conn, "SET TimeZone = '%s'", tz);
-}
-
 static int
 setup(void **state)
 {
@@ -46,12 +35,13 @@ setup(void **state)
 	assert_non_null(w);
 	for (int i = 1; i <= 3; i++)
 		it_create_database(i, DB);
-	w->src = it_connect_db(1, DB);
-	w->dst = it_connect_db(2, DB);
-	w->dst2 = it_connect_db(3, DB);
-	pin(w->src, "UTC");
-	pin(w->dst, "America/New_York");
-	pin(w->dst2, "America/New_York");
+	/* Pinned, as a C caller would set them up; the servers disagree on TimeZone. */
+	w->src = it_connect_pinned(1, DB);
+	w->dst = it_connect_pinned(2, DB);
+	w->dst2 = it_connect_pinned(3, DB);
+	it_exec(w->src, "SET TimeZone = 'UTC'");
+	it_exec(w->dst, "SET TimeZone = 'America/New_York'");
+	it_exec(w->dst2, "SET TimeZone = 'America/New_York'");
 	it_exec(w->src, "%s; %s", types_sql, src_types_sql);
 	it_exec(w->dst, "%s; %s", types_sql, dst_types_sql);
 	it_exec(w->dst2, "%s; %s", types_sql, dst_types_sql);

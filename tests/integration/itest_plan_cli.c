@@ -35,18 +35,6 @@ typedef struct world {
 	char dir[64];
 } world;
 
-/* reference_session: a test session pinned as the command pins its own. */
-static PGconn *
-reference_session(int cluster)
-{
-	PGconn *conn = it_connect_db(cluster, DB);
-	char err[256];
-
-	if (pgcm_session_pin(conn, NULL, err, sizeof err) != PGCM_OK)
-		fail_msg("%s", err);
-	return conn;
-}
-
 static int
 setup(void **state)
 {
@@ -69,9 +57,9 @@ setup(void **state)
 		               "ALTER DATABASE " DB " SET TimeZone = 'America/New_York'");
 		PQfinish(admin);
 	}
-	w->src = reference_session(1);
-	w->dst = reference_session(2);
-	w->dst2 = reference_session(3);
+	w->src = it_connect_pinned(1, DB);
+	w->dst = it_connect_pinned(2, DB);
+	w->dst2 = it_connect_pinned(3, DB);
 	w->src_ci = it_conninfo_db(1, DB);
 	w->dst_ci = it_conninfo_db(2, DB);
 	w->dst2_ci = it_conninfo_db(3, DB);
@@ -228,17 +216,6 @@ test_dry_run_names_every_mismatch(void **state)
 	it_run_free(&r);
 }
 
-/* expect_sql: one query's text on conn. */
-static void
-expect_sql(PGconn *conn, const char *sql, const char *want)
-{
-	char *got = it_scalar(conn, "%s", sql);
-
-	if (strcmp(got, want) != 0)
-		fail_msg("%s:\n got  %s\n want %s", sql, got, want);
-	free(got);
-}
-
 static void
 test_columns_cli(void **state)
 {
@@ -257,7 +234,7 @@ test_columns_cli(void **state)
 	r = copy_cli(w, "--table", "people", "--columns", "id,last_name,first_name", "--json");
 	it_expect_status(&r, 0);
 	it_run_free(&r);
-	expect_sql(w->dst, "SELECT string_agg(id || first_name || last_name || since, ',' ORDER BY id) FROM people",
+	it_expect_sql(w->dst, "SELECT string_agg(id || first_name || last_name || since, ',' ORDER BY id) FROM people",
 	             "1AdaLovelace2000-01-01,2GraceHopper2000-01-01");
 
 	/* A generated column, without and with --jobs (which reads with SELECT: never SELECT *). */
@@ -272,7 +249,7 @@ test_columns_cli(void **state)
 		it_expect_status(&r, 0);
 		says(&r, "\"rows\": 3000", NULL);
 		it_run_free(&r);
-		expect_sql(w->dst, "SELECT count(*) || ':' || sum(b) FROM gen", "3000:9003000");
+		it_expect_sql(w->dst, "SELECT count(*) || ':' || sum(b) FROM gen", "3000:9003000");
 	}
 }
 
@@ -295,7 +272,7 @@ test_relations_cli(void **state)
 		it_expect_status(&r, 0);
 		says(&r, "\"rows\": 1000,", NULL);
 		it_run_free(&r);
-		expect_sql(w->dst, "SELECT count(*) || string_agg(DISTINCT s, '') FROM parent", "1000p");
+		it_expect_sql(w->dst, "SELECT count(*) || string_agg(DISTINCT s, '') FROM parent", "1000p");
 	}
 
 	/* A partitioned table as the source (with --jobs too) and as the target. */
@@ -313,8 +290,8 @@ test_relations_cli(void **state)
 		r = copy_cli(w, "--table", "ptab", "--jobs", n);
 		it_expect_status(&r, 0);
 		it_run_free(&r);
-		expect_sql(w->dst, "SELECT count(*) || ':' || sum(id) FROM ptab", "5000:12502500");
-		expect_sql(w->dst, "SELECT count(*) FROM ptab_lo", "2499");
+		it_expect_sql(w->dst, "SELECT count(*) || ':' || sum(id) FROM ptab", "5000:12502500");
+		it_expect_sql(w->dst, "SELECT count(*) FROM ptab_lo", "2499");
 	}
 
 	/* A view as the source; --jobs on a view needs a split key (it has no pages). */
@@ -328,7 +305,7 @@ test_relations_cli(void **state)
 	it_expect_status(&r, 1);
 	says(&r, "has no pages to split: --jobs needs --split-key", NULL);
 	it_run_free(&r);
-	expect_sql(w->dst, "SELECT count(*) || min(s) FROM pv", "100S1");
+	it_expect_sql(w->dst, "SELECT count(*) || min(s) FROM pv", "100S1");
 }
 
 static void
@@ -350,7 +327,7 @@ test_names_cli(void **state)
 	r = copy_cli(w, "--table", "\"S\u00e9ries\".\"Mixed Case\"", "--columns", "\"ID\", \u00e9T\u00e9");
 	it_expect_status(&r, 0);
 	it_run_free(&r);
-	expect_sql(w->dst, "SELECT \"ID\" || \u00e9t\u00e9 FROM \"S\u00e9ries\".\"Mixed Case\"", "1x");
+	it_expect_sql(w->dst, "SELECT \"ID\" || \u00e9t\u00e9 FROM \"S\u00e9ries\".\"Mixed Case\"", "1x");
 
 	/* 64 bytes: refused, where the server would have used the 63-byte table silently. */
 	memset(name64, 'q', 64);
@@ -448,14 +425,14 @@ test_csv_header_cli(void **state)
 	              "-", "--to", w->dst_ci, "--table", "h", "--format", "csv", "--header", NULL});
 	it_expect_status(&r, 0);
 	it_run_free(&r);
-	expect_sql(w->dst, "SELECT string_agg(first_name || ' ' || last_name, ',' ORDER BY id) FROM h",
+	it_expect_sql(w->dst, "SELECT string_agg(first_name || ' ' || last_name, ',' ORDER BY id) FROM h",
 	             "Ada Lovelace,Grace Hopper");
 	/* --header-match off skips the header unread, deliberately: here the names land swapped. */
 	r = it_cli("copy", "--from", from, "--to", w->dst_ci, "--table", "h", "--format", "csv", "--header",
 	           "--header-match", "off", "--truncate");
 	it_expect_status(&r, 0);
 	it_run_free(&r);
-	expect_sql(w->dst, "SELECT last_name FROM h", "Ada");
+	it_expect_sql(w->dst, "SELECT last_name FROM h", "Ada");
 	r = it_cli("copy", "--from", from, "--to", w->dst_ci, "--table", "h", "--header-match", "maybe");
 	it_expect_status(&r, 2);
 	it_run_free(&r);

@@ -26,19 +26,13 @@ static int
 setup(void **state)
 {
 	world *w = calloc(1, sizeof *w);
-	PGconn **all[3];
 
 	assert_non_null(w);
-	all[0] = &w->src;
-	all[1] = &w->dst;
-	all[2] = &w->dst2;
-	for (int i = 0; i < 3; i++) {
-		char err[256];
-		it_create_database(i + 1, DB);
-		*all[i] = it_connect_db(i + 1, DB);
-		if (pgcm_session_pin(*all[i], NULL, err, sizeof err) != PGCM_OK)
-			fail_msg("%s", err);
-	}
+	for (int i = 1; i <= 3; i++)
+		it_create_database(i, DB);
+	w->src = it_connect_pinned(1, DB);
+	w->dst = it_connect_pinned(2, DB);
+	w->dst2 = it_connect_pinned(3, DB);
 	*state = w;
 	return 0;
 }
@@ -103,16 +97,6 @@ copy_ok(world *w, pgcm_plan *p, PGconn *const *dst, int ndst)
 }
 
 static void
-expect_rows(PGconn *conn, const char *sql, const char *want)
-{
-	char *got = it_scalar(conn, "%s", sql);
-
-	if (strcmp(got, want) != 0)
-		fail_msg("%s: got \"%s\", want \"%s\"", sql, got, want);
-	free(got);
-}
-
-static void
 test_columns_by_name(void **state)
 {
 	world *w = *state;
@@ -134,7 +118,7 @@ test_columns_by_name(void **state)
 	                    "COPY \"public\".\"people\" (\"id\", \"last_name\", \"first_name\") FROM STDIN (FORMAT binary)");
 	assert_true(has_finding(p, 1, "column added of target 1 is not copied: it gets its default", NULL));
 	pgcm_plan_free(p);
-	expect_rows(w->dst, "SELECT string_agg(id || ':' || first_name || ' ' || last_name || ' ' || added, ',' "
+	it_expect_sql(w->dst, "SELECT string_agg(id || ':' || first_name || ' ' || last_name || ' ' || added, ',' "
 	                    "ORDER BY id) FROM people", "1:Ada Lovelace dflt,2:Grace Hopper dflt");
 
 	/* A column list naming a column the source lacks; listed twice; a NOT NULL target column left out. */
@@ -191,9 +175,9 @@ test_generated_and_identity_columns(void **state)
 	pgcm_free(range);
 	pgcm_plan_free(p);
 	/* Identity values are the source's (GENERATED ALWAYS included); generated ones the target's. */
-	expect_rows(w->dst, "SELECT string_agg(id || ':' || a || ':' || total || ':' || twice, ',' ORDER BY id) FROM g",
+	it_expect_sql(w->dst, "SELECT string_agg(id || ':' || a || ':' || total || ':' || twice, ',' ORDER BY id) FROM g",
 	            "1:10:11:20,2:20:21:40");
-	expect_rows(w->dst2, "SELECT string_agg(id || ':' || total, ',') FROM g", "2:21");
+	it_expect_sql(w->dst2, "SELECT string_agg(id || ':' || total, ',') FROM g", "2:21");
 
 	/* Generated on one target but not the other: one stream cannot serve both. */
 	it_exec(w->dst2, "DROP TABLE g; CREATE TABLE g (id int, a int, total int, twice int)");
@@ -250,7 +234,7 @@ test_inheritance_partitions_views(void **state)
 	copy_ok(w, p, &w->dst, 1);
 	assert_true(has_finding(p, 1, "is a view: it is read with COPY (SELECT ...)", NULL));
 	pgcm_plan_free(p);
-	expect_rows(w->dst, "SELECT string_agg(s, ',' ORDER BY id) FROM v_part", "S1,S2,S3,S4,S5");
+	it_expect_sql(w->dst, "SELECT string_agg(s, ',' ORDER BY id) FROM v_part", "S1,S2,S3,S4,S5");
 
 	/* A view or a sequence cannot be a target; a sequence is not a source. */
 	it_exec(w->dst, "CREATE VIEW vv AS SELECT 1 AS id; CREATE SEQUENCE sq");
@@ -282,7 +266,7 @@ test_names(void **state)
 	                    "FROM STDIN (FORMAT binary)");
 	assert_string_equal(pgcm_plan_source_name(p), "Mixed Case.T\u00ebst \"T\"");
 	pgcm_plan_free(p);
-	expect_rows(w->dst, "SELECT string_agg(\"Gr\u00f6\u00dfe\" || t\u00ebxt, ',') FROM \"Mixed Case\".\"T\u00ebst \"\"T\"\"\"",
+	it_expect_sql(w->dst, "SELECT string_agg(\"Gr\u00f6\u00dfe\" || t\u00ebxt, ',') FROM \"Mixed Case\".\"T\u00ebst \"\"T\"\"\"",
 	            "1a,2b");
 
 	/* An unqualified name is resolved with each session's search_path, then written qualified. */
@@ -349,7 +333,7 @@ test_query_source(void **state)
 	assert_null(pgcm_plan_source_relation(p));
 	assert_null(pgcm_plan_source_command_range(p, "true"));
 	pgcm_plan_free(p);
-	expect_rows(w->dst, "SELECT string_agg(id || s || n, ',' ORDER BY id) FROM q", "1S12,2S23,3S34");
+	it_expect_sql(w->dst, "SELECT string_agg(id || s || n, ',' ORDER BY id) FROM q", "1S12,2S23,3S34");
 
 	/* Two output columns of one name; a query the server cannot prepare; no target table. */
 	p = pgcm_plan_new();
@@ -554,6 +538,35 @@ test_row_security(void **state)
 	it_exec(w->src, "DROP TABLE secret; DROP ROLE plan_reader");
 }
 
+/* The plans the out-of-memory sweep builds: a table, a query, a stream with a header. */
+static pgcm_status
+oom_plan(world *w, int kind, pgcm_plan **out)
+{
+	pgcm_plan *p = pgcm_plan_new();
+	pgcm_format fmt;
+	pgcm_status st;
+
+	if (!(*out = p))
+		return PGCM_ERR_NOMEM;
+	pgcm_format_init(&fmt, PGCM_FORMAT_CSV);
+	fmt.header = 1;
+	if (kind == 0)
+		st = pgcm_plan_set_source_table(p, w->src, "oom");
+	else if (kind == 1)
+		st = pgcm_plan_set_source_query(p, w->src, "SELECT n, id, \"Odd\" FROM oom");
+	else
+		st = pgcm_plan_set_source_stream(p);
+	if (st == PGCM_OK)
+		st = pgcm_plan_add_target(p, w->dst, kind ? "oom" : NULL, NULL);
+	if (st == PGCM_OK && kind == 2)
+		st = pgcm_plan_set_format(p, &fmt, 0);
+	if (st == PGCM_OK && kind == 2)
+		st = pgcm_plan_set_header_line(p, "n,id,Odd\n", 9);
+	if (st == PGCM_OK && kind == 1)
+		st = pgcm_plan_set_columns(p, "id, \"Odd\"");
+	return st == PGCM_OK ? pgcm_plan_build(p) : st;
+}
+
 /*
  * Every allocation of a build fails in turn: the build says out of memory
  * (never a wrong problem, never a plan decided on half the facts), frees
@@ -565,8 +578,8 @@ test_out_of_memory(void **state)
 	world *w = *state;
 	static const char types[] = "CREATE TYPE omood AS ENUM ('a', 'b'); CREATE TYPE opt AS (x int, y text); "
 	                            "CREATE DOMAIN oposint AS int CHECK (VALUE > 0)";
-	long n, nomem = 0;
-	pgcm_status st = PGCM_ERR_NOMEM;
+	/* The table and the query plan cleanly; the stream's header lacks columns: a problem. */
+	static const pgcm_status want[] = {PGCM_OK, PGCM_OK, PGCM_ERR_PLAN};
 
 	both(w, types);
 	it_exec(w->src, "CREATE TABLE oom (id int, m omood, p opt, d oposint, n numeric, ts timestamptz, "
@@ -574,25 +587,25 @@ test_out_of_memory(void **state)
 	it_exec(w->dst, "CREATE TABLE oom (n float8, id int GENERATED ALWAYS AS IDENTITY, m omood, p opt, "
 	                "d int, ts timestamp, g int GENERATED ALWAYS AS (id + 1) STORED, r regclass, "
 	                "\"Odd\" varchar(5), extra text DEFAULT 'x')");
-	for (n = 0; st == PGCM_ERR_NOMEM && n < 100000; n++) {
-		pgcm_plan *p;
-		pgcm__alloc_fail_after(n);
-		p = pgcm_plan_new();
-		st = p ? pgcm_plan_set_source_table(p, w->src, "oom") : PGCM_ERR_NOMEM;
-		if (st == PGCM_OK)
-			st = pgcm_plan_add_target(p, w->dst, NULL, NULL);
-		if (st == PGCM_OK)
-			st = pgcm_plan_build(p);
-		pgcm__alloc_fail_after(-1);
-		if (st != PGCM_OK && st != PGCM_ERR_NOMEM)
-			fail_msg("allocation %ld failing gave %s: %s", n, pgcm_strerror(st), pgcm_plan_errmsg(p));
-		if (st == PGCM_OK)
-			assert_non_null(strstr(pgcm_plan_source_command(p), "AT TIME ZONE"));
-		nomem += st == PGCM_ERR_NOMEM;
-		pgcm_plan_free(p);
+	for (int kind = 0; kind < 3; kind++) {
+		pgcm_status st = PGCM_ERR_NOMEM;
+		long n, nomem = 0;
+		for (n = 0; st == PGCM_ERR_NOMEM && n < 100000; n++) {
+			pgcm_plan *p;
+			pgcm__alloc_fail_after(n);
+			st = oom_plan(w, kind, &p);
+			pgcm__alloc_fail_after(-1);
+			if (st != want[kind] && st != PGCM_ERR_NOMEM)
+				fail_msg("plan %d, allocation %ld failing gave %s: %s", kind, n, pgcm_strerror(st),
+				         pgcm_plan_errmsg(p));
+			if (st == PGCM_OK && kind == 0)
+				assert_non_null(strstr(pgcm_plan_source_command(p), "AT TIME ZONE"));
+			nomem += st == PGCM_ERR_NOMEM;
+			pgcm_plan_free(p);
+		}
+		assert_int_equal(st, want[kind]);
+		print_message("plan %d: a build of %ld allocations, each failed in turn\n", kind, nomem);
 	}
-	assert_int_equal(st, PGCM_OK);
-	print_message("a build of %ld allocations, each failed in turn\n", nomem);
 	it_assert_usable(w->src);
 	it_assert_usable(w->dst);
 }

@@ -404,3 +404,24 @@ it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char 
 		it_exec(dst[i], st == PGCM_OK ? "COMMIT" : "ROLLBACK");
 	return st;
 }
+
+PGconn *
+it_connect_pinned(int i, const char *db)
+{
+	PGconn *conn = it_connect_db(i, db);
+	char err[256];
+
+	if (pgcm_session_pin(conn, NULL, err, sizeof err) != PGCM_OK)
+		fail_msg("pgcm_session_pin: %s", err);
+	return conn;
+}
+
+void
+it_expect_sql(PGconn *conn, const char *sql, const char *want)
+{
+	char *got = it_scalar(conn, "%s", sql);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s:\n got  %s\n want %s", sql, got, want);
+	free(got);
+}

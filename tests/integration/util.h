@@ -25,6 +25,10 @@ PGconn *it_connect(int i);
 /* The connection string of cluster i, database db (malloc'd), and a connection to it. */
 char *it_conninfo_db(int i, const char *db);
 PGconn *it_connect_db(int i, const char *db);
+/* A connection to database db of cluster i, pinned with pgcm_session_pin() as the command pins its own. */
+PGconn *it_connect_pinned(int i, const char *db);
+/* Fails the test unless sql's first value on conn is want (as text). */
+void it_expect_sql(PGconn *conn, const char *sql, const char *want);
 /* (Re)create database db on cluster i (dropping it first). */
 void it_create_database(int i, const char *db);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
