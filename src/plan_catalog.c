@@ -154,8 +154,9 @@ set_names(pgcm__server *s, pgcm__rel *rel)
  * pgcm__rel_resolve: the relation a name means on this server.  A qualified
  * name is looked up in its schema; an unqualified one the way the server
  * resolves it, with the session's search_path (pg_table_is_visible: the first
- * schema of the path that has it, pg_temp and pg_catalog included).  A
- * three-part name must name the current database, as the server requires.
+ * schema of the path that has it, pg_temp and pg_catalog included); the
+ * schema pg_temp is the session's own temporary schema.  A three-part name
+ * must name the current database, as the server requires.
  */
 pgcm_status
 pgcm__rel_resolve(pgcm__server *s, const pgcm__names *name, pgcm__rel *rel, int *found)
@@ -165,7 +166,8 @@ pgcm__rel_resolve(pgcm__server *s, const pgcm__names *name, pgcm__rel *rel, int 
 		"EXISTS (SELECT 1 FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid) "
 		"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relname = $2::pg_catalog.name AND CASE WHEN $1::pg_catalog.text IS NULL "
-		"THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $1::pg_catalog.name END";
+		"THEN pg_catalog.pg_table_is_visible(c.oid) ELSE n.nspname = $1::pg_catalog.name "
+		"OR ($1 = 'pg_temp' AND n.oid = pg_catalog.pg_my_temp_schema()) END";
 	const char *params[2];
 	PGresult *res;
 	pgcm_status st;

@@ -197,7 +197,7 @@ void pgcm__cell_free(pgcm__cell *c);
 int pgcm__type_depends(pgcm__server *s, unsigned oid, const unsigned *oids, size_t n);
 
 /* ------------------------------------------------------------------------
- * plan.c (the object, its statements) and plan_build.c (matching, format)
+ * plan.c (the object, its statements), plan_build.c (matching), plan_format.c
  * ------------------------------------------------------------------------ */
 
 enum pgcm__source_kind { PGCM__SRC_NONE = 0, PGCM__SRC_TABLE, PGCM__SRC_QUERY, PGCM__SRC_STREAM };
@@ -277,7 +277,17 @@ void pgcm__plan_note(pgcm_plan *p, long target, const char *table, const char *c
 pgcm_status pgcm__plan_commands(pgcm_plan *p);
 /* plan_build.c: resolve, match, decide; returns PGCM_OK or PGCM_ERR_NOMEM. */
 pgcm_status pgcm__plan_decide(pgcm_plan *p);
-/* plan_build.c: "table s.t" or the source's description, for messages. */
+/* plan_build.c: the table the plan is about ("s.t"), for messages. */
 const char *pgcm__plan_table(const pgcm_plan *p);
+/* plan_build.c: "source" or "target N" (1-based) for messages, written into buf. */
+const char *pgcm__plan_endpoint(long target, char *buf, size_t size);
+/* plan_build.c: rel's column of that exact name, or NULL. */
+const pgcm__attr *pgcm__rel_find(const pgcm__rel *rel, const char *name);
+/* plan_build.c: the first server target whose table was found (it shapes a stream source's columns). */
+const pgcm__target *pgcm__plan_first_target(const pgcm_plan *p);
+/* plan_format.c: the checks and the format; each returns PGCM_OK or PGCM_ERR_NOMEM. */
+pgcm_status pgcm__plan_check_header(pgcm_plan *p);
+pgcm_status pgcm__plan_choose_format(pgcm_plan *p);
+void pgcm__plan_check_settings(pgcm_plan *p);
 
 #endif /* PGCM_PLAN_INT_H */

@@ -296,6 +296,14 @@ test_names(void **state)
 	pgcm_plan_free(p);
 	assert_int_equal(it_count(w->dst, name63), 1);
 
+	/* A temporary table, by its schema's alias, as the server reads pg_temp.t. */
+	it_exec(w->src, "CREATE TEMP TABLE tmp_sp AS SELECT 5 AS i");
+	it_exec(w->dst, "CREATE TEMP TABLE tmp_sp (i int)");
+	p = it_plan_new(w->src, &w->dst, 1, "pg_temp.tmp_sp", "auto");
+	copy_ok(w, p, &w->dst, 1);
+	pgcm_plan_free(p);
+	it_expect_sql(w->dst, "SELECT i FROM pg_temp.tmp_sp", "5");
+
 	/* A missing table, another database, bad syntax: each named. */
 	p = it_plan_new(w->src, &w->dst, 1, "sp", "auto");
 	it_exec(w->dst, "DROP TABLE public.sp");
@@ -304,7 +312,7 @@ test_names(void **state)
 	p = it_plan_new(w->src, &w->dst, 1, "elsewhere.public.sp", "auto");
 	expect_problem(p, "names database \"elsewhere\"", NULL);
 	pgcm_plan_free(p);
-	p = it_plan_new(w->src, &w->dst, 1, DB ".public.parent", "auto");
+	p = it_plan_new(w->src, &w->dst, 1, DB ".\"Mixed Case\".\"T\u00ebst \"\"T\"\"\"", "auto");
 	assert_int_equal(pgcm_plan_build(p), PGCM_OK);
 	pgcm_plan_free(p);
 	p = it_plan_new(w->src, &w->dst, 1, "sp; DROP TABLE sp", "auto");
@@ -467,6 +475,7 @@ test_api_contract(void **state)
 	pgcm_format fmt;
 	pgcm_plan_column_info col;
 
+	both(w, "CREATE TABLE api (id int, last_name text, first_name text)");
 	pgcm_format_init(&fmt, PGCM_FORMAT_BINARY);
 	assert_int_equal(pgcm_plan_set_format(p, &fmt, 1), PGCM_ERR_ARG);
 	assert_int_equal(pgcm_plan_build(p), PGCM_ERR_ARG);
@@ -474,7 +483,7 @@ test_api_contract(void **state)
 	assert_int_equal(pgcm_plan_add_target(p, w->dst, "", NULL), PGCM_ERR_ARG);
 	assert_int_equal(pgcm_plan_format(p, &fmt), PGCM_ERR_STATE);
 	assert_int_equal(pgcm_plan_column(p, 0, 0, &col), PGCM_ERR_ARG);
-	assert_int_equal(pgcm_plan_set_source_table(p, w->src, "people"), PGCM_OK);
+	assert_int_equal(pgcm_plan_set_source_table(p, w->src, "api"), PGCM_OK);
 	assert_int_equal(pgcm_plan_add_target(p, w->dst, NULL, NULL), PGCM_OK);
 	assert_int_equal(pgcm_plan_build(p), PGCM_OK);
 	assert_int_equal(pgcm_plan_build(p), PGCM_ERR_STATE);
