@@ -55,7 +55,6 @@ copy_usage(FILE *f)
 	        "      --quiet             print only errors\n"
 	        "  -h, --help              show this help\n"
 	        "\n"
-	        "\n"
 	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
 	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
 	        "default; columns the targets generate are left to them.  Where types differ, the source\n"

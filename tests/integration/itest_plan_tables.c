@@ -136,6 +136,17 @@ test_columns_by_name(void **state)
 	assert_int_equal(pgcm_plan_set_columns(p, "id, \"open"), PGCM_OK);
 	expect_problem(p, "unterminated quoted identifier", NULL);
 	pgcm_plan_free(p);
+
+	/* Dropped columns do not exist, on either side. */
+	it_exec(w->src, "CREATE TABLE dropped (a int, gone int, b text); ALTER TABLE dropped DROP COLUMN gone; "
+	                "INSERT INTO dropped VALUES (1, 'x')");
+	it_exec(w->dst, "CREATE TABLE dropped (old int, b text, a int); ALTER TABLE dropped DROP COLUMN old");
+	p = it_plan_new(w->src, &w->dst, 1, "dropped", "auto");
+	copy_ok(w, p, &w->dst, 1);
+	assert_string_equal(pgcm_plan_source_command(p), "COPY \"public\".\"dropped\" (\"a\", \"b\") TO STDOUT "
+	                    "(FORMAT binary)");
+	pgcm_plan_free(p);
+	it_expect_sql(w->dst, "SELECT a || b FROM dropped", "1x");
 }
 
 static void
