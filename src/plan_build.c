@@ -471,7 +471,8 @@ decide_cells(pgcm_plan *p)
 			if (st == PGCM_ERR_SERVER) {
 				pgcm__plan_problem(p, (long) i, table, ref.name, "table %s, column %s: reading the "
 				                   "catalogs: %s", table, ref.name,
-				                   t->server.error ? t->server.error : p->src.error);
+				                   t->server.error ? t->server.error
+				                   : p->src.error ? p->src.error : "a type vanished");
 				t->cells[c].conv = PGCM_CONV_REFUSED;
 				continue;
 			}
