@@ -23,43 +23,22 @@
 
 #define DB "plantest"
 
-typedef struct world {
-	PGconn *src, *dst, *dst2;
-} world;
+typedef it_trio world;
 
+/* setup: pinned sessions, as a C caller would set them up; the servers disagree on TimeZone. */
 static int
 setup(void **state)
 {
-	world *w = calloc(1, sizeof *w);
+	world *w;
 
-	assert_non_null(w);
-	for (int i = 1; i <= 3; i++)
-		it_create_database(i, DB);
-	/* Pinned, as a C caller would set them up; the servers disagree on TimeZone. */
-	w->src = it_connect_pinned(1, DB);
-	w->dst = it_connect_pinned(2, DB);
-	w->dst2 = it_connect_pinned(3, DB);
+	it_trio_setup(state, DB);
+	w = *state;
 	it_exec(w->src, "SET TimeZone = 'UTC'");
 	it_exec(w->dst, "SET TimeZone = 'America/New_York'");
 	it_exec(w->dst2, "SET TimeZone = 'America/New_York'");
 	it_exec(w->src, "%s; %s", types_sql, src_types_sql);
 	it_exec(w->dst, "%s; %s", types_sql, dst_types_sql);
 	it_exec(w->dst2, "%s; %s", types_sql, dst_types_sql);
-	*state = w;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	world *w = *state;
-
-	it_assert_usable(w->src);
-	it_assert_usable(w->dst);
-	PQfinish(w->src);
-	PQfinish(w->dst);
-	PQfinish(w->dst2);
-	free(w);
 	return 0;
 }
 
@@ -282,5 +261,5 @@ main(void)
 
 	if (getenv("PGCM_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("plan", tests, setup, teardown);
+	return cmocka_run_group_tests_name("plan", tests, setup, it_trio_teardown);
 }

@@ -18,38 +18,12 @@
 
 #define DB "plantab"
 
-typedef struct world {
-	PGconn *src, *dst, *dst2;
-} world;
+typedef it_trio world;
 
 static int
 setup(void **state)
 {
-	world *w = calloc(1, sizeof *w);
-
-	assert_non_null(w);
-	for (int i = 1; i <= 3; i++)
-		it_create_database(i, DB);
-	w->src = it_connect_pinned(1, DB);
-	w->dst = it_connect_pinned(2, DB);
-	w->dst2 = it_connect_pinned(3, DB);
-	*state = w;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	world *w = *state;
-
-	it_assert_usable(w->src);
-	it_assert_usable(w->dst);
-	it_assert_usable(w->dst2);
-	PQfinish(w->src);
-	PQfinish(w->dst);
-	PQfinish(w->dst2);
-	free(w);
-	return 0;
+	return it_trio_setup(state, DB);
 }
 
 /* both: the same SQL on the source and the first target. */
@@ -647,5 +621,5 @@ main(void)
 
 	if (getenv("PGCM_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("plan tables", tests, setup, teardown);
+	return cmocka_run_group_tests_name("plan tables", tests, setup, it_trio_teardown);
 }

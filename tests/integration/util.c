@@ -425,3 +425,33 @@ it_expect_sql(PGconn *conn, const char *sql, const char *want)
 		fail_msg("%s:\n got  %s\n want %s", sql, got, want);
 	free(got);
 }
+
+int
+it_trio_setup(void **state, const char *db)
+{
+	it_trio *t = calloc(1, sizeof *t);
+
+	assert_non_null(t);
+	for (int i = 1; i <= 3; i++)
+		it_create_database(i, db);
+	t->src = it_connect_pinned(1, db);
+	t->dst = it_connect_pinned(2, db);
+	t->dst2 = it_connect_pinned(3, db);
+	*state = t;
+	return 0;
+}
+
+int
+it_trio_teardown(void **state)
+{
+	it_trio *t = *state;
+
+	it_assert_usable(t->src);
+	it_assert_usable(t->dst);
+	it_assert_usable(t->dst2);
+	PQfinish(t->src);
+	PQfinish(t->dst);
+	PQfinish(t->dst2);
+	free(t);
+	return 0;
+}

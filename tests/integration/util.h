@@ -29,6 +29,13 @@ PGconn *it_connect_db(int i, const char *db);
 PGconn *it_connect_pinned(int i, const char *db);
 /* Fails the test unless sql's first value on conn is want (as text). */
 void it_expect_sql(PGconn *conn, const char *sql, const char *want);
+/* Three pinned sessions to a fresh database on clusters 1 (the source), 2 and 3 (targets). */
+typedef struct it_trio {
+	PGconn *src, *dst, *dst2;
+} it_trio;
+/* cmocka group setup and teardown: (re)create db on each cluster, connect; check usable, close. */
+int it_trio_setup(void **state, const char *db);
+int it_trio_teardown(void **state);
 /* (Re)create database db on cluster i (dropping it first). */
 void it_create_database(int i, const char *db);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
