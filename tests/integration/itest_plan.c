@@ -34,6 +34,7 @@ setup(void **state)
 	it_trio_setup(state, DB);
 	w = *state;
 	it_exec(w->src, "SET TimeZone = 'UTC'");
+	plan_case_locale(w->src);
 	it_exec(w->dst, "SET TimeZone = 'America/New_York'");
 	it_exec(w->dst2, "SET TimeZone = 'America/New_York'");
 	it_exec(w->src, "%s; %s", types_sql, src_types_sql);

@@ -58,6 +58,7 @@ setup(void **state)
 		PQfinish(admin);
 	}
 	w->src = it_connect_pinned(1, DB);
+	plan_case_locale(w->src);
 	w->dst = it_connect_pinned(2, DB);
 	w->dst2 = it_connect_pinned(3, DB);
 	w->src_ci = it_conninfo_db(1, DB);

@@ -170,4 +170,20 @@ plan_case_diff(PGconn *dst, size_t i)
 	return v;
 }
 
+/*
+ * plan_case_locale: the lc_monetary case needs a second locale on the
+ * servers' machine: fail, saying how to make it, when it is missing.
+ */
+static void
+plan_case_locale(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "SELECT set_config('lc_monetary', 'de_DE.utf8', true)");
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	PQclear(res);
+	if (!ok)
+		fail_msg("the money case needs the de_DE.UTF-8 locale: localedef -i de_DE -f UTF-8 de_DE.UTF-8 "
+		         "(Debian: the locales package; .ci/run makes it)");
+}
+
 #endif
