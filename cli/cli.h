@@ -58,13 +58,15 @@ char *cli_quote_name(PGconn *conn, const char *name, const char **err);
 char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
 
 /*
- * cli_split_source: make conns[0..jobs) (connected, idle) read the table
- * qtable (quoted) under one snapshot, and give each a range of it: where[j]
- * (malloc'd) is a condition on ctid pages, or on the integer column qkey
- * (quoted) when given.  Every row falls in exactly one range.  Returns 1, or
- * 0 with a message in errbuf.
+ * cli_split_source: make conns[0..jobs) (connected, idle) read one relation
+ * under one snapshot, and give each a range of it: where[j] (malloc'd) is a
+ * condition on ctid pages, or on the integer column qkey (quoted) when given.
+ * qtable is the relation's quoted name (for its size), qrel what a query
+ * reads (ONLY "s"."t" for a table: its own rows), relkind its pg_class.relkind
+ * (a view or foreign table has no pages: it needs qkey).  Every row falls in
+ * exactly one range.  Returns 1, or 0 with a message in errbuf.
  */
-int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qkey, char **where,
-                     char *errbuf, size_t errlen);
+int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qrel, char relkind,
+                     const char *qkey, char **where, char *errbuf, size_t errlen);
 
 #endif

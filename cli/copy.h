@@ -3,7 +3,9 @@
  *
  *   cmd_copy.c         the command: connect, plan, load, settle, report
  *   copy_options.c     its options and usage
- *   copy_statements.c  the COPY statements of every endpoint, the format, the estimate
+ *   copy_statements.c  the copy plan (statements, format), the --jobs ranges, the estimate
+ *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
+ *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
@@ -58,6 +60,7 @@ typedef struct copy_opts {
 	int on_fault_abort;
 	double stall_timeout;
 	int header;
+	int header_match;         /* compare a file source's CSV header with the columns (default on) */
 	const char *delimiter;
 	const char *quote;
 	const char *escape;
@@ -77,13 +80,21 @@ void copy_usage(FILE *f);
 int copy_parse_options(int argc, char **argv, copy_opts *o);
 
 /* copy_statements.c */
-char *copy_build_command(PGconn *conn, const copy_opts *o, const char *format, int source,
-                         const char *where, const char **err);
-int copy_source_commands(copy_endpoint *src, const copy_opts *o, const char *format, char **cmds);
-const char *copy_choose_format(const copy_opts *o, copy_endpoint *src, copy_endpoint *dst, int ndst,
-                               const char **why);
-void copy_stream_format(pgcm_format *fmt, const copy_opts *o, const char *format);
-void copy_estimate(const copy_opts *o, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+pgcm_plan *copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst);
+int copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds);
+void copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+
+/* copy_header.c */
+/* 1 when fd is a regular file that can be read ahead and put back. */
+int copy_fd_rewindable(int fd);
+int copy_read_header(int fd, char quote, char escape, char **line, size_t *len);
+
+/* copy_plan_print.c */
+/* The whole plan: tables, statements, columns with both types per target, notes, problems. */
+void copy_print_plan(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src,
+                     const copy_endpoint *dst, char *const *src_cmds);
+/* That nothing was copied, on stderr, after every problem (one line each) when each. */
+void copy_print_problems(const pgcm_plan *plan, int each);
 
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);

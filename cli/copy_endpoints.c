@@ -60,16 +60,24 @@ copy_exec_all(copy_endpoint *e, int n, const char *sql)
 }
 
 /*
- * connect_sessions: n sessions to a server endpoint.  A copy may run for
- * hours; server-side timeouts meant for interactive sessions must not cut it
- * off half-way.
+ * connect_sessions: n sessions to a server endpoint, pinned as pg_dump pins
+ * its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
+ * extra_float_digits 3, client_encoding UTF8 on every side, ...), so that
+ * text data means the same on both ends.  A copy may run for hours;
+ * server-side timeouts meant for interactive sessions must not cut it off
+ * half-way.
  */
 int
 copy_connect_sessions(copy_endpoint *e, int n)
 {
 	for (int j = 0; j < n; j++) {
+		char err[512];
 		if (!(e->conns[j] = cli_connect(e->spec)))
 			return 0;
+		if (pgcm_session_pin(e->conns[j], "UTF8", err, sizeof err) != PGCM_OK) {
+			cli_error("%s: %s", e->label, err);
+			return 0;
+		}
 		if (!copy_exec_on(e, e->conns[j], "SET statement_timeout = 0; SET lock_timeout = 0; "
 		                              "SET idle_in_transaction_session_timeout = 0")) {
 			cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);

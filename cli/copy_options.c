@@ -18,18 +18,23 @@ copy_usage(FILE *f)
 	        "\n"
 	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
 	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
-	        "  -t, --table NAME        table on the source and on every target (schema-qualified allowed)\n"
+	        "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
+	        "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
+	        "                          session's search_path; a name part over 63 bytes is refused\n"
 	        "      --target-table NAME table on the targets, when it differs (required with --query)\n"
-	        "  -c, --columns LIST      comma-separated column list, on both sides\n"
-	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT\n"
-	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary between servers\n"
-	        "                          of the same major version, text otherwise)\n"
-	        "      --header            CSV: the data starts with a header line\n"
+	        "  -c, --columns LIST      copy only these columns, in this order (comma-separated)\n"
+	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT; its output columns go by name\n"
+	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary when every column\n"
+	        "                          has the same built-in type and typmod on every server of one major\n"
+	        "                          version, text otherwise; the reason is in --dry-run and --json)\n"
+	        "      --header            CSV: the data starts with a header line; from a file it must name\n"
+	        "                          the columns in order (as HEADER MATCH), or nothing is copied\n"
+	        "      --header-match on|off  off: skip a file's CSV header without comparing it\n"
 	        "      --delimiter C       field delimiter\n"
 	        "      --quote C           CSV quote character\n"
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
-	        "      --encoding NAME     the encoding of the COPY data\n"
+	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
 	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
 	        "                          the others commit; abort: the first fault aborts the whole copy\n"
@@ -42,14 +47,23 @@ copy_usage(FILE *f)
 	        "                          with --truncate, the TRUNCATE commits before the load)\n"
 	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
 	        "      --json              print a JSON summary on stdout when done\n"
-	        "      --dry-run           print the COPY command of each endpoint and exit\n"
+	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
+	        "                          target and how it is converted, the format) and exit: 0 when the\n"
+	        "                          copy can run, 1 with every problem listed\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
 	        "  -h, --help              show this help\n"
 	        "\n"
+	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
+	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
+	        "default; columns the targets generate are left to them.  Where types differ, the source\n"
+	        "converts each value with the cast INSERT ... SELECT would use; a pair it would refuse (and\n"
+	        "anything that would store another value) stops the copy before any data moves.\n"
+	        "\n"
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
-	        "1 nothing loaded (aborted, source failed, or every target faulted); 2 usage error.\n");
+	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
+	        "2 usage error.\n");
 }
 
 /* usage_error: name the bad option, show the usage. */
@@ -80,7 +94,7 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 {
 	enum {
 		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY
+		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY, O_HEADER_MATCH
 	};
 	static const struct option longopts[] = {
 		{"from", required_argument, NULL, 'F'},
@@ -96,6 +110,7 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		{"stall-timeout", required_argument, NULL, O_STALL},
 		{"segment-size", required_argument, NULL, O_SEGMENT},
 		{"header", no_argument, NULL, O_HEADER},
+		{"header-match", required_argument, NULL, O_HEADER_MATCH},
 		{"delimiter", required_argument, NULL, O_DELIM},
 		{"quote", required_argument, NULL, O_QUOTE},
 		{"escape", required_argument, NULL, O_ESCAPE},
@@ -117,6 +132,7 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	o->stall_timeout = 60;
 	o->segment_mb = 16;
 	o->jobs = 1;
+	o->header_match = 1;
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":t:c:q:f:j:h", longopts, NULL)) != -1) {
@@ -156,6 +172,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--segment-size takes megabytes (an integer >= 0), not \"%s\"", optarg);
 			break;
 		case O_HEADER: o->header = 1; break;
+		case O_HEADER_MATCH:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				return usage_error("--header-match must be on or off, not \"%s\"", optarg);
+			o->header_match = strcmp(optarg, "on") == 0;
+			break;
 		case O_DELIM: o->delimiter = optarg; break;
 		case O_QUOTE: o->quote = optarg; break;
 		case O_ESCAPE: o->escape = optarg; break;

@@ -4,6 +4,7 @@
  * the others import it (REPEATABLE READ), so together they read exactly the
  * table as it was at one moment, every row once.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,22 +59,72 @@ share_snapshot(PGconn **conns, int jobs, char *errbuf, size_t errlen)
 	return 1;
 }
 
-/* ranges_by_pages: contiguous ctid page ranges; the last one is open-ended. */
-static int
-ranges_by_pages(PGconn *conn, const char *qtable, int jobs, char **where, char *errbuf, size_t errlen)
+/* format: a malloc'd printf (names quoted by libpq can be long: no fixed buffer). */
+static char *
+format(const char *fmt, ...)
 {
-	char sql[1024], *lit = PQescapeLiteral(conn, qtable, strlen(qtable));
+	va_list ap;
+	int n;
+	char *s;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(s = malloc((size_t) n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+/* run_text: run a malloc'd statement (NULL: out of memory), then free it. */
+static PGresult *
+run_text(PGconn *conn, char *sql, ExecStatusType want, const char *what, char *errbuf, size_t errlen)
+{
+	PGresult *res;
+
+	if (!sql) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	res = run(conn, sql, want, what, errbuf, errlen);
+	free(sql);
+	return res;
+}
+
+/*
+ * ranges_by_pages: contiguous ctid page ranges; the last one is open-ended.
+ * A partitioned table's ranges apply to each partition's own pages, so they
+ * are sized by its largest partition.  A view or a foreign table has no pages.
+ */
+static int
+ranges_by_pages(PGconn *conn, const char *qtable, char relkind, int jobs, char **where, char *errbuf,
+                size_t errlen)
+{
+	char *lit = PQescapeLiteral(conn, qtable, strlen(qtable));
 	PGresult *res;
 	long long pages, per;
 
+	if (relkind != 'r' && relkind != 'p' && relkind != 'm') {
+		snprintf(errbuf, errlen, "%s has no pages to split: --jobs needs --split-key for a view or "
+		         "a foreign table", qtable);
+		PQfreemem(lit);
+		return 0;
+	}
 	if (!lit) {
 		snprintf(errbuf, errlen, "%s", PQerrorMessage(conn));
 		return 0;
 	}
-	snprintf(sql, sizeof sql,
-	         "SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::bigint", lit);
+	res = run_text(conn, relkind == 'p'
+	               ? format("SELECT coalesce(max(pg_catalog.pg_relation_size(relid)), 0) / "
+	                        "current_setting('block_size')::bigint FROM pg_catalog.pg_partition_tree(%s::regclass) "
+	                        "WHERE isleaf", lit)
+	               : format("SELECT pg_catalog.pg_relation_size(%s::regclass) / "
+	                        "current_setting('block_size')::bigint", lit),
+	               PGRES_TUPLES_OK, "sizing the table", errbuf, errlen);
 	PQfreemem(lit);
-	if (!(res = run(conn, sql, PGRES_TUPLES_OK, "sizing the table", errbuf, errlen)))
+	if (!res)
 		return 0;
 	pages = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -82,16 +133,15 @@ ranges_by_pages(PGconn *conn, const char *qtable, int jobs, char **where, char *
 		per = 1;
 	for (int j = 0; j < jobs; j++) {
 		long long lo = per * j, hi = per * (j + 1);
-		char buf[160];
 		if (jobs == 1)
-			snprintf(buf, sizeof buf, "true");
+			where[j] = format("true");
 		else if (j == 0)
-			snprintf(buf, sizeof buf, "ctid < '(%lld,0)'::tid", hi);
+			where[j] = format("ctid < '(%lld,0)'::tid", hi);
 		else if (j == jobs - 1)
-			snprintf(buf, sizeof buf, "ctid >= '(%lld,0)'::tid", lo);
+			where[j] = format("ctid >= '(%lld,0)'::tid", lo);
 		else
-			snprintf(buf, sizeof buf, "ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid", lo, hi);
-		if (!(where[j] = strdup(buf))) {
+			where[j] = format("ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid", lo, hi);
+		if (!where[j]) {
 			snprintf(errbuf, errlen, "out of memory");
 			return 0;
 		}
@@ -99,34 +149,33 @@ ranges_by_pages(PGconn *conn, const char *qtable, int jobs, char **where, char *
 	return 1;
 }
 
-/* ranges_by_key: equal spans of an integer key; NULL keys go with the last range. */
+/* ranges_by_key: equal spans of an integer key over the rows the copy reads (qrel: ONLY for a table). */
 static int
-ranges_by_key(PGconn *conn, const char *qtable, const char *qkey, int jobs, char **where,
+ranges_by_key(PGconn *conn, const char *qrel, const char *qkey, int jobs, char **where,
               char *errbuf, size_t errlen)
 {
-	char sql[1024];
 	PGresult *res;
 	long long lo, hi, step;
 
-	snprintf(sql, sizeof sql, "SELECT min(%s)::bigint, max(%s)::bigint FROM %s", qkey, qkey, qtable);
-	if (!(res = run(conn, sql, PGRES_TUPLES_OK, "--split-key must name an integer column", errbuf, errlen)))
+	res = run_text(conn, format("SELECT min(%s)::bigint, max(%s)::bigint FROM %s", qkey, qkey, qrel),
+	               PGRES_TUPLES_OK, "--split-key must name an integer column", errbuf, errlen);
+	if (!res)
 		return 0;
 	lo = PQgetisnull(res, 0, 0) ? 0 : atoll(PQgetvalue(res, 0, 0));
 	hi = PQgetisnull(res, 0, 1) ? 0 : atoll(PQgetvalue(res, 0, 1));
 	PQclear(res);
 	step = (hi - lo) / jobs + 1;
 	for (int j = 0; j < jobs; j++) {
-		char buf[512];
 		long long b = lo + step * j, e = lo + step * (j + 1);
 		if (jobs == 1)
-			snprintf(buf, sizeof buf, "true");
+			where[j] = format("true");
 		else if (j == 0)
-			snprintf(buf, sizeof buf, "%s < %lld", qkey, e);
+			where[j] = format("%s < %lld", qkey, e);
 		else if (j == jobs - 1)
-			snprintf(buf, sizeof buf, "(%s >= %lld OR %s IS NULL)", qkey, b, qkey);
+			where[j] = format("(%s >= %lld OR %s IS NULL)", qkey, b, qkey);
 		else
-			snprintf(buf, sizeof buf, "%s >= %lld AND %s < %lld", qkey, b, qkey, e);
-		if (!(where[j] = strdup(buf))) {
+			where[j] = format("%s >= %lld AND %s < %lld", qkey, b, qkey, e);
+		if (!where[j]) {
 			snprintf(errbuf, errlen, "out of memory");
 			return 0;
 		}
@@ -135,12 +184,12 @@ ranges_by_key(PGconn *conn, const char *qtable, const char *qkey, int jobs, char
 }
 
 int
-cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qkey, char **where,
-                 char *errbuf, size_t errlen)
+cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qrel, char relkind,
+                 const char *qkey, char **where, char *errbuf, size_t errlen)
 {
 	if (!share_snapshot(conns, jobs, errbuf, errlen))
 		return 0;
 	if (qkey)
-		return ranges_by_key(conns[0], qtable, qkey, jobs, where, errbuf, errlen);
-	return ranges_by_pages(conns[0], qtable, jobs, where, errbuf, errlen);
+		return ranges_by_key(conns[0], qrel, qkey, jobs, where, errbuf, errlen);
+	return ranges_by_pages(conns[0], qtable, relkind, jobs, where, errbuf, errlen);
 }

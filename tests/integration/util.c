@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "util.h"
+#include "pgcopyman.h"
 
 const char *
 it_conninfo(int i)
@@ -55,6 +56,45 @@ it_connect(int i)
 	}
 	PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	return conn;
+}
+
+char *
+it_conninfo_db(int i, const char *db)
+{
+	const char *base = it_conninfo(i);
+	size_t n = strlen(base) + strlen(db) + 16;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	/* libpq takes the last value of a keyword given twice. */
+	snprintf(s, n, "%s dbname=%s", base, db);
+	return s;
+}
+
+PGconn *
+it_connect_db(int i, const char *db)
+{
+	char *ci = it_conninfo_db(i, db);
+	PGconn *conn = PQconnectdb(ci);
+
+	free(ci);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		print_error("connect to cluster %d, database %s: %s", i, db, PQerrorMessage(conn));
+		PQfinish(conn);
+		fail();
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
+}
+
+void
+it_create_database(int i, const char *db)
+{
+	PGconn *admin = it_connect(i);
+
+	it_exec(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+	it_exec(admin, "CREATE DATABASE %s", db);
+	PQfinish(admin);
 }
 
 static char *
@@ -315,4 +355,103 @@ it_expect_status(const it_run *r, int status)
 		            r->out, r->err);
 		fail();
 	}
+}
+
+pgcm_plan *
+it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f)
+{
+	pgcm_plan *p = pgcm_plan_new();
+	pgcm_format fmt;
+
+	assert_non_null(p);
+	assert_int_equal(pgcm_plan_set_source_table(p, src, table), PGCM_OK);
+	for (int i = 0; i < ndst; i++)
+		assert_int_equal(pgcm_plan_add_target(p, dst[i], NULL, NULL), PGCM_OK);
+	pgcm_format_init(&fmt, strcmp(f, "csv") == 0 ? PGCM_FORMAT_CSV
+	                       : strcmp(f, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	assert_int_equal(pgcm_plan_set_format(p, &fmt, strcmp(f, "auto") == 0), PGCM_OK);
+	return p;
+}
+
+pgcm_status
+it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err, size_t errlen)
+{
+	pgcm_format fmt;
+	pgcm_producer *prod = pgcm_producer_pg(src, pgcm_plan_source_command(p));
+	pgcm_copy *c;
+	pgcm_status st;
+
+	assert_int_equal(pgcm_plan_format(p, &fmt), PGCM_OK);
+	assert_non_null(prod);
+	assert_int_equal(pgcm_producer_set_format(prod, &fmt), PGCM_OK);
+	c = pgcm_copy_new(prod);
+	assert_non_null(c);
+	for (int i = 0; i < ndst; i++) {
+		it_exec(dst[i], "BEGIN");
+		assert_int_equal(pgcm_copy_add(c, pgcm_receiver_pg(dst[i], pgcm_plan_target_command(p, (size_t) i))),
+		                 PGCM_OK);
+	}
+	st = pgcm_copy_run(c, NULL);
+	snprintf(err, errlen, "%s", pgcm_copy_errmsg(c));
+	if (st != PGCM_OK) {
+		pgcm_failure fl;
+		pgcm_copy_finish(c, &fl);
+		for (size_t k = 0; k < fl.nfaults; k++)
+			snprintf(err, errlen, "%s", fl.faults[k].message);
+	}
+	pgcm_copy_free(c);
+	for (int i = 0; i < ndst; i++)
+		it_exec(dst[i], st == PGCM_OK ? "COMMIT" : "ROLLBACK");
+	return st;
+}
+
+PGconn *
+it_connect_pinned(int i, const char *db)
+{
+	PGconn *conn = it_connect_db(i, db);
+	char err[256];
+
+	if (pgcm_session_pin(conn, NULL, err, sizeof err) != PGCM_OK)
+		fail_msg("pgcm_session_pin: %s", err);
+	return conn;
+}
+
+void
+it_expect_sql(PGconn *conn, const char *sql, const char *want)
+{
+	char *got = it_scalar(conn, "%s", sql);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s:\n got  %s\n want %s", sql, got, want);
+	free(got);
+}
+
+int
+it_trio_setup(void **state, const char *db)
+{
+	it_trio *t = calloc(1, sizeof *t);
+
+	assert_non_null(t);
+	for (int i = 1; i <= 3; i++)
+		it_create_database(i, db);
+	t->src = it_connect_pinned(1, db);
+	t->dst = it_connect_pinned(2, db);
+	t->dst2 = it_connect_pinned(3, db);
+	*state = t;
+	return 0;
+}
+
+int
+it_trio_teardown(void **state)
+{
+	it_trio *t = *state;
+
+	it_assert_usable(t->src);
+	it_assert_usable(t->dst);
+	it_assert_usable(t->dst2);
+	PQfinish(t->src);
+	PQfinish(t->dst);
+	PQfinish(t->dst2);
+	free(t);
+	return 0;
 }

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include "pgcopyman.h"
 
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
@@ -21,6 +22,22 @@ const char *it_conninfo(int i);
 int it_clusters(void);
 /* Connect to cluster i; fails the test on error.  Notices are kept quiet. */
 PGconn *it_connect(int i);
+/* The connection string of cluster i, database db (malloc'd), and a connection to it. */
+char *it_conninfo_db(int i, const char *db);
+PGconn *it_connect_db(int i, const char *db);
+/* A connection to database db of cluster i, pinned with pgcm_session_pin() as the command pins its own. */
+PGconn *it_connect_pinned(int i, const char *db);
+/* Fails the test unless sql's first value on conn is want (as text). */
+void it_expect_sql(PGconn *conn, const char *sql, const char *want);
+/* Three pinned sessions to a fresh database on clusters 1 (the source), 2 and 3 (targets). */
+typedef struct it_trio {
+	PGconn *src, *dst, *dst2;
+} it_trio;
+/* cmocka group setup and teardown: (re)create db on each cluster, connect; check usable, close. */
+int it_trio_setup(void **state, const char *db);
+int it_trio_teardown(void **state);
+/* (Re)create database db on cluster i (dropping it first). */
+void it_create_database(int i, const char *db);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
 void it_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first column of the first row of sql, malloc'd ("" for NULL). */
@@ -69,5 +86,17 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+
+/*
+ * it_plan_new: a plan of table from src to every dst[0..ndst), in format f:
+ * "auto", "text", "csv" or "binary" (not built yet).
+ */
+pgcm_plan *it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f);
+/*
+ * it_plan_run: the built plan's copy, each target in its own transaction,
+ * committed only when the copy succeeded.  err gets the failure.
+ */
+pgcm_status it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err,
+                        size_t errlen);
 
 #endif
