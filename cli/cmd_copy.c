@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "copy.h"
 #include "progress.h"
+#include "bulkload.h"
 
 static double
 now_seconds(void)
@@ -105,7 +106,7 @@ cli_copy(int argc, char **argv)
 		rc = EXIT_LOADED;
 		goto cleanup;
 	}
-	copy_estimate(plan, &src, &est_rows, &est_bytes);
+	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
 	if (!copy_begin_targets(dst, &o))
 		goto cleanup;
 
@@ -136,6 +137,11 @@ cli_copy(int argc, char **argv)
 		for (size_t i = 0; i < failure.nfaults; i++)
 			copy_record_fault(dst, o.nto, &failure.faults[i], prog);
 	}
+	/* bulkload.c: deferred indexes re-created and sequences set, on every loaded target, before commits. */
+	if (!bulkload_finish(dst, &o, &src, plan, aborted, prog) && o.on_fault_abort && !aborted) {
+		aborted = 1;
+		first_failure.reason = "--on-fault abort: a target faulted after its COPY";
+	}
 	cli_progress_finish(prog);
 	total = copy_totals(copies, o.jobs);
 
@@ -155,8 +161,11 @@ cli_copy(int argc, char **argv)
 	if (o.json)
 		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
-	if (!o.quiet && !o.json)
+	if (!o.quiet && !o.json) {
 		copy_print_summary(&o, format, now_seconds() - t0, total, loaded, faulted);
+		for (int i = 0; i < o.nto; i++)
+			bulkload_print_summary(stderr, &dst[i]);
+	}
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:
@@ -168,7 +177,9 @@ cleanup:
 	cli_progress_free(prog);
 	pgcm_plan_free(plan);
 	copy_endpoint_close(&src);
-	for (int i = 0; i < o.nto; i++)
+	for (int i = 0; i < o.nto; i++) {
+		bulkload_free(&dst[i]);
 		copy_endpoint_close(&dst[i]);
+	}
 	return rc;
 }

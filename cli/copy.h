@@ -3,13 +3,15 @@
  *
  *   cmd_copy.c         the command: connect, plan, load, settle, report
  *   copy_options.c     its options and usage
- *   copy_statements.c  the copy plan (statements, format), the --jobs ranges, the estimate
+ *   copy_statements.c  the copy plan (statements, format), the --jobs ranges
  *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
  *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
+ *   copy_estimate.c    what the source will send, for the progress display's percent
+ *   bulkload.h         around a target's COPY: deferred index work, owned sequences
  *
  * Like the rest of the command it uses only the library's public header.
  */
@@ -43,6 +45,7 @@ typedef struct copy_endpoint {
 	char *error;
 	char sqlstate[6];
 	uint64_t rows;
+	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -72,6 +75,10 @@ typedef struct copy_opts {
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
+	int no_defer_indexes;     /* --truncate loads the table with its indexes in place */
+	int defer_foreign_keys;   /* also defer the foreign keys to other tables */
+	int no_sequences;         /* leave the target's sequences alone */
+	const char *maintenance_work_mem;  /* for the index rebuild (NULL: 512MB or the server's) */
 } copy_opts;
 
 /* copy_options.c */
@@ -82,7 +89,10 @@ int copy_parse_options(int argc, char **argv, copy_opts *o);
 /* copy_statements.c */
 pgcm_plan *copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst);
 int copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds);
-void copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+
+/* copy_estimate.c */
+void copy_estimate(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, uint64_t *rows,
+                   uint64_t *bytes);
 
 /* copy_header.c */
 /* 1 when fd is a regular file that can be read ahead and put back. */

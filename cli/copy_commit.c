@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "copy.h"
+#include "bulkload.h"
 
 /* truncate_target: TRUNCATE the target table on e's first session. */
 static int
@@ -32,7 +33,8 @@ truncate_target(copy_endpoint *e, const copy_opts *o)
 	free(qname);
 	if (!ok)
 		cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
-	return ok;
+	/* bulkload.c: a replaced table's index work is deferred to the end of its load. */
+	return ok && bulkload_after_truncate(e, o);
 }
 
 /*
@@ -63,12 +65,14 @@ copy_begin_targets(copy_endpoint *dst, const copy_opts *o)
 /*
  * settle_target: commit a target whose every stream completed (its sessions
  * one after another, right after the last stream ended), or leave it to be
- * rolled back.  A file target is renamed into place.
+ * rolled back.  A target whose fault was reported is never committed: the
+ * work after its COPY (bulkload_finish) may have failed.  A file target is
+ * renamed into place.
  */
 int
 copy_settle_target(copy_endpoint *e, const copy_opts *o, int aborted)
 {
-	if (copy_target_state(e, o->jobs) != PGCM_RECEIVER_DONE || aborted) {
+	if (copy_target_state(e, o->jobs) != PGCM_RECEIVER_DONE || aborted || e->reported) {
 		e->status = e->reported ? "faulted" : "aborted";
 		e->rows = 0;
 		return 0;
