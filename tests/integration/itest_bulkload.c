@@ -13,8 +13,9 @@
  *     source's, its pages are frozen.
  *   - Faults: a row rejected during the COPY, a duplicate key that fails the
  *     rebuild of a unique constraint, a signal during a slow index build, a
- *     foreign key the data violates: the old rows and every index are still
- *     there (pg_dump the same), with --on-fault continue and abort.
+ *     foreign key the data violates, an event trigger that changes a
+ *     re-created index: the old rows and every index are still there (pg_dump
+ *     the same), with --on-fault continue and abort.
  *   - A table other tables reference cannot be truncated (the server refuses);
  *     a table's foreign keys to other tables are checked row by row unless
  *     --defer-foreign-keys.
@@ -451,6 +452,45 @@ test_foreign_keys(void **state)
 }
 
 /*
+ * The definitions are compared after the rebuild: an event trigger on the
+ * target that changes each index created (its comment) makes the load fail,
+ * and nothing is committed.
+ */
+static void
+test_rebuild_is_checked(void **state)
+{
+	world *w = *state;
+	char *before;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE vt (id int); INSERT INTO vt SELECT g FROM generate_series(1, 100) g");
+	it_exec(w->dst, "CREATE TABLE vt (id int PRIMARY KEY); INSERT INTO vt VALUES (-1)");
+	before = schema(2, "public.vt");
+	it_exec(w->dst, "CREATE FUNCTION bl_meddle() RETURNS event_trigger LANGUAGE plpgsql AS $$"
+	                "DECLARE r record; BEGIN FOR r IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP "
+	                "EXECUTE format('COMMENT ON INDEX %%s IS %%L', r.object_identity, 'meddled'); END LOOP; END$$; "
+	                "CREATE EVENT TRIGGER bl_meddle ON ddl_command_end WHEN TAG IN ('CREATE INDEX') "
+	                "EXECUTE FUNCTION bl_meddle()");
+	r = copy_cli(w, "--table", "vt", "--truncate");
+	it_expect_status(&r, 1);
+	says(&r, "the re-created indexes differ from the table's definition");
+	says(&r, "meddled");
+	it_run_free(&r);
+	expect_count(w->dst, "vt", 1);
+	expect_schema(2, "public.vt", before);
+	free(before);
+}
+
+static int
+drop_event_trigger(void **state)
+{
+	world *w = *state;
+
+	it_exec(w->dst, "DROP EVENT TRIGGER IF EXISTS bl_meddle");
+	return 0;
+}
+
+/*
  * nd_case: load table into target conninfo ci, with one more option (and its
  * value) if any: it loads, and says why nothing was deferred.
  */
@@ -673,6 +713,7 @@ main(void)
 		cmocka_unit_test(test_fault_during_copy),
 		cmocka_unit_test(test_signal_during_rebuild),
 		cmocka_unit_test(test_foreign_keys),
+		cmocka_unit_test_teardown(test_rebuild_is_checked, drop_event_trigger),
 		cmocka_unit_test(test_not_deferred),
 		cmocka_unit_test(test_sequences),
 		cmocka_unit_test(test_progress_percent),
