@@ -99,45 +99,43 @@ int
 bulkload_after_truncate(copy_endpoint *e, const copy_opts *o)
 {
 	bulkload *b = bulk_of(e);
-	const char *qerr = NULL;
-	char err[1024], *qname;
+	const char *qerr = NULL, *why = NULL;
+	char err[1024], *qname = NULL;
 	double t0 = bulkload_seconds();
-	deferral *d;
+	int ok = 0;
 
-	if (!b) {
-		cli_error("out of memory");
-		return 0;
-	}
+	if (!b)
+		goto oom;
 	b->replaced = 1;
-	if (o->no_defer_indexes)
-		return not_deferred(b, "--no-defer-indexes");
-	if (o->jobs > 1)
-		return not_deferred(b, "--jobs: the streams load over several sessions");
+	why = o->no_defer_indexes ? "--no-defer-indexes"
+	      : o->jobs > 1 ? "--jobs: the streams load over several sessions" : NULL;
+	if (why) {
+		if (!not_deferred(b, why))
+			goto oom;
+		return 1;
+	}
 	if (!(qname = target_name(e, o, &qerr))) {
 		cli_error("bad table name: %s", qerr ? qerr : "out of memory");
 		return 0;
 	}
-	if (!defer_inspect(e->conns[0], qname, o->defer_foreign_keys, &d, err, sizeof err)) {
-		free(qname);
-		free(e->error);
-		e->error = strdup(err);
+	/* The error is printed here, not kept on e: the caller reports only its own. */
+	if (!defer_inspect(e->conns[0], qname, o->defer_foreign_keys, &b->def, err, sizeof err)
+	    || !defer_drop(e->conns[0], b->def, err, sizeof err)) {
 		cli_error("target %s: %s", e->label, err);
-		return 0;
+		goto done;
 	}
-	free(qname);
-	b->def = d;
-	if (d->reason && !not_deferred(b, d->reason))
-		return 0;
-	if (!defer_drop(e->conns[0], d, err, sizeof err)) {
-		free(e->error);
-		e->error = strdup(err);
-		cli_error("target %s: %s", e->label, err);
-		return 0;
-	}
-	b->freeze = d->freeze && add_freeze(e);
+	if (b->def->reason && !not_deferred(b, b->def->reason))
+		goto oom;
+	b->freeze = b->def->freeze && add_freeze(e);
 	b->t_dropped = bulkload_seconds();
 	b->drop_seconds = b->t_dropped - t0;
-	return 1;
+	ok = 1;
+	goto done;
+oom:
+	cli_error("out of memory");
+done:
+	free(qname);
+	return ok;
 }
 
 /*
