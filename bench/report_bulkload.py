@@ -112,7 +112,9 @@ def section(methods, extras, rows, nproc):
           "its phases come from its `--json` (the slowest target's: load = from the drops to "
           "the end of the COPY, rebuild = re-creating and checking every index). The ratios "
           "are to the server-side floor into the same table. Servers' CPU: user + system "
-          "seconds of the three clusters' processes during the run; machine busy: the share of "
+          "seconds of the three clusters' processes during the run (background work included: "
+          "autovacuum after the previous load, checkpoints; a process that ended during the run "
+          "counts whole, so this can exceed the run's share); machine busy: the share of "
           "the %d CPUs busy during the run (all processes), and in parentheses the CPU seconds "
           "neither the client nor the servers used (other work on the machine)." % nproc, ""]
     md.extend(lines)
