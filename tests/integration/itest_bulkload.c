@@ -21,11 +21,12 @@
  *     --defer-foreign-keys.
  *   - When nothing is deferred, and why: --jobs, --no-defer-indexes, a
  *     partitioned table, a partition with its parent's indexes, a table the
- *     user does not own.
+ *     user does not own, an index a NOT VALID foreign key needs.
  *   - Sequences of serial and identity columns move forward to the source's;
  *     never backward; --no-sequences.
- *   - The progress display: a percent for a table never analyzed and for a
- *     query (plain lines), the phase while indexes are built.
+ *   - The progress display: a percent for a table never analyzed, a view and
+ *     a query (plain lines), the phase while indexes are built.
+ *   - Two targets build their indexes side by side.
  *
  * Clusters: 1 is the source; 2 and 3 are targets.  Database "bulkload".
  */
@@ -386,6 +387,33 @@ test_signal_during_rebuild(void **state)
 }
 
 /*
+ * Every target builds its indexes at the same time: two targets whose index
+ * takes 5 s each (a slow function) end in well under the 10 s one after the
+ * other would take.
+ */
+static void
+test_targets_rebuild_at_once(void **state)
+{
+	world *w = *state;
+	PGconn *dsts[2] = {w->dst, w->dst2};
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE both_slow (id int); INSERT INTO both_slow SELECT g FROM generate_series(1, 500) g");
+	for (int i = 0; i < 2; i++)
+		it_exec(dsts[i], "CREATE FUNCTION slow_key2(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS "
+		                 "$$BEGIN PERFORM pg_sleep(0.01); RETURN $1; END$$; "
+		                 "CREATE TABLE both_slow (id int); CREATE INDEX both_slow_idx ON both_slow (slow_key2(id))");
+	r = copy2_cli(w, "--table", "both_slow", "--truncate", "--json");
+	it_expect_status(&r, 0);
+	says(&r, "{\"name\": \"both_slow_idx\", \"kind\": \"index\"");
+	if (r.seconds < 5 || r.seconds > 8.5)
+		fail_msg("two 5 s index builds took %.1f s: not side by side", r.seconds);
+	it_run_free(&r);
+	expect_count(w->dst, "both_slow", 500);
+	expect_count(w->dst2, "both_slow", 500);
+}
+
+/*
  * Foreign keys: a table other tables reference cannot be truncated (the
  * server refuses, nothing changes); a table's own foreign key to another
  * table is checked row by row unless --defer-foreign-keys, which checks it
@@ -528,6 +556,13 @@ test_not_deferred(void **state)
 	nd_case(w, w->dst_ci, "nd", "--no-defer-indexes", NULL, "\"not_deferred\": \"--no-defer-indexes\"", 0);
 	expect_schema(2, "public.nd", before);
 	expect_count(w->dst, "nd", 1000);
+	it_exec(w->src, "CREATE TABLE nd_self (id int, parent int); "
+	                "INSERT INTO nd_self SELECT g, CASE WHEN g > 1 THEN g - 1 END FROM generate_series(1, 100) g");
+	it_exec(w->dst, "CREATE TABLE nd_self (id int PRIMARY KEY, parent int); ALTER TABLE nd_self "
+	                "ADD CONSTRAINT nd_self_parent_fkey FOREIGN KEY (parent) REFERENCES nd_self NOT VALID");
+	nd_case(w, w->dst_ci, "nd_self", NULL, NULL, "\"not_deferred\": \"index nd_self_pkey is needed by "
+	                                             "constraint nd_self_parent_fkey on table nd_self\"", 1);
+	expect_count(w->dst, "nd_self", 100);
 	nd_case(w, w->dst_ci, "ndp", NULL, NULL, "\"not_deferred\": \"a partitioned table", 0);
 	expect_count(w->dst, "ndp", 1000);
 	nd_case(w, w->dst_ci, "ndp_1", NULL, NULL, "\"not_deferred\": \"its index ndp_1_pkey belongs to the partitioned "
@@ -665,7 +700,14 @@ test_progress_percent(void **state)
 	says(&r, "building index prog_un_i, 1 of 1");
 	it_run_free(&r);
 
-	it_exec(w->src, "ANALYZE prog_un");
+	/* A view and a query: the planner's estimate (here from the table's statistics). */
+	it_exec(w->src, "ANALYZE prog_un; CREATE VIEW prog_view AS SELECT i, pad FROM prog_un WHERE i > 0");
+	r = copy_cli(w, "--table", "prog_view", "--target-table", "prog_un", "--progress");
+	it_expect_status(&r, 0);
+	if (expect_percent(r.err, 7000) == 0)
+		fail_msg("no plain progress line with a percent for a view:\n%s", r.err);
+	it_run_free(&r);
+
 	r = copy_cli(w, "--query", "SELECT i, pad FROM prog_un WHERE i > 0", "--target-table", "prog_un", "--progress");
 	it_expect_status(&r, 0);
 	if (expect_percent(r.err, 7000) == 0)
@@ -698,6 +740,13 @@ test_options(void **state)
 	it_expect_status(&r, 0);
 	says(&r, "\"maintenance_work_mem\": \"64MB\"");
 	it_run_free(&r);
+	/* The server's own setting, when larger than 512MB, is kept. */
+	it_exec(w->dst, "ALTER DATABASE " DB " SET maintenance_work_mem = '1GB'");
+	r = copy_cli(w, "--table", "opt", "--truncate", "--json");
+	it_exec(w->dst, "ALTER DATABASE " DB " RESET maintenance_work_mem");
+	it_expect_status(&r, 0);
+	says(&r, "\"maintenance_work_mem\": \"1GB\"");
+	it_run_free(&r);
 	r = copy_cli(w, "--table", "opt", "--truncate");
 	it_expect_status(&r, 0);
 	says(&r, "2 indexes deferred and re-created in");
@@ -712,6 +761,7 @@ main(void)
 		cmocka_unit_test(test_duplicate_fails_rebuild),
 		cmocka_unit_test(test_fault_during_copy),
 		cmocka_unit_test(test_signal_during_rebuild),
+		cmocka_unit_test(test_targets_rebuild_at_once),
 		cmocka_unit_test(test_foreign_keys),
 		cmocka_unit_test_teardown(test_rebuild_is_checked, drop_event_trigger),
 		cmocka_unit_test(test_not_deferred),
