@@ -4,7 +4,8 @@
  *
  *   - The round trip: a table with every kind of index and constraint
  *     (primary key with INCLUDE, WITH options and a tablespace; a deferrable
- *     unique constraint; a deferrable exclusion constraint with a predicate;
+ *     unique constraint; a NULLS NOT DISTINCT unique constraint with INCLUDE;
+ *     a deferrable exclusion constraint with a predicate;
  *     a self-referencing foreign key; partial, expression, collated, opclass,
  *     NULLS NOT DISTINCT, gin, hash and brin indexes; CLUSTER ON; REPLICA
  *     IDENTITY USING INDEX; comments on indexes and constraints; a statistics
@@ -56,6 +57,7 @@ static const char round_trip_sql[] =
 	" CONSTRAINT rt_pkey PRIMARY KEY (id) INCLUDE (name) WITH (fillfactor = 90) USING INDEX TABLESPACE bl_ts,"
 	" CONSTRAINT \"rt code key\" UNIQUE (code) DEFERRABLE INITIALLY DEFERRED,"
 	" CONSTRAINT rt_no_overlap EXCLUDE USING gist (during WITH &&) WHERE (room IS NOT NULL) DEFERRABLE,"
+	" CONSTRAINT rt_room_parent_key UNIQUE NULLS NOT DISTINCT (room, parent) INCLUDE (code),"
 	" CONSTRAINT rt_parent_fkey FOREIGN KEY (parent) REFERENCES \"Bulk\".\"Round Trip\" (id) ON DELETE CASCADE); "
 	"CREATE INDEX \"rt \"\"lower\"\" name\" ON \"Bulk\".\"Round Trip\" (lower(name) text_pattern_ops)"
 	" WHERE name IS NOT NULL; "
@@ -74,7 +76,7 @@ static const char round_trip_sql[] =
 	"COMMENT ON INDEX \"Bulk\".rt_pkey IS 'the key''s index'; "
 	"COMMENT ON CONSTRAINT rt_parent_fkey ON \"Bulk\".\"Round Trip\" IS 'self'; "
 	"COMMENT ON CONSTRAINT rt_no_overlap ON \"Bulk\".\"Round Trip\" IS 'no overlap'; "
-	"INSERT INTO \"Bulk\".\"Round Trip\" (code) VALUES ('old 1'), ('old 2'), ('old 3')";
+	"INSERT INTO \"Bulk\".\"Round Trip\" (code, room) VALUES ('old 1', 1), ('old 2', 2), ('old 3', 3)";
 
 #define RT "\"Bulk\".\"Round Trip\""
 
@@ -245,6 +247,7 @@ test_round_trip(void **state)
 	says(&r, "{\"name\": \"rt_pkey\", \"kind\": \"primary key\"");
 	says(&r, "{\"name\": \"rt code key\", \"kind\": \"unique constraint\"");
 	says(&r, "{\"name\": \"rt_no_overlap\", \"kind\": \"exclusion constraint\"");
+	says(&r, "{\"name\": \"rt_room_parent_key\", \"kind\": \"unique constraint\"");
 	says(&r, "{\"name\": \"rt \\\"lower\\\" name\", \"kind\": \"index\"");
 	says(&r, "{\"name\": \"rt_parent_fkey\", \"kind\": \"foreign key\"");
 	says(&r, "\"kept\": []");
@@ -265,7 +268,7 @@ test_round_trip(void **state)
 	it_exec(w->dst, "CREATE EXTENSION IF NOT EXISTS pg_visibility");
 	it_expect_sql(w->dst, "SELECT all_frozen > 0 AND all_frozen = pg_relation_size('" RT "') / 8192 "
 	                      "FROM pg_visibility_map_summary('" RT "')", "t");
-	it_expect_sql(w->dst, "SELECT bool_and(indisvalid AND indisready) AND count(*) = 10 FROM pg_index "
+	it_expect_sql(w->dst, "SELECT bool_and(indisvalid AND indisready) AND count(*) = 11 FROM pg_index "
 	                      "WHERE indrelid = '" RT "'::regclass", "t");
 	it_expect_sql(w->dst, "INSERT INTO " RT " (code) VALUES ('new') RETURNING id", "3001");
 	/* The constraints hold again: a self-reference to a missing row, a duplicate code. */
@@ -274,9 +277,10 @@ test_round_trip(void **state)
 		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 		assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23503");
 		PQclear(res);
-		res = PQexec(w->dst, "INSERT INTO " RT " (code) VALUES ('c7')");
+		res = PQexec(w->dst, "INSERT INTO " RT " (code, room) VALUES ('c7', 4)");
 		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 		assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
+		assert_string_equal(PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME), "rt code key");
 		PQclear(res);
 	}
 	free(before[0]);
