@@ -17,7 +17,7 @@
 /* One target's place in its statements. */
 typedef struct runner {
 	copy_endpoint *e;
-	const deferral *d;
+	deferral *d;
 	size_t obj, stmt;       /* the statement being run */
 	int busy;               /* a statement was sent and its results are not all read */
 	int flushing;           /* PQflush has more to send */
@@ -54,7 +54,7 @@ send_next(runner *r)
 static void
 advance(runner *r)
 {
-	defer_object *o = &((deferral *) r->d)->objects[r->obj];
+	defer_object *o = &r->d->objects[r->obj];
 
 	if (++r->stmt < o->ncreate)
 		return;
@@ -89,6 +89,13 @@ fail(runner *r, const char *why, cli_progress *prog)
 	free(msg);
 }
 
+/* interrupted: why the rebuild stops after a signal. */
+static const char *
+interrupted(void)
+{
+	return cli_interrupted == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM";
+}
+
 /* read_results: what r's session has for it; on to the next statement when one ended. */
 static void
 read_results(runner *r, cli_progress *prog)
@@ -113,13 +120,12 @@ read_results(runner *r, cli_progress *prog)
 
 		if (!res) {
 			if (r->error) {
-				fail(r, !r->cancelled ? NULL : cli_interrupted == SIGINT ? "interrupted by SIGINT"
-				                                                          : "interrupted by SIGTERM", prog);
+				fail(r, r->cancelled ? interrupted() : NULL, prog);
 				return;
 			}
 			advance(r);
 			if (cli_interrupted && r->obj < r->d->nobjects) {
-				fail(r, cli_interrupted == SIGINT ? "interrupted by SIGINT" : "interrupted by SIGTERM", prog);
+				fail(r, interrupted(), prog);
 				return;
 			}
 			if (!send_next(r)) {
