@@ -95,6 +95,39 @@ not_deferred(bulkload *b, const char *why)
 	return (b->not_deferred = strdup(why)) != NULL;
 }
 
+/*
+ * set_work_mem: the rebuild's maintenance_work_mem, for the rest of the
+ * transaction (set_config local), set before any data moves so that a value
+ * the server refuses stops the load at once: --maintenance-work-mem exactly,
+ * else 512MB unless the server's own setting is larger.  Index builds split
+ * it among their parallel workers (max_parallel_maintenance_workers, the
+ * server's).  Returns 1, or 0 with the error printed.
+ */
+static int
+set_work_mem(copy_endpoint *e, const copy_opts *o)
+{
+	static const char sql[] =
+		"SELECT pg_catalog.set_config('maintenance_work_mem', CASE WHEN $2::pg_catalog.bool"
+		" OR pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem'))"
+		"  < pg_catalog.pg_size_bytes($1) THEN $1"
+		" ELSE pg_catalog.current_setting('maintenance_work_mem') END, true)";
+	const char *params[2] = {o->maintenance_work_mem ? o->maintenance_work_mem : DEFAULT_WORK_MEM,
+	                         o->maintenance_work_mem ? "true" : "false"};
+	PGresult *res = PQexecParams(e->conns[0], sql, 2, NULL, params, NULL, NULL, 0);
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+
+	if (ok && !(e->bulk->work_mem = strdup(PQgetvalue(res, 0, 0)))) {
+		cli_error("out of memory");
+		ok = 0;
+	} else if (!ok) {
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		cli_error("target %s: setting maintenance_work_mem to %s: %s", e->label, params[0],
+		          msg ? msg : PQerrorMessage(e->conns[0]));
+	}
+	PQclear(res);
+	return ok;
+}
+
 int
 bulkload_after_truncate(copy_endpoint *e, const copy_opts *o)
 {
@@ -126,6 +159,8 @@ bulkload_after_truncate(copy_endpoint *e, const copy_opts *o)
 	}
 	if (b->def->reason && !not_deferred(b, b->def->reason))
 		goto oom;
+	if (b->def->nobjects && !set_work_mem(e, o))
+		goto done;
 	b->freeze = b->def->freeze && add_freeze(e);
 	b->t_dropped = bulkload_seconds();
 	b->drop_seconds = b->t_dropped - t0;
@@ -135,42 +170,6 @@ oom:
 	cli_error("out of memory");
 done:
 	free(qname);
-	return ok;
-}
-
-/*
- * set_work_mem: the rebuild's maintenance_work_mem, for the rest of the
- * transaction (set_config local): --maintenance-work-mem exactly, else 512MB
- * unless the server's own setting is larger.  Index builds split it among
- * their parallel workers (max_parallel_maintenance_workers, the server's).
- */
-static int
-set_work_mem(copy_endpoint *e, const copy_opts *o, cli_progress *prog)
-{
-	static const char sql[] =
-		"SELECT pg_catalog.set_config('maintenance_work_mem', CASE WHEN $2::pg_catalog.bool"
-		" OR pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem'))"
-		"  < pg_catalog.pg_size_bytes($1) THEN $1"
-		" ELSE pg_catalog.current_setting('maintenance_work_mem') END, true)";
-	const char *params[2] = {o->maintenance_work_mem ? o->maintenance_work_mem : DEFAULT_WORK_MEM,
-	                         o->maintenance_work_mem ? "true" : "false"};
-	PGresult *res = PQexecParams(e->conns[0], sql, 2, NULL, params, NULL, NULL, 0);
-	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-
-	if (ok) {
-		free(e->bulk->work_mem);
-		e->bulk->work_mem = strdup(PQgetvalue(res, 0, 0));
-	} else {
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		size_t n = 64 + (msg ? strlen(msg) : 0);
-		char *line = malloc(n);
-		if (line)
-			snprintf(line, n, "setting maintenance_work_mem: %s", msg ? msg : "connection lost");
-		bulkload_fault(e, line ? line : "setting maintenance_work_mem failed",
-		               PQresultErrorField(res, PG_DIAG_SQLSTATE), prog);
-		free(line);
-	}
-	PQclear(res);
 	return ok;
 }
 
@@ -253,10 +252,7 @@ rebuild_all(copy_endpoint *dst, const copy_opts *o, int aborted, cli_progress *p
 		if (!b || !b->def || !b->def->nobjects || !is_loaded(&dst[i], o, aborted))
 			continue;
 		b->load_seconds = t0 - b->t_dropped;
-		if (set_work_mem(&dst[i], o, prog))
-			targets[n++] = &dst[i];
-		else
-			ok = 0;
+		targets[n++] = &dst[i];
 	}
 	if (n == 0)
 		return ok;

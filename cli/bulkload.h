@@ -46,9 +46,10 @@ typedef struct bulkload {
 /*
  * bulkload_after_truncate: the hook right after the TRUNCATE of server target
  * e (in its load's transaction, on e->conns[0]).  With one session and
- * --no-defer-indexes not given, it reads what can be deferred, drops it, and
- * adds FREEZE to e->command; otherwise it only records why not.  Returns 1,
- * or 0 with the error printed (e->error set; the transaction is then failed).
+ * --no-defer-indexes not given, it reads what can be deferred, drops it, sets
+ * the rebuild's maintenance_work_mem, and adds FREEZE to e->command;
+ * otherwise it only records why not.  Returns 1, or 0 with the error printed
+ * (the transaction may then be failed: the load must not go on).
  */
 int bulkload_after_truncate(copy_endpoint *e, const copy_opts *o);
 

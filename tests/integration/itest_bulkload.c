@@ -739,6 +739,13 @@ test_options(void **state)
 	r = copy_cli(w, "--table", "opt", "--truncate", "--no-defer-indexes", "--defer-foreign-keys");
 	it_expect_status(&r, 2);
 	it_run_free(&r);
+	/* A size the server refuses stops the load before any data moves. */
+	it_exec(w->dst, "INSERT INTO opt VALUES (-1, -1)");
+	r = copy_cli(w, "--table", "opt", "--truncate", "--maintenance-work-mem", "999999999999TB");
+	it_expect_status(&r, 1);
+	says(&r, "setting maintenance_work_mem to 999999999999TB");
+	it_run_free(&r);
+	expect_count(w->dst, "opt", 1);
 	/* An explicit size is taken as it is, even below the default. */
 	r = copy_cli(w, "--table", "opt", "--truncate", "--maintenance-work-mem", "64MB", "--json");
 	it_expect_status(&r, 0);
