@@ -14,12 +14,14 @@ enum cli_exit {
 	EXIT_LOADED = 0,        /* every target loaded */
 	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
 	EXIT_USAGE = 2,         /* usage error */
-	EXIT_PARTIAL = 3        /* some targets faulted, the others loaded */
+	EXIT_PARTIAL = 3,       /* some targets faulted, the others loaded */
+	EXIT_UNKNOWN = 4        /* the outcome on some target is unknown (its report says what to check) */
 };
 
 int cli_copy(int argc, char **argv);
 int cli_listen(int argc, char **argv);
 int cli_notify(int argc, char **argv);
+int cli_recover(int argc, char **argv);
 
 /* Print msg to stderr as "pgcopyman: msg". */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -36,6 +38,17 @@ PGconn *cli_connect(const char *conninfo);
  * other keywords libpq marks secret) replaced by "********"; malloc'd.
  */
 char *cli_mask_conninfo(const char *conninfo);
+
+/*
+ * cli_conninfo_without_secrets: conninfo with every secret keyword left out
+ * (not masked), so that it still connects when the secret comes from
+ * PGPASSWORD or ~/.pgpass; "" for an empty conninfo.  malloc'd; NULL when
+ * out of memory or unparsable.
+ */
+char *cli_conninfo_without_secrets(const char *conninfo);
+
+/* cli_strdup_printf: a malloc'd, formatted string; NULL when out of memory. */
+char *cli_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Copy argv for use and mask the connection strings in the original (the process title). */
 char **cli_scrub_argv(int argc, char **argv);

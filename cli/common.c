@@ -84,8 +84,14 @@ append(char **s, size_t *len, size_t *cap, const char *add)
 	return 1;
 }
 
-char *
-cli_mask_conninfo(const char *conninfo)
+/*
+ * render_conninfo: conninfo parsed by libpq and written back as key=value
+ * pairs.  Secret values (password and the other keywords libpq marks
+ * secret) are shown as "********" when mask, and left out altogether
+ * otherwise, so that the result is still a working connection string.
+ */
+static char *
+render_conninfo(const char *conninfo, int mask)
 {
 	PQconninfoOption *opts, *defaults;
 	char *err = NULL, *out = NULL;
@@ -96,17 +102,18 @@ cli_mask_conninfo(const char *conninfo)
 	if (!opts) {
 		/* Unparsable: show nothing of it, it may hold a password. */
 		PQfreemem(err);
-		return strdup("(invalid connection string)");
+		return mask ? strdup("(invalid connection string)") : NULL;
 	}
 	defaults = PQconndefaults();
 	for (PQconninfoOption *o = opts; o->keyword && ok; o++) {
 		const char *val = o->val;
-		if (!val || !*val)
+		int secret = is_secret(defaults, o->keyword) || strcmp(o->keyword, "password") == 0;
+		if (!val || !*val || (secret && !mask))
 			continue;
 		if (len && !append(&out, &len, &cap, " "))
 			ok = 0;
 		ok = ok && append(&out, &len, &cap, o->keyword) && append(&out, &len, &cap, "=");
-		if (is_secret(defaults, o->keyword) || strcmp(o->keyword, "password") == 0) {
+		if (secret) {
 			ok = ok && append(&out, &len, &cap, "********");
 		} else {
 			int quote = strpbrk(val, " '\\") != NULL;
@@ -128,7 +135,37 @@ cli_mask_conninfo(const char *conninfo)
 		free(out);
 		return NULL;
 	}
-	return out ? out : strdup("(defaults)");
+	return out ? out : strdup(mask ? "(defaults)" : "");
+}
+
+char *
+cli_mask_conninfo(const char *conninfo)
+{
+	return render_conninfo(conninfo, 1);
+}
+
+char *
+cli_conninfo_without_secrets(const char *conninfo)
+{
+	return render_conninfo(conninfo, 0);
+}
+
+char *
+cli_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char *s;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !(s = malloc((size_t) n + 1)))
+		return NULL;
+	va_start(ap, fmt);
+	vsnprintf(s, (size_t) n + 1, fmt, ap);
+	va_end(ap);
+	return s;
 }
 
 PGconn *

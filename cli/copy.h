@@ -5,7 +5,9 @@
  *   copy_options.c     its options and usage
  *   copy_statements.c  the COPY statements of every endpoint, the format, the estimate
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
- *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
+ *   copy_commit_plan.c what the targets' commit needs, checked before any data moves
+ *   copy_commit.c      the targets' transactions: begin, truncate, commit (two-phase where
+ *                      sessions must agree) or roll back, and the truth about each
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
  *
@@ -19,6 +21,7 @@
 
 #include "pgcopyman.h"
 #include "progress.h"
+#include "statedir.h"
 
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
@@ -36,11 +39,13 @@ typedef struct copy_endpoint {
 	char *tmp_path;           /* file target: written here, renamed on success */
 	char *command;            /* the COPY command (a target: the same for every stream) */
 	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
-	const char *status;       /* "ok", "faulted", "aborted" */
+	const char *status;       /* "ok", "faulted", "aborted", "unknown", "partial" */
 	int reported;             /* its fault was shown */
 	char *error;
 	char sqlstate[6];
-	uint64_t rows;
+	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
+	char *check;              /* "unknown": what to check, and how to settle it */
+	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -69,7 +74,18 @@ typedef struct copy_opts {
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
+	const char *state_dir;    /* --state-dir: where two-phase runs keep their records */
 } copy_opts;
+
+/* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
+typedef struct copy_commit {
+	int two_phase;            /* server targets commit with PREPARE TRANSACTION / COMMIT PREPARED */
+	char *state_dir;          /* the run record's directory (two-phase only) */
+	int lock_fd;              /* the run's lock, held until its transactions are settled; -1 none */
+	run_record record;
+	char *abort_reason;       /* the end phase aborted the copy (--on-fault abort, a signal) */
+	int unsettled;            /* prepared transactions the run could not finish: recover's work */
+} copy_commit;
 
 /* copy_options.c */
 void copy_usage(FILE *f);
@@ -95,9 +111,26 @@ int copy_open_source(copy_endpoint *src, const copy_opts *o);
 int copy_open_target(copy_endpoint *e, const copy_opts *o);
 void copy_endpoint_close(copy_endpoint *e);
 
+/* copy_commit_plan.c */
+/*
+ * Before any data moves: warn about a target's leftover prepared transactions;
+ * refuse what cannot be all-or-nothing (prepared transactions off where they
+ * are needed; --truncate with --jobs on a table with a unique index); for a
+ * two-phase run, lock and write its record.  0, or the exit status (printed).
+ */
+int copy_commit_prepare(copy_commit *cc, copy_endpoint *dst, const copy_opts *o);
+/* The run's record removed when nothing is left to settle; the lock released. */
+void copy_commit_free(copy_commit *cc);
+
 /* copy_commit.c */
 int copy_begin_targets(copy_endpoint *dst, const copy_opts *o);
-int copy_settle_target(copy_endpoint *e, const copy_opts *o, int aborted);
+/*
+ * Commit every target whose streams all completed, or roll it back, and set
+ * each target's status, rows, error, reason and check to what is true on it.
+ * aborted: the copy aborted (why: its reason).
+ */
+void copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int aborted,
+                         const char *why);
 
 /* copy_run.c */
 pgcm_copy *copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint *dst,
@@ -113,6 +146,6 @@ void copy_print_json(const copy_opts *o, const char *format, const char *why, do
                      pgcm_progress total, copy_endpoint *dst, int ndst, int aborted,
                      const char *reason, const char *source_error);
 void copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                        int loaded, int faulted);
+                        const copy_endpoint *dst, int ndst);
 
 #endif

@@ -169,4 +169,6 @@ copy_endpoint_close(copy_endpoint *e)
 	free(e->label);
 	free(e->command);
 	free(e->error);
+	free(e->reason);
+	free(e->check);
 }

@@ -30,17 +30,22 @@ copy_usage(FILE *f)
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
 	        "      --encoding NAME     the encoding of the COPY data\n"
-	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
+	        "      --truncate          empty each target table first, in the load's transaction: the old\n"
+	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE)\n"
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
-	        "                          the others commit; abort: the first fault aborts the whole copy\n"
+	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
+	        "                          no target commits (several server targets: two-phase commit)\n"
 	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
 	        "                          snapshot, each streamed to every target over its own session;\n"
-	        "                          a target commits when all its streams finished (servers only;\n"
-	        "                          with --truncate, the TRUNCATE commits before the load)\n"
+	        "                          a target's sessions commit all together or not at all, with\n"
+	        "                          two-phase commit (servers only; they need max_prepared_transactions)\n"
 	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
+	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
+	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
+	        "                          ~/.local/state/pgcopyman)\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the COPY command of each endpoint and exit\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
@@ -49,7 +54,8 @@ copy_usage(FILE *f)
 	        "  -h, --help              show this help\n"
 	        "\n"
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
-	        "1 nothing loaded (aborted, source failed, or every target faulted); 2 usage error.\n");
+	        "1 nothing loaded (aborted, source failed, or every target faulted); 2 usage error, or\n"
+	        "refused before any data moved; 4 the outcome on some target is unknown (see its report).\n");
 }
 
 /* usage_error: name the bad option, show the usage. */
@@ -80,7 +86,8 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 {
 	enum {
 		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY
+		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
+		O_STATE_DIR
 	};
 	static const struct option longopts[] = {
 		{"from", required_argument, NULL, 'F'},
@@ -106,6 +113,7 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		{"progress", no_argument, NULL, O_PROGRESS},
 		{"jobs", required_argument, NULL, 'j'},
 		{"split-key", required_argument, NULL, O_SPLIT_KEY},
+		{"state-dir", required_argument, NULL, O_STATE_DIR},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
@@ -170,6 +178,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--jobs takes a number of streams from 1 to 16, not \"%s\"", optarg);
 			break;
 		case O_SPLIT_KEY: o->split_key = optarg; break;
+		case O_STATE_DIR:
+			if (!*optarg)
+				return usage_error("%s needs a directory", "--state-dir");
+			o->state_dir = optarg;
+			break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);

@@ -25,7 +25,19 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 		cli_json_string(stdout, dst[i].label);
 		printf(", \"status\": ");
 		cli_json_string(stdout, dst[i].status);
-		printf(", \"rows\": %llu", (unsigned long long) dst[i].rows);
+		/* Rows committed on it; when that cannot be told, null, and what it would be. */
+		if (strcmp(dst[i].status, "unknown") == 0)
+			printf(", \"rows\": null, \"rows_if_committed\": %llu", (unsigned long long) dst[i].rows);
+		else
+			printf(", \"rows\": %llu", (unsigned long long) dst[i].rows);
+		if (dst[i].reason) {
+			printf(", \"reason\": ");
+			cli_json_string(stdout, dst[i].reason);
+		}
+		if (dst[i].check) {
+			printf(", \"check\": ");
+			cli_json_string(stdout, dst[i].check);
+		}
 		if (dst[i].error) {
 			printf(", \"error\": ");
 			cli_json_string(stdout, dst[i].error);
@@ -49,17 +61,43 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 	fflush(stdout);
 }
 
-/* copy_print_summary: the one-line human summary on stderr. */
+/*
+ * copy_print_summary: the human summary on stderr: one line of totals, then
+ * one line for each target that did not load, with the reason (and, when
+ * its outcome is unknown, what to check).
+ */
 void
 copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                   int loaded, int faulted)
+                   const copy_endpoint *dst, int ndst)
 {
+	int loaded = 0, faulted = 0, unknown = 0;
+
+	for (int i = 0; i < ndst; i++) {
+		loaded += strcmp(dst[i].status, "ok") == 0;
+		faulted += strcmp(dst[i].status, "faulted") == 0 || strcmp(dst[i].status, "partial") == 0;
+		unknown += strcmp(dst[i].status, "unknown") == 0;
+	}
 	fprintf(stderr, "pgcopyman: %llu rows, %llu bytes in %.2f s (%.1f MB/s, %s%s): "
 	        "%d of %d targets loaded",
 	        (unsigned long long) total.rows, (unsigned long long) total.bytes, seconds,
 	        seconds > 0 ? (double) total.bytes / seconds / 1e6 : 0.0, format,
-	        o->jobs > 1 ? ", parallel" : "", loaded, o->nto);
+	        o->jobs > 1 ? ", parallel" : "", loaded, ndst);
 	if (faulted)
 		fprintf(stderr, ", %d faulted", faulted);
+	if (unknown)
+		fprintf(stderr, ", %d unknown", unknown);
 	fputc('\n', stderr);
+	for (int i = 0; i < ndst; i++) {
+		const copy_endpoint *e = &dst[i];
+		if (strcmp(e->status, "ok") == 0)
+			continue;
+		fprintf(stderr, "pgcopyman:   target %d (%s): %s", i + 1, e->label, e->status);
+		if (strcmp(e->status, "partial") == 0)
+			fprintf(stderr, ", %llu rows committed", (unsigned long long) e->rows);
+		if (e->error || e->reason)
+			fprintf(stderr, ": %s", e->error ? e->error : e->reason);
+		if (e->check)
+			fprintf(stderr, "; %s", e->check);
+		fputc('\n', stderr);
+	}
 }

@@ -19,6 +19,7 @@ usage(FILE *f)
 	        "  pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "  pgcopyman listen [--conn CONNSTR] [--idle SECONDS] [--json] CHANNEL...\n"
 	        "  pgcopyman notify [--conn CONNSTR] CHANNEL [PAYLOAD]\n"
+	        "  pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
 	        "  pgcopyman --help | --version\n"
 	        "\n"
 	        "Run `pgcopyman COMMAND --help` for a command's options.\n");
@@ -54,6 +55,8 @@ main(int argc, char **argv)
 		rc = cli_listen(argc - 1, args + 1);
 	} else if (strcmp(args[1], "notify") == 0) {
 		rc = cli_notify(argc - 1, args + 1);
+	} else if (strcmp(args[1], "recover") == 0) {
+		rc = cli_recover(argc - 1, args + 1);
 	} else {
 		cli_error("unknown command \"%s\"", args[1]);
 		usage(stderr);

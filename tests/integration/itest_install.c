@@ -446,7 +446,7 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
 	assert_string_equal(out, "copy\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman \"\"", out, sizeof out);
-	assert_string_equal(out, "copy\nlisten\nnotify\n");
+	assert_string_equal(out, "copy\nlisten\nnotify\nrecover\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-fault a", out, sizeof out);

@@ -258,24 +258,24 @@ now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-it_run
-it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+/* spawn_in: start build/pgcopyman with args, stdin from in_path (or /dev/null), outputs to files. */
+static it_bg
+spawn_in(const char *in_path, const char *const *args)
 {
-	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	char bin[512];
 	const char *argv[64];
-	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
-	pid_t pid;
-	it_run r;
-	double t0 = now_s();
+	it_bg bg = {.out = "/tmp/pgcm-cli-out.XXXXXX", .err = "/tmp/pgcm-cli-err.XXXXXX"};
+	int ofd = mkstemp(bg.out), efd = mkstemp(bg.err), n = 0;
 
 	assert_true(ofd >= 0 && efd >= 0);
+	bg.t0 = now_s();
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
+	bg.pid = fork();
+	assert_true(bg.pid >= 0);
+	if (bg.pid == 0) {
 		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
 		dup2(ifd, 0);
 		dup2(ofd, 1);
@@ -284,20 +284,43 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		execv(argv[0], (char *const *) argv);
 		_exit(127);
 	}
-	if (sig) {
-		usleep((useconds_t) signal_after_ms * 1000);
-		kill(pid, sig);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	r.seconds = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = it_slurp(outp);
-	r.err = it_slurp(errp);
 	close(ofd);
 	close(efd);
-	unlink(outp);
-	unlink(errp);
+	return bg;
+}
+
+it_bg
+it_cli_spawn(const char *const *args)
+{
+	return spawn_in(NULL, args);
+}
+
+it_run
+it_cli_wait(it_bg *bg)
+{
+	it_run r;
+	int st;
+
+	assert_int_equal(waitpid(bg->pid, &st, 0), bg->pid);
+	r.seconds = now_s() - bg->t0;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = it_slurp(bg->out);
+	r.err = it_slurp(bg->err);
+	unlink(bg->out);
+	unlink(bg->err);
 	return r;
+}
+
+it_run
+it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	it_bg bg = spawn_in(in_path, args);
+
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(bg.pid, sig);
+	}
+	return it_cli_wait(&bg);
 }
 
 void

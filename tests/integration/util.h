@@ -65,6 +65,19 @@ typedef struct it_run {
 it_run it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args);
 #define it_cli(...) it_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
 void it_run_free(it_run *r);
+
+/* A run of the pgcopyman command in the background (it_cli_spawn), collected by it_cli_wait. */
+typedef struct it_bg {
+	int pid;
+	char out[32], err[32];  /* the files its stdout and stderr go to */
+	double t0;
+} it_bg;
+
+/* it_cli_spawn: start build/pgcopyman with args (NULL-terminated), stdin /dev/null, 120 s alarm. */
+it_bg it_cli_spawn(const char *const *args);
+#define it_cli_bg(...) it_cli_spawn((const char *const[]){__VA_ARGS__, NULL})
+/* it_cli_wait: wait for the background run to end; its outputs, as it_cli returns them. */
+it_run it_cli_wait(it_bg *bg);
 /* Fails the test, showing both outputs, unless the run exited with status. */
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
