@@ -31,9 +31,8 @@ trimmed(const char *s)
 	return t;
 }
 
-/* fill_error: *err from a failed result (res may be NULL) on conn. */
-static void
-fill_error(PGconn *conn, const PGresult *res, sql_error *err)
+void
+sql_error_from(PGconn *conn, const PGresult *res, sql_error *err)
 {
 	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
@@ -57,7 +56,7 @@ exec_expect(PGconn *conn, const char *sql, int nparams, const char *const *param
 
 	if (PQresultStatus(res) == want)
 		return res;
-	fill_error(conn, res, err);
+	sql_error_from(conn, res, err);
 	PQclear(res);
 	return NULL;
 }

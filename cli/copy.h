@@ -34,6 +34,7 @@ typedef struct copy_endpoint {
 	enum endpoint_kind kind;
 	char *label;              /* masked connection string, or the path */
 	PGconn *conns[MAX_JOBS];  /* a server: one session per stream */
+	PGconn *delete_conn;      /* --truncate with --jobs: the session deleting the old rows */
 	int fd;
 	char *path;               /* file: final path */
 	char *tmp_path;           /* file target: written here, renamed on success */
@@ -105,6 +106,7 @@ void copy_estimate(const copy_opts *o, const copy_endpoint *src, uint64_t *rows,
 void copy_classify(copy_endpoint *e, const char *spec);
 int copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql);
 int copy_exec_all(copy_endpoint *e, int n, const char *sql);
+PGconn *copy_connect_session(copy_endpoint *e);
 int copy_connect_sessions(copy_endpoint *e, int n);
 int copy_open_target_file(copy_endpoint *e);
 int copy_open_source(copy_endpoint *src, const copy_opts *o);

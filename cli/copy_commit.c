@@ -13,6 +13,13 @@
  * a COMMIT is asked about over a new session (txid_status), so a target's
  * report is what is committed on it, or "unknown" with what to check.
  * A file target is renamed into place only on success.
+ *
+ * --truncate: with one session, TRUNCATE in the load's transaction.  With
+ * --jobs, a TRUNCATE would lock the other sessions out of the table until it
+ * commits, so a session of its own (gid stream s0) DELETEs the old rows while
+ * the streams load, and is prepared and committed with them: the old rows go
+ * when the new ones commit, and not before (copy_commit_plan.c refused the
+ * tables where the streams would have to wait for that session).
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,6 +43,7 @@ enum ses_state {
 
 /* One target session at the end of the load. */
 typedef struct end_session {
+	PGconn *conn;
 	char *gid;            /* two-phase only */
 	long long txid;       /* -1 until asked */
 	enum ses_state state;
@@ -47,7 +55,8 @@ typedef struct end_phase {
 	copy_commit *cc;
 	copy_endpoint *dst;
 	const copy_opts *o;
-	end_session ses[MAX_TARGETS][MAX_JOBS];
+	end_session ses[MAX_TARGETS][MAX_JOBS + 1];  /* its streams', then the deleting one */
+	int nses[MAX_TARGETS];
 	int ended[MAX_TARGETS];  /* every stream completed: it reached the end phase */
 	int in[MAX_TARGETS];     /* still on its way to commit */
 	int prepared;         /* PREPAREs done so far, in the whole run */
@@ -68,32 +77,41 @@ kill_point(const char *moment)
 		raise(SIGKILL);
 }
 
+/* delete_sql: the statement that empties the target table (verb: TRUNCATE or DELETE FROM); malloc'd. */
+static char *
+delete_sql(copy_endpoint *e, const copy_opts *o, const char *verb)
+{
+	const char *err = NULL;
+	char *qname = cli_quote_name(e->conns[0], o->target_table ? o->target_table : o->table, &err);
+	char *sql = qname ? cli_strdup_printf("%s %s", verb, qname) : NULL;
+
+	if (!sql)
+		cli_error("bad table name: %s", err ? err : "out of memory");
+	free(qname);
+	return sql;
+}
+
 /*
- * empty_target: --truncate.  With one session, TRUNCATE in the load's
- * transaction.  With several, a TRUNCATE would lock the other sessions out
- * of the table until it commits, so the first session DELETEs the old rows
- * instead (copy_commit_plan.c refused the tables where that would make the
- * others wait); they go when the new rows commit, in the same two-phase
- * commit, and not before.
+ * empty_target: --truncate.  TRUNCATE on the one session; with --jobs, the
+ * deleting session's DELETE is only sent: the server runs it while the
+ * streams load, and its result is read at the end (collect_delete).
  */
 static int
 empty_target(copy_endpoint *e, const copy_opts *o)
 {
-	const char *err = NULL, *verb = o->jobs > 1 ? "DELETE FROM" : "TRUNCATE";
-	char *qname = cli_quote_name(e->conns[0], o->target_table ? o->target_table : o->table, &err);
-	char *sql = qname ? cli_strdup_printf("%s %s", verb, qname) : NULL;
-	int ok;
+	char *sql = delete_sql(e, o, o->jobs > 1 ? "DELETE FROM" : "TRUNCATE");
+	int ok = sql != NULL;
 
-	if (!sql) {
-		cli_error("bad table name: %s", err ? err : "out of memory");
-		free(qname);
-		return 0;
+	if (ok && o->jobs == 1 && !(ok = copy_exec_on(e, e->conns[0], sql)))
+		cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
+	if (ok && o->jobs > 1) {
+		ok = (e->delete_conn = copy_connect_session(e)) && copy_exec_on(e, e->delete_conn, "BEGIN");
+		if (ok && !(ok = PQsendQuery(e->delete_conn, sql)))
+			cli_error("target %s: cannot send the DELETE: %s", e->label, PQerrorMessage(e->delete_conn));
+		else if (!ok && e->error)
+			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
 	}
-	ok = copy_exec_on(e, e->conns[0], sql);
-	if (!ok)
-		cli_error("target %s: %s failed: %s", e->label, verb, e->error);
 	free(sql);
-	free(qname);
 	return ok;
 }
 
@@ -173,14 +191,48 @@ target_failed(end_phase *ep, int i, const char *what, const sql_error *err)
 	}
 }
 
+/*
+ * collect_delete: the result of target i's DELETE of its old rows (sent
+ * before the load).  A target that will not commit has it cancelled, and
+ * is left for its sessions' closing to roll back.
+ */
+static void
+collect_delete(end_phase *ep, int i)
+{
+	PGconn *conn = ep->dst[i].delete_conn;
+	sql_error err = {0};
+	PGresult *res;
+	int ok = 1;
+
+	if (!ep->in[i]) {
+		PGcancel *cancel = PQgetCancel(conn);
+		char buf[256];
+		if (cancel)
+			(void) PQcancel(cancel, buf, sizeof buf);
+		PQfreeCancel(cancel);
+		return;
+	}
+	/* Every result, to the end: the session is then idle in its transaction. */
+	while ((res = PQgetResult(conn))) {
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK) {
+			sql_error_from(conn, res, &err);
+			ok = 0;
+		}
+		PQclear(res);
+	}
+	if (!ok)
+		target_failed(ep, i, "deleting the old rows (--truncate) failed", &err);
+	sql_error_clear(&err);
+}
+
 /* check_constraints: what COMMIT would check, checked now, while nothing is committed anywhere. */
 static void
 check_constraints(end_phase *ep)
 {
 	for (int i = 0; i < ep->o->nto; i++) {
-		for (int j = 0; ep->in[i] && ep->dst[i].kind == EP_SERVER && j < ep->o->jobs; j++) {
+		for (int j = 0; ep->in[i] && j < ep->nses[i]; j++) {
 			sql_error err = {0};
-			if (!twophase_exec(ep->dst[i].conns[j], "SET CONSTRAINTS ALL IMMEDIATE", &err))
+			if (!twophase_exec(ep->ses[i][j].conn, "SET CONSTRAINTS ALL IMMEDIATE", &err))
 				target_failed(ep, i, "a deferred constraint or trigger failed", &err);
 			sql_error_clear(&err);
 		}
@@ -197,12 +249,13 @@ static void
 prepare_all(end_phase *ep)
 {
 	for (int i = 0; i < ep->o->nto; i++) {
-		for (int j = 0; ep->in[i] && ep->dst[i].kind == EP_SERVER && j < ep->o->jobs; j++) {
+		for (int j = 0; ep->in[i] && j < ep->nses[i]; j++) {
 			end_session *s = &ep->ses[i][j];
-			PGconn *conn = ep->dst[i].conns[j];
+			PGconn *conn = s->conn;
 			sql_error err = {0};
 
-			if (!(s->gid = twophase_gid(ep->cc->record.run_id, i + 1, j + 1))) {
+			/* Streams are s1..sN; the session deleting the old rows is s0. */
+			if (!(s->gid = twophase_gid(ep->cc->record.run_id, i + 1, j < ep->o->jobs ? j + 1 : 0))) {
 				err.message = strdup("out of memory");
 				target_failed(ep, i, "PREPARE TRANSACTION failed", &err);
 			} else if (!twophase_txid(conn, &s->txid, &err)) {
@@ -238,7 +291,7 @@ write_decision(end_phase *ep)
 	int any = 0, rc = 1;
 
 	for (int i = 0; i < ep->o->nto; i++)
-		for (int j = 0; ep->in[i] && ep->dst[i].kind == EP_SERVER && j < ep->o->jobs; j++) {
+		for (int j = 0; ep->in[i] && j < ep->nses[i]; j++) {
 			any = 1;
 			if (!run_record_add_commit(&cc->record, ep->ses[i][j].gid))
 				rc = 0;
@@ -306,14 +359,14 @@ roll_back(end_phase *ep, int i)
 {
 	copy_endpoint *e = &ep->dst[i];
 
-	for (int j = 0; j < ep->o->jobs; j++) {
+	for (int j = 0; j < ep->nses[i]; j++) {
 		end_session *s = &ep->ses[i][j];
 		sql_error err = {0};
 		char *why = NULL;
 
-		if (s->state == SES_OPEN && PQstatus(e->conns[j]) == CONNECTION_OK)
-			(void) twophase_exec(e->conns[j], "ROLLBACK", &err);
-		if (s->state == SES_PREPARED && !twophase_finish(e->conns[j], s->gid, 0, &err))
+		if (s->state == SES_OPEN && PQstatus(s->conn) == CONNECTION_OK)
+			(void) twophase_exec(s->conn, "ROLLBACK", &err);
+		if (s->state == SES_PREPARED && !twophase_finish(s->conn, s->gid, 0, &err))
 			s->state = SES_LOST;
 		if (s->state == SES_LOST)
 			finish_lost(e, s, 0, &why);
@@ -341,17 +394,17 @@ commit_target(end_phase *ep, int i, int two_phase)
 	copy_endpoint *e = &ep->dst[i];
 	char *why = NULL, *cmd;
 
-	for (int j = 0; j < ep->o->jobs; j++) {
+	for (int j = 0; j < ep->nses[i]; j++) {
 		end_session *s = &ep->ses[i][j];
 		sql_error err = {0};
 		int ok;
 
 		if (two_phase) {
-			ok = twophase_finish(e->conns[j], s->gid, 1, &err);
+			ok = twophase_finish(s->conn, s->gid, 1, &err);
 			if (ok && ep->cc->record.ncommit > 1)
 				kill_point("between-commits");
 		} else {
-			ok = twophase_txid(e->conns[j], &s->txid, &err) && twophase_exec(e->conns[j], "COMMIT", &err);
+			ok = twophase_txid(s->conn, &s->txid, &err) && twophase_exec(s->conn, "COMMIT", &err);
 		}
 		if (ok) {
 			s->state = SES_COMMITTED;
@@ -402,13 +455,13 @@ final_status(end_phase *ep, int i)
 	uint64_t committed = 0;
 	int ncommitted = 0, nunknown = 0;
 
-	for (int j = 0; j < ep->o->jobs; j++) {
+	for (int j = 0; j < ep->nses[i]; j++) {
 		ncommitted += ep->ses[i][j].state == SES_COMMITTED;
 		nunknown += ep->ses[i][j].state == SES_UNKNOWN && ep->in[i];
 		if (ep->ses[i][j].state == SES_COMMITTED)
 			committed += ep->ses[i][j].rows;
 	}
-	if (ncommitted == ep->o->jobs) {
+	if (ncommitted == ep->nses[i]) {
 		e->status = "ok";
 		e->rows = committed;
 	} else if (nunknown > 0) {
@@ -481,15 +534,21 @@ copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int
 	for (int i = 0; i < o->nto; i++) {
 		ep->ended[i] = ep->in[i] = !aborted && copy_target_state(&dst[i], o->jobs) == PGCM_RECEIVER_DONE;
 		dst[i].rows = 0;
-		for (int j = 0; j < o->jobs; j++) {
-			ep->ses[i][j].txid = -1;
-			ep->ses[i][j].rows = pgcm_receiver_rows(dst[i].receivers[j]);
+		ep->nses[i] = dst[i].kind != EP_SERVER ? 0 : o->jobs + (dst[i].delete_conn != NULL);
+		for (int j = 0; j < ep->nses[i]; j++) {
+			end_session *s = &ep->ses[i][j];
+			s->txid = -1;
+			s->conn = j < o->jobs ? dst[i].conns[j] : dst[i].delete_conn;
+			s->rows = j < o->jobs ? pgcm_receiver_rows(dst[i].receivers[j]) : 0;
 			if (ep->in[i])
-				dst[i].rows += ep->ses[i][j].rows;
+				dst[i].rows += s->rows;
 		}
 		if (!ep->in[i])
 			not_loaded(&dst[i], why);
 	}
+	for (int i = 0; i < o->nto; i++)
+		if (dst[i].delete_conn)
+			collect_delete(ep, i);
 
 	check_constraints(ep);
 	if (cc->two_phase)
@@ -537,7 +596,7 @@ copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int
 		cli_error("the run's record stays in %s/%s.run until `pgcopyman recover` settles what is left",
 		          cc->state_dir, cc->record.run_id);
 	for (int i = 0; i < o->nto; i++)
-		for (int j = 0; j < MAX_JOBS; j++)
+		for (int j = 0; j <= MAX_JOBS; j++)
 			free(ep->ses[i][j].gid);
 	free(ep);
 }

@@ -52,21 +52,21 @@ static int
 check_prepared_enabled(copy_endpoint *e, int index, const copy_opts *o, int servers)
 {
 	sql_error err = {0};
-	int max = 0;
+	int max = 0, need = o->jobs + (o->truncate && o->jobs > 1);  /* and the session deleting old rows */
 
 	if (!twophase_max_prepared(e->conns[0], &max, &err)) {
 		cli_error("target %d (%s): cannot read max_prepared_transactions: %s", index, e->label, err.message);
 		sql_error_clear(&err);
 		return 0;
 	}
-	if (max >= o->jobs)
+	if (max >= need)
 		return 1;
 	if (o->jobs > 1)
 		cli_error("target %d (%s): --jobs %d commits the target's %d sessions together, with prepared "
 		          "transactions (two-phase commit), and this server has max_prepared_transactions = %d. "
 		          "Set max_prepared_transactions to at least %d in its postgresql.conf and restart it, or run "
 		          "with --jobs 1. Nothing was loaded.",
-		          index, e->label, o->jobs, o->jobs, max, o->jobs);
+		          index, e->label, o->jobs, need, max, need);
 	else
 		cli_error("target %d (%s): --on-fault abort over %d server targets commits them together, with "
 		          "prepared transactions (two-phase commit), and this server has max_prepared_transactions "
@@ -78,12 +78,13 @@ check_prepared_enabled(copy_endpoint *e, int index, const copy_opts *o, int serv
 }
 
 /*
- * check_delete_safe: with --jobs, --truncate deletes the old rows in one of
- * the target's sessions, inside the load's transactions.  A unique or
- * exclusion index (on the table or on one of its partitions or children)
- * would make every other session's insert of a key that an old row holds
- * wait for that session to end, which it only does after every stream has
- * finished: a wait the server cannot see as a deadlock.  Refused here.
+ * check_delete_safe: with --jobs, --truncate deletes the old rows in a
+ * session of its own, committed with the streams' sessions (copy_commit.c).
+ * A unique or exclusion index (on the table or on one of its partitions or
+ * children) would make a stream's insert of a key that an old row holds
+ * wait for the deleting session to end, which it only does after every
+ * stream has finished: a wait the server cannot see as a deadlock.  Refused
+ * here, before any data moves.
  */
 static int
 check_delete_safe(copy_endpoint *e, int index, const copy_opts *o)
@@ -110,9 +111,9 @@ check_delete_safe(copy_endpoint *e, int index, const copy_opts *o)
 		cli_error("target %d (%s): cannot read the indexes of %s: %s", index, e->label, qname,
 		          PQresultErrorMessage(res));
 	else if (!ok)
-		cli_error("target %d (%s): --truncate with --jobs %d deletes the old rows of %s in one of the load's "
-		          "sessions, so that they go only when the new rows commit; its unique index \"%s\" would make "
-		          "the other sessions wait for that one to end, which it cannot before they finish. Use "
+		cli_error("target %d (%s): --truncate with --jobs %d deletes the old rows of %s in a session of its "
+		          "own, so that they go only when the new rows commit; its unique index \"%s\" would make "
+		          "the streams wait for that session to end, which it cannot before they finish. Use "
 		          "--truncate with --jobs 1 (TRUNCATE and the load in one transaction). Nothing was loaded.",
 		          index, e->label, o->jobs, qname, PQgetvalue(res, 0, 0));
 	PQclear(res);

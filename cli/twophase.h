@@ -29,6 +29,9 @@ typedef struct sql_error {
 
 void sql_error_clear(sql_error *err);
 
+/* sql_error_from: *err (cleared first) from a failed result on conn; res may be NULL. */
+void sql_error_from(PGconn *conn, const PGresult *res, sql_error *err);
+
 /* twophase_exec: run one statement that returns no rows.  1, or 0 with *err filled. */
 int twophase_exec(PGconn *conn, const char *sql, sql_error *err);
 

@@ -90,6 +90,7 @@ setup(void **state)
 		w->dst_ci[i] = with_extra(i + 2, "password=" SENTINEL);
 		drop_prepared(w->dst[i]);
 		it_exec(w->dst[i], "DROP TABLE IF EXISTS u; DROP FUNCTION IF EXISTS refuse_19000() CASCADE; "
+		                   "DROP FUNCTION IF EXISTS slow() CASCADE; "
 		                   "CREATE TABLE u (id int, s text)");
 	}
 	snprintf(w->state, sizeof w->state, "/tmp/pgcm-state.XXXXXX");
@@ -317,8 +318,8 @@ test_kill_at_each_moment_then_recover(void **state)
 	} cases[] = {
 		{"before-prepare", 0, 0},
 		{"between-prepares", 1, 0},
-		{"after-decision", 4, 1},
-		{"between-commits", 3, 1},
+		{"after-decision", 6, 1},   /* per target: two streams and the session deleting old rows */
+		{"between-commits", 5, 1},
 	};
 
 	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -350,7 +351,7 @@ test_kill_at_each_moment_then_recover(void **state)
 			it_expect_status(&r, 0);
 			no_secret(&r);
 			assert_non_null(strstr(r.out, "committed pgcopyman:"));
-			assert_non_null(strstr(r.out, "recover: 4 committed, 0 rolled back, 0 skipped, 0 left"));
+			assert_non_null(strstr(r.out, "recover: 6 committed, 0 rolled back, 0 skipped, 0 left"));
 			assert_non_null(strstr(r.out, "its record stays"));
 			it_run_free(&r);
 			assert_int_equal(records_left(w->state), 1);
@@ -481,6 +482,18 @@ waiter(PGconn *conn, const char *prefix, int not_pid)
 	return v;
 }
 
+/* let_prepares_through: n PREPAREs waiting for the standby are let through, one after another. */
+static void
+let_prepares_through(PGconn *conn, int n)
+{
+	int pid = 0;
+
+	for (int k = 0; k < n; k++) {
+		pid = waiter(conn, "PREPARE", pid);
+		it_exec(conn, "SELECT pg_cancel_backend(%d)", pid);
+	}
+}
+
 static void
 test_backend_terminated_during_prepare(void **state)
 {
@@ -515,20 +528,17 @@ test_backend_terminated_during_commit_prepared(void **state)
 	char *ci = with_extra(2, SYNC_ON);
 	it_bg bg;
 	it_run r;
-	int pid;
 
 	old_rows(w->dst[0]);
 	hold_syncrep(w->dst[0], 1);
 	bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
 	               "--state-dir", w->state, "--json");
-	/* Let each PREPARE through (a cancelled wait completes it), then kill the first COMMIT PREPARED. */
-	pid = 0;
-	for (int prepares = 0; prepares < 2; prepares++) {
-		pid = waiter(w->dst[0], "PREPARE", pid);
-		it_exec(w->dst[0], "SELECT pg_cancel_backend(%d)", pid);
-	}
-	pid = waiter(w->dst[0], "COMMIT PREPARED", 0);
-	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", pid);
+	/*
+	 * Let each PREPARE through (a cancelled wait completes it): two streams
+	 * and the session deleting the old rows.  Then kill the first COMMIT PREPARED.
+	 */
+	let_prepares_through(w->dst[0], 3);
+	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", waiter(w->dst[0], "COMMIT PREPARED", 0));
 	hold_syncrep(w->dst[0], 0);
 	r = it_cli_wait(&bg);
 	/* Asked over a new session, the server says committed: the report is the truth, not a guess. */
@@ -582,11 +592,8 @@ test_commit_outcome_unknown(void **state)
 		hold_syncrep(w->dst[0], 1);
 		bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", njobs,
 		               "--state-dir", w->state, "--json");
-		pid = 0;
-		for (int prepares = 0; jobs > 1 && prepares < 2; prepares++) {
-			pid = waiter(w->dst[0], "PREPARE", pid);
-			it_exec(w->dst[0], "SELECT pg_cancel_backend(%d)", pid);
-		}
+		if (jobs > 1)
+			let_prepares_through(w->dst[0], jobs);
 		pid = waiter(w->dst[0], "COMMIT", 0);
 		it_exec(other, "ALTER DATABASE postgres ALLOW_CONNECTIONS false");
 		it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", pid);
