@@ -118,24 +118,28 @@ teardown(void **state)
 	return 0;
 }
 
-/* assert_no_prepared: no prepared transaction at all on conn's server. */
-static void
-assert_no_prepared(PGconn *conn)
+/* number: the first value sql returns on conn, as a number. */
+static long long
+number(PGconn *conn, const char *sql)
 {
-	char *n = it_scalar(conn, "SELECT count(*) FROM pg_prepared_xacts");
+	char *n = it_scalar(conn, "%s", sql);
+	long long v = atoll(n);
 
-	assert_string_equal(n, "0");
 	free(n);
+	return v;
 }
 
 static long long
 prepared_count(PGconn *conn)
 {
-	char *n = it_scalar(conn, "SELECT count(*) FROM pg_prepared_xacts");
-	long long v = atoll(n);
+	return number(conn, "SELECT count(*) FROM pg_prepared_xacts");
+}
 
-	free(n);
-	return v;
+/* assert_no_prepared: no prepared transaction at all on conn's server. */
+static void
+assert_no_prepared(PGconn *conn)
+{
+	assert_int_equal(prepared_count(conn), 0);
 }
 
 /*
@@ -187,11 +191,7 @@ old_rows(PGconn *conn)
 static long long
 old_rows_left(PGconn *conn)
 {
-	char *n = it_scalar(conn, "SELECT count(*) FROM u WHERE s = 'old'");
-	long long v = atoll(n);
-
-	free(n);
-	return v;
+	return number(conn, "SELECT count(*) FROM u WHERE s = 'old'");
 }
 
 /* records_left: how many run records the state directory holds. */
