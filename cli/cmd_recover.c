@@ -123,12 +123,11 @@ open_run(recover_ctx *ctx, const char *id)
 	return r;
 }
 
-/* say: one line of what recover did (or would do) with a prepared transaction. */
+/* say: one line of what recover did (or, with --dry-run, would do) with a prepared transaction. */
 static void
-say(const recover_ctx *ctx, const char *what, const prepared_xact *x, const char *label, const char *why)
+say(const char *what, const prepared_xact *x, const char *label, const char *why)
 {
-	printf("%s%s %s on %s%s%s\n", ctx->dry_run ? "would be " : "", what, x->gid, label, why ? ": " : "",
-	       why ? why : "");
+	printf("%s %s on %s%s%s\n", what, x->gid, label, why ? ": " : "", why ? why : "");
 	fflush(stdout);
 }
 
@@ -145,14 +144,14 @@ settle(recover_ctx *ctx, PGconn *conn, const char *label, const prepared_xact *x
 	int commit;
 
 	if (!twophase_gid_run(x->gid, id)) {
-		say(ctx, "left", x, label, "not a gid of this version of pgcopyman");
+		say("left", x, label, "not a gid of this version of pgcopyman");
 		ctx->left++;
 		return;
 	}
 	if (!x->here) {
 		why = cli_strdup_printf("it is in database \"%s\": give --to a connection string with that dbname",
 		                        x->database);
-		say(ctx, "left", x, label, why);
+		say("left", x, label, why);
 		ctx->left++;
 		free(why);
 		return;
@@ -164,23 +163,23 @@ settle(recover_ctx *ctx, PGconn *conn, const char *label, const prepared_xact *x
 	}
 	switch (run->state) {
 	case RUN_BUSY:
-		say(ctx, "skipped", x, label, "its run is still going (it holds its lock)");
+		say("skipped", x, label, "its run is still going (it holds its lock)");
 		ctx->skipped++;
 		return;
 	case RUN_FINISHED:
-		say(ctx, "skipped", x, label, "its run finished it meanwhile");
+		say("skipped", x, label, "its run finished it meanwhile");
 		ctx->skipped++;
 		return;
 	case RUN_NO_RECORD:
 		why = cli_strdup_printf("no record of run %s in %s. If the run used another --state-dir, give "
 		                        "it; if you know the run never decided to commit, settle it by hand with "
 		                        "ROLLBACK PREPARED '%s'", id, ctx->dir, x->gid);
-		say(ctx, "left", x, label, why);
+		say("left", x, label, why);
 		ctx->left++;
 		free(why);
 		return;
 	case RUN_BAD:
-		say(ctx, "left", x, label, run->why);
+		say("left", x, label, run->why);
 		ctx->left++;
 		return;
 	case RUN_LOCKED:
@@ -188,15 +187,16 @@ settle(recover_ctx *ctx, PGconn *conn, const char *label, const prepared_xact *x
 	}
 	commit = run_record_commits(&run->record, x->gid);
 	if (ctx->dry_run || twophase_finish(conn, x->gid, commit, &err)) {
-		say(ctx, commit ? "committed" : "rolled back", x, label,
-		    commit ? "its run decided to commit" : "its run never decided to commit");
+		say(ctx->dry_run ? (commit ? "would be committed" : "would be rolled back")
+		                 : (commit ? "committed" : "rolled back"),
+		    x, label, commit ? "its run decided to commit" : "its run never decided to commit");
 		if (commit)
 			ctx->committed++;
 		else
 			ctx->rolled_back++;
 	} else {
 		why = cli_strdup_printf("%s PREPARED failed: %s", commit ? "COMMIT" : "ROLLBACK", err.message);
-		say(ctx, "left", x, label, why);
+		say("left", x, label, why);
 		ctx->left++;
 		free(why);
 	}

@@ -6,7 +6,8 @@
  * of a transaction whose connection was lost.
  *
  * A gid is "pgcopyman:RUN:tI:sJ": the tool, the run id (16 hex digits), the
- * target's position on the command line and the stream (both from 1); at
+ * target's position on the command line (from 1) and the stream (from 1;
+ * s0 is the session deleting the old rows for --truncate with --jobs); at
  * most 50 bytes, well under the server's 200.
  */
 #ifndef PGCM_CLI_TWOPHASE_H

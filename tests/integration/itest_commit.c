@@ -49,11 +49,13 @@ with_extra(int i, const char *extra)
 /*
  * drop_prepared: after a failed test, nothing waits for a standby and no
  * prepared transaction is left on conn's database (for the next tests).
+ * Returns how many there were.
  */
-static void
+static int
 drop_prepared(PGconn *conn)
 {
 	PGresult *res;
+	int found = 0;
 
 	PQclear(PQexec(conn, "ALTER SYSTEM RESET synchronous_standby_names"));
 	PQclear(PQexec(conn, "SELECT pg_reload_conf()"));
@@ -70,9 +72,11 @@ drop_prepared(PGconn *conn)
 		}
 		PQclear(res);
 		if (!left)
-			return;
+			break;
+		found = found > left ? found : left;
 		usleep(100 * 1000);
 	}
+	return found;
 }
 
 static int
@@ -103,18 +107,21 @@ static int
 teardown(void **state)
 {
 	world *w = *state;
+	int left = 0;
 
 	it_assert_usable(w->src);
 	PQfinish(w->src);
 	free(w->src_ci);
+	/* Every test leaves no prepared transaction behind (they are cleared anyway, for the next). */
 	for (int i = 0; i < 2; i++) {
-		drop_prepared(w->dst[i]);
+		left += drop_prepared(w->dst[i]);
 		it_assert_usable(w->dst[i]);
 		PQfinish(w->dst[i]);
 		free(w->dst_ci[i]);
 	}
 	it_system("rm -rf '%s'", w->state);
 	free(w);
+	assert_int_equal(left, 0);
 	return 0;
 }
 
