@@ -501,6 +501,20 @@ let_prepares_through(PGconn *conn, int n)
 	}
 }
 
+/*
+ * held_copy: over old rows on target 1, whose commits now wait for a
+ * standby, start copy --jobs 2 --truncate to it through ci (which asks for
+ * synchronous commit).
+ */
+static it_bg
+held_copy(world *w, const char *ci)
+{
+	old_rows(w->dst[0]);
+	hold_syncrep(w->dst[0], 1);
+	return it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
+	                 "--state-dir", w->state, "--json");
+}
+
 static void
 test_backend_terminated_during_prepare(void **state)
 {
@@ -509,10 +523,7 @@ test_backend_terminated_during_prepare(void **state)
 	it_bg bg;
 	it_run r;
 
-	old_rows(w->dst[0]);
-	hold_syncrep(w->dst[0], 1);
-	bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
-	               "--state-dir", w->state, "--json");
+	bg = held_copy(w, ci);
 	/* The PREPARE is done locally; its client never hears so. */
 	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", waiter(w->dst[0], "PREPARE", 0));
 	hold_syncrep(w->dst[0], 0);
@@ -536,10 +547,7 @@ test_backend_terminated_during_commit_prepared(void **state)
 	it_bg bg;
 	it_run r;
 
-	old_rows(w->dst[0]);
-	hold_syncrep(w->dst[0], 1);
-	bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
-	               "--state-dir", w->state, "--json");
+	bg = held_copy(w, ci);
 	/*
 	 * Let each PREPARE through (a cancelled wait completes it): two streams
 	 * and the session deleting the old rows.  Then kill the first COMMIT PREPARED.
