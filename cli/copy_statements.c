@@ -11,43 +11,45 @@
 #include "cli.h"
 #include "copy.h"
 
-/* literal: a quoted SQL literal (libpq's escaping), appended to buf. */
+/* append_option: ", NAME 'value'" (libpq's escaping) when the option is given. */
 static int
-append_option(PGconn *conn, char *buf, size_t size, const char *name, const char *value)
+append_option(PGconn *conn, cli_buf *buf, const char *name, const char *value)
 {
 	char *lit;
-	size_t len = strlen(buf);
 
 	if (!value)
 		return 1;
 	lit = PQescapeLiteral(conn, value, strlen(value));
 	if (!lit)
 		return 0;
-	snprintf(buf + len, size - len, ", %s %s", name, lit);
+	cli_buf_addf(buf, ", %s %s", name, lit);
 	PQfreemem(lit);
 	return 1;
 }
 
 /*
- * copy_options: the WITH list shared by every COPY: the format and the
- * options that apply to it.
+ * with_list: the WITH list shared by every COPY: the format and the options
+ * that apply to it, in a growing buffer (an option may be any length).
  */
 static char *
 with_list(PGconn *conn, const copy_opts *o, const char *format)
 {
-	char buf[2048];
+	cli_buf buf;
 
-	snprintf(buf, sizeof buf, "(FORMAT %s", format);
+	cli_buf_init(&buf);
+	cli_buf_addf(&buf, "(FORMAT %s", format);
 	if (o->header)
-		strcat(buf, ", HEADER true");
-	if (!append_option(conn, buf, sizeof buf, "DELIMITER", o->delimiter)
-	    || !append_option(conn, buf, sizeof buf, "QUOTE", o->quote)
-	    || !append_option(conn, buf, sizeof buf, "ESCAPE", o->escape)
-	    || !append_option(conn, buf, sizeof buf, "NULL", o->null_string)
-	    || !append_option(conn, buf, sizeof buf, "ENCODING", o->encoding))
+		cli_buf_add(&buf, ", HEADER true");
+	if (!append_option(conn, &buf, "DELIMITER", o->delimiter)
+	    || !append_option(conn, &buf, "QUOTE", o->quote)
+	    || !append_option(conn, &buf, "ESCAPE", o->escape)
+	    || !append_option(conn, &buf, "NULL", o->null_string)
+	    || !append_option(conn, &buf, "ENCODING", o->encoding)) {
+		cli_buf_free(&buf);
 		return NULL;
-	strcat(buf, ")");
-	return strdup(buf);
+	}
+	cli_buf_add(&buf, ")");
+	return cli_buf_take(&buf);
 }
 
 /*
@@ -101,7 +103,7 @@ cleanup:
 int
 copy_source_commands(copy_endpoint *src, const copy_opts *o, const char *format, char **cmds)
 {
-	char *where[MAX_JOBS] = {0}, errbuf[512];
+	char *where[MAX_JOBS] = {0}, *split_err = NULL;
 	const char *err = NULL;
 	char *qtable = NULL, *qkey = NULL;
 	int ok = 0;
@@ -117,8 +119,8 @@ copy_source_commands(copy_endpoint *src, const copy_opts *o, const char *format,
 		cli_error("bad --table or --split-key: %s", err ? err : "out of memory");
 		goto cleanup;
 	}
-	if (!cli_split_source(src->conns, o->jobs, qtable, qkey, where, errbuf, sizeof errbuf)) {
-		cli_error("source %s: %s", src->label, errbuf);
+	if (!cli_split_source(src->conns, o->jobs, qtable, qkey, where, &split_err)) {
+		cli_error("source %s: %s", src->label, split_err ? split_err : "out of memory");
 		goto cleanup;
 	}
 	for (int j = 0; j < o->jobs; j++)
@@ -132,6 +134,7 @@ cleanup:
 		free(where[j]);
 	free(qtable);
 	free(qkey);
+	free(split_err);
 	return ok;
 }
 
@@ -183,6 +186,8 @@ copy_stream_format(pgcm_format *fmt, const copy_opts *o, const char *format)
 	pgcm_format_init(fmt, strcmp(format, "csv") == 0 ? PGCM_FORMAT_CSV
 	                      : strcmp(format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
 	fmt->header = o->header;
+	if (o->max_row)
+		fmt->max_row = o->max_row;
 	if (o->delimiter)
 		fmt->delimiter = o->delimiter[0];
 	if (o->quote)
