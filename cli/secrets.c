@@ -17,6 +17,9 @@
 #include "strbuf.h"
 
 static char **secrets;      /* longest first, so that a longer secret is masked whole */
+
+/* What getopt made of an argument (cli_scrub_argv). */
+enum { VALUE_NONE, VALUE_CONNINFO, VALUE_OTHER };
 static size_t nsecrets;
 
 void
@@ -146,11 +149,12 @@ uri_with_password(const char *s)
 
 /*
  * might_hold_secret: s parses as a connection string with a secret in it
- * (remembered), or does not parse but mentions a password or has a URI's
+ * (remembered); or, broadly (an argument the command will not take as an
+ * option's value), it does not parse but mentions a password or has a URI's
  * user:password part.
  */
 static int
-might_hold_secret(const char *s)
+might_hold_secret(const char *s, int broadly)
 {
 	cli_conninfo ci;
 	char *err = NULL;
@@ -162,7 +166,7 @@ might_hold_secret(const char *s)
 		if (found)
 			cli_secrets_add_conninfo(s);
 	} else {
-		found = mentions_password(s) || uri_with_password(s);
+		found = broadly && (mentions_password(s) || uri_with_password(s));
 	}
 	free(err);
 	cli_conninfo_free(&ci);
@@ -212,7 +216,7 @@ is_conninfo_option(const cli_optspec *spec, int val)
  * scrub_options: getopt_long over a copy of the pointer array (GNU getopt
  * permutes it; the strings are the originals), with the command's own
  * tables, so that each connection string is found exactly where the command
- * will find it.  Marks the arguments it masked in done[].
+ * will find it.  Marks in done[] which arguments are option values, and of what kind.
  */
 static int
 scrub_options(int argc, char **argv, const cli_optspec *spec, char *done)
@@ -229,15 +233,19 @@ scrub_options(int argc, char **argv, const cli_optspec *spec, char *done)
 	while ((ch = getopt_long(argc, ptrs, spec->shortopts, spec->longopts, NULL)) != -1) {
 		int i;
 
-		if (!optarg || !is_conninfo_option(spec, ch) || strcmp(optarg, "-") == 0
-		    || strncmp(optarg, "file:", 5) == 0)
+
+		if (!optarg || (i = holding(argc, argv, optarg)) < 0)
 			continue;
-		i = holding(argc, argv, optarg);
-		if (i < 0)
+		if (!is_conninfo_option(spec, ch)) {
+			done[i] = VALUE_OTHER;
+			continue;
+		}
+		done[i] = VALUE_CONNINFO;
+		/* "-" and file:PATH name a stream or a file, not a server. */
+		if (strcmp(optarg, "-") == 0 || strncmp(optarg, "file:", 5) == 0)
 			continue;
 		cli_secrets_add_conninfo(optarg);
 		overwrite(optarg);
-		done[i] = 1;
 	}
 	optind = 0;
 	free(ptrs);
@@ -257,15 +265,17 @@ cli_scrub_argv(int argc, char **argv, const cli_optspec *spec)
 			goto fail;
 	if (spec && !scrub_options(argc, argv, spec, done))
 		goto fail;
+	/* Then whatever else may hold a password (an ambiguous option's value, a stray argument). */
 	for (int i = 1; i < argc; i++) {
 		char *eq = argv[i][0] == '-' ? strchr(argv[i], '=') : NULL;
+		int broadly = done[i] == VALUE_NONE;
 
-		if (done[i])
+		if (done[i] == VALUE_CONNINFO)
 			continue;
-		if (might_hold_secret(argv[i]))
-			overwrite(argv[i]);
-		else if (eq && might_hold_secret(eq + 1))
+		if (eq && broadly && might_hold_secret(eq + 1, broadly))
 			overwrite(eq + 1);
+		else if (might_hold_secret(argv[i], broadly))
+			overwrite(argv[i]);
 	}
 	free(done);
 	return copy;
