@@ -18,8 +18,6 @@
 
 static char **secrets;      /* longest first, so that a longer secret is masked whole */
 
-/* What getopt made of an argument (cli_scrub_argv). */
-enum { VALUE_NONE, VALUE_CONNINFO, VALUE_OTHER };
 static size_t nsecrets;
 
 void
@@ -48,18 +46,31 @@ cli_secrets_add(const char *secret)
 	nsecrets++;
 }
 
+/*
+ * add_secrets_of: every secret value of s, level by level: a nested dbname
+ * that does not parse does not hide the secrets around it (the string is
+ * invalid as a whole, but its password is still one).
+ */
+static void
+add_secrets_of(const char *s, int depth)
+{
+	PQconninfoOption *opts = PQconninfoParse(s, NULL);
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "password") == 0 || (o->dispchar && strchr(o->dispchar, '*')))
+			cli_secrets_add(o->val);
+		else if (strcmp(o->keyword, "dbname") == 0 && cli_conninfo_like(o->val) && depth < 16)
+			add_secrets_of(o->val, depth + 1);
+	}
+	PQconninfoFree(opts);
+}
+
 void
 cli_secrets_add_conninfo(const char *conninfo)
 {
-	cli_conninfo ci;
-	char *err = NULL;
-
-	if (cli_conninfo_parse(conninfo, &ci, &err))
-		for (size_t i = 0; i < ci.n; i++)
-			if (ci.secret[i])
-				cli_secrets_add(ci.vals[i]);
-	free(err);
-	cli_conninfo_free(&ci);
+	add_secrets_of(conninfo ? conninfo : "", 0);
 }
 
 void
@@ -149,12 +160,13 @@ uri_with_password(const char *s)
 
 /*
  * might_hold_secret: s parses as a connection string with a secret in it
- * (remembered); or, broadly (an argument the command will not take as an
- * option's value), it does not parse but mentions a password or has a URI's
- * user:password part.
+ * (remembered), or does not parse but mentions a password or has a URI's
+ * user:password part.  Broad on purpose: what it catches is only masked in
+ * the process title (the command keeps its copy), so a query that mentions
+ * a password column shows as stars in ps, and nothing that may be one shows.
  */
 static int
-might_hold_secret(const char *s, int broadly)
+might_hold_secret(const char *s)
 {
 	cli_conninfo ci;
 	char *err = NULL;
@@ -166,7 +178,7 @@ might_hold_secret(const char *s, int broadly)
 		if (found)
 			cli_secrets_add_conninfo(s);
 	} else {
-		found = broadly && (mentions_password(s) || uri_with_password(s));
+		found = mentions_password(s) || uri_with_password(s);
 	}
 	free(err);
 	cli_conninfo_free(&ci);
@@ -216,7 +228,7 @@ is_conninfo_option(const cli_optspec *spec, int val)
  * scrub_options: getopt_long over a copy of the pointer array (GNU getopt
  * permutes it; the strings are the originals), with the command's own
  * tables, so that each connection string is found exactly where the command
- * will find it.  Marks in done[] which arguments are option values, and of what kind.
+ * will find it.  Marks in done[] the arguments it judged.
  */
 static int
 scrub_options(int argc, char **argv, const cli_optspec *spec, char *done)
@@ -234,13 +246,9 @@ scrub_options(int argc, char **argv, const cli_optspec *spec, char *done)
 		int i;
 
 
-		if (!optarg || (i = holding(argc, argv, optarg)) < 0)
+		if (!optarg || !is_conninfo_option(spec, ch) || (i = holding(argc, argv, optarg)) < 0)
 			continue;
-		if (!is_conninfo_option(spec, ch)) {
-			done[i] = VALUE_OTHER;
-			continue;
-		}
-		done[i] = VALUE_CONNINFO;
+		done[i] = 1;
 		/* "-" and file:PATH name a stream or a file, not a server. */
 		if (strcmp(optarg, "-") == 0 || strncmp(optarg, "file:", 5) == 0)
 			continue;
@@ -265,17 +273,27 @@ cli_scrub_argv(int argc, char **argv, const cli_optspec *spec)
 			goto fail;
 	if (spec && !scrub_options(argc, argv, spec, done))
 		goto fail;
-	/* Then whatever else may hold a password (an ambiguous option's value, a stray argument). */
+	/*
+	 * Then whatever else may hold a password: an ambiguous option's value, a
+	 * stray argument, after "--".  Each candidate is judged (and its secrets
+	 * remembered): the whole argument, what follows "--opt=", what follows
+	 * "-o"; the widest that may hold one is masked.
+	 */
 	for (int i = 1; i < argc; i++) {
-		char *eq = argv[i][0] == '-' ? strchr(argv[i], '=') : NULL;
-		int broadly = done[i] == VALUE_NONE;
+		char *arg = argv[i], *eq = arg[0] == '-' ? strchr(arg, '=') : NULL;
+		char *cut = arg[0] == '-' && arg[1] && arg[1] != '-' ? arg + 2 : NULL;
+		char *from = NULL;
 
-		if (done[i] == VALUE_CONNINFO)
+		if (done[i])
 			continue;
-		if (eq && broadly && might_hold_secret(eq + 1, broadly))
-			overwrite(eq + 1);
-		else if (might_hold_secret(argv[i], broadly))
-			overwrite(argv[i]);
+		if (eq && might_hold_secret(eq + 1))
+			from = eq + 1;
+		if (cut && might_hold_secret(cut) && (!from || cut < from))
+			from = cut;
+		if (might_hold_secret(arg))
+			from = arg;
+		if (from)
+			overwrite(from);
 	}
 	free(done);
 	return copy;

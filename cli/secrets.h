@@ -31,7 +31,7 @@ typedef struct cli_optspec {
 /* cli_secrets_add: remember secret (copied); NULL, "" and short ones are ignored. */
 void cli_secrets_add(const char *secret);
 
-/* cli_secrets_add_conninfo: remember every secret value of conninfo (dbname expanded). */
+/* cli_secrets_add_conninfo: remember every secret value of conninfo, at every dbname level that parses. */
 void cli_secrets_add_conninfo(const char *conninfo);
 
 /* cli_secrets_add_environment: remember PGPASSWORD and every other secret libpq reads from the environment. */

@@ -217,6 +217,8 @@ test_scrub_argv_follows_getopt(void **state)
 		{"copy", "--t", "user=u password=" SECRET, NULL},
 		/* Unparsable, but it mentions a password. */
 		{"copy", "--bogus=password " SECRET, NULL},
+		/* Another option's value that mentions one: masked in the title too (the command keeps its copy). */
+		{"copy", "--query", "SELECT 'password " SECRET "'", NULL},
 	};
 
 	(void) state;
@@ -249,7 +251,7 @@ static void
 test_scrub_argv_keeps_what_is_not_secret(void **state)
 {
 	const char *const args[] = {"copy", "--from", "-", "--to", "file:/tmp/password=x", "--query",
-	                            "SELECT 1", "--null", "password-free", "-t", "t", NULL};
+	                            "SELECT 1", "--null", "NIL", "-t", "t", NULL};
 	const char *const listen[] = {"listen", "-chost=/x password=" SECRET, "--idle", "5", "ch", NULL};
 	char *title[12], **copy;
 
