@@ -159,11 +159,12 @@ uri_with_password(const char *s)
 }
 
 /*
- * might_hold_secret: s parses as a connection string with a secret in it
- * (remembered), or does not parse but mentions a password or has a URI's
+ * might_hold_secret: s parses as a connection string with a secret in it,
+ * or does not parse but mentions a password or has a URI's
  * user:password part.  Broad on purpose: what it catches is only masked in
  * the process title (the command keeps its copy), so a query that mentions
  * a password column shows as stars in ps, and nothing that may be one shows.
+ * What it finds is remembered for the printers.
  */
 static int
 might_hold_secret(const char *s)
@@ -175,11 +176,11 @@ might_hold_secret(const char *s)
 	if (cli_conninfo_parse(s, &ci, &err)) {
 		for (size_t i = 0; i < ci.n; i++)
 			found |= ci.secret[i];
-		if (found)
-			cli_secrets_add_conninfo(s);
 	} else {
 		found = mentions_password(s) || uri_with_password(s);
 	}
+	if (found)
+		cli_secrets_add_conninfo(s);   /* the levels that parse, even when the whole does not */
 	free(err);
 	cli_conninfo_free(&ci);
 	return found;
