@@ -68,8 +68,10 @@ _pgcopyman_value()
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
-        --null|--stall-timeout|--segment-size|--conn|-i|--idle)
+        --null|--stall-timeout|--segment-size|--conn|-i|--idle|--jobs|--split-key)
             ;;  # free text: nothing to offer
+        --max-row-size)
+            COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
         *)
             return 1 ;;
     esac
@@ -104,6 +106,7 @@ _pgcopyman()
             opts='--from --to --table -t --target-table --columns -c --query -q
                   --format -f --header --delimiter --quote --escape --null
                   --encoding --truncate --on-fault --stall-timeout --segment-size
+                  --jobs -j --split-key --max-row-size
                   --json --progress --dry-run --quiet --help -h' ;;
         listen)
             opts='--conn -c --idle -i --json -j --help -h' ;;

@@ -398,7 +398,7 @@ test_man_page(void **state)
 		"--header", "--delimiter", "--quote", "--escape", "--null", "--encoding",
 		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		NULL
+		"--max-row-size", "O_TMPFILE", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -453,6 +453,10 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "abort\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --format b", out, sizeof out);
 	assert_string_equal(out, "binary\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-r", out, sizeof out);
+	assert_string_equal(out, "--max-row-size\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
+	assert_string_equal(out, "64MB\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman listen --id", out, sizeof out);
 	assert_string_equal(out, "--idle\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,
