@@ -277,8 +277,9 @@ cli_scrub_argv(int argc, char **argv, const cli_optspec *spec)
 	/*
 	 * Then whatever else may hold a password: an ambiguous option's value, a
 	 * stray argument, after "--".  Each candidate is judged (and its secrets
-	 * remembered): the whole argument, what follows "--opt=", what follows
-	 * "-o"; the widest that may hold one is masked.
+	 * remembered): what follows "--opt=", what follows "-o", else the whole
+	 * argument; the widest part that may hold one is masked, and an option's
+	 * name stays readable.
 	 */
 	for (int i = 1; i < argc; i++) {
 		char *arg = argv[i], *eq = arg[0] == '-' ? strchr(arg, '=') : NULL;
@@ -291,7 +292,7 @@ cli_scrub_argv(int argc, char **argv, const cli_optspec *spec)
 			from = eq + 1;
 		if (cut && might_hold_secret(cut) && (!from || cut < from))
 			from = cut;
-		if (might_hold_secret(arg))
+		if (!from && might_hold_secret(arg))
 			from = arg;
 		if (from)
 			overwrite(from);
