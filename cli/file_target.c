@@ -202,6 +202,44 @@ connect_socket(file_target *t, const char *path, char **err)
 }
 
 /*
+ * claim_temp_name: give t->temp the first temporary name that create(t,
+ * name) can make: it must create exclusively and fail with EEXIST on
+ * anything there already (a planted link included), so that a taken name is
+ * skipped, never followed.  Returns 1; or 0 with errno set by create (or
+ * EEXIST when every try was taken, ENOMEM out of memory) and t->temp NULL.
+ */
+static int
+claim_temp_name(file_target *t, int (*create)(file_target *t, const char *name))
+{
+	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
+		free(t->temp);
+		if (!(t->temp = temp_name(t, attempt))) {
+			errno = ENOMEM;
+			return 0;
+		}
+		if (create(t, t->temp) == 0)
+			return 1;
+		if (errno != EEXIST)
+			break;
+	}
+	{
+		int saved = errno;
+		free(t->temp);
+		t->temp = NULL;
+		errno = saved;
+	}
+	return 0;
+}
+
+/* create_temp: a temporary file at name, created exclusively, never through a link. */
+static int
+create_temp(file_target *t, const char *name)
+{
+	t->fd = openat(t->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+	return t->fd >= 0 ? 0 : -1;
+}
+
+/*
  * open_unseen: the new contents go to an O_TMPFILE file, or, where the
  * filesystem has none, to a temporary name created exclusively (a planted
  * link or file at it makes the next name be tried).
@@ -221,21 +259,11 @@ open_unseen(file_target *t, char **err)
 			return fail(err, "cannot create a file in its directory: %s", strerror(errno));
 	}
 #endif
-	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
-		free(t->temp);
-		if (!(t->temp = temp_name(t, attempt)))
-			return fail(err, "out of memory");
-		t->fd = openat(t->dirfd, t->temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
-		if (t->fd >= 0) {
-			t->kind = FILE_TEMP_NAME;
-			return 1;
-		}
-		if (errno != EEXIST)
-			return fail(err, "cannot create a temporary file in its directory: %s", strerror(errno));
-	}
-	free(t->temp);
-	t->temp = NULL;
-	return fail(err, "found no free temporary name in its directory after %d tries", TEMP_ATTEMPTS);
+	if (!claim_temp_name(t, create_temp))
+		return fail(err, "cannot create a temporary file in its directory: %s",
+		            errno == EEXIST ? "every name tried was taken" : strerror(errno));
+	t->kind = FILE_TEMP_NAME;
+	return 1;
 }
 
 file_target *
@@ -340,30 +368,19 @@ place_unseen(file_target *t, char **err)
 {
 	if (link_unseen(t, t->base) == 0)
 		return 1;
-	if (errno != EEXIST)
-		return fail(err, "cannot link the file into place: %s", strerror(errno));
-	for (int attempt = 0; attempt < TEMP_ATTEMPTS; attempt++) {
+	if (errno != EEXIST || !claim_temp_name(t, link_unseen))
+		return fail(err, "cannot link the file into place: %s",
+		            errno == EEXIST ? "every temporary name tried was taken" : strerror(errno));
+	if (renameat(t->dirfd, t->temp, t->dirfd, t->base) != 0) {
+		fail(err, "cannot rename the file into place: %s", strerror(errno));
+		(void) unlinkat(t->dirfd, t->temp, 0);
 		free(t->temp);
-		if (!(t->temp = temp_name(t, attempt)))
-			return fail(err, "out of memory");
-		if (link_unseen(t, t->temp) == 0) {
-			if (renameat(t->dirfd, t->temp, t->dirfd, t->base) == 0) {
-				free(t->temp);
-				t->temp = NULL;
-				return 1;
-			}
-			fail(err, "cannot rename the file into place: %s", strerror(errno));
-			(void) unlinkat(t->dirfd, t->temp, 0);
-			free(t->temp);
-			t->temp = NULL;
-			return 0;
-		}
-		if (errno != EEXIST)
-			return fail(err, "cannot link the file into place: %s", strerror(errno));
+		t->temp = NULL;
+		return 0;
 	}
 	free(t->temp);
 	t->temp = NULL;
-	return fail(err, "found no free temporary name in its directory after %d tries", TEMP_ATTEMPTS);
+	return 1;
 }
 
 int

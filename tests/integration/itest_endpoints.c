@@ -44,41 +44,13 @@ typedef struct world {
 	size_t want_len;
 } world;
 
-/* A command started in the background, its output in files. */
+/* A command started in the background (util.h), and what came of it. */
 typedef struct proc {
+	it_proc run;
 	pid_t pid;
-	int gate;            /* write end: one byte lets the child exec; -1: no gate */
-	char out[40], err[40];
 	it_run r;
 	long maxrss_kb;
 } proc;
-
-/* copy_out: what the server's COPY writes for sql, whole. */
-static char *
-copy_out(PGconn *conn, const char *sql, size_t *len)
-{
-	PGresult *res = PQexec(conn, sql);
-	char *out = NULL, *buf;
-	size_t n = 0;
-	int got;
-
-	assert_int_equal(PQresultStatus(res), PGRES_COPY_OUT);
-	PQclear(res);
-	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
-		out = realloc(out, n + (size_t) got + 1);
-		assert_non_null(out);
-		memcpy(out + n, buf, (size_t) got);
-		n += (size_t) got;
-		PQfreemem(buf);
-	}
-	assert_int_equal(got, -1);
-	res = PQgetResult(conn);
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	assert_null(PQgetResult(conn));
-	*len = n;
-	return out ? out : calloc(1, 1);
-}
 
 static int
 setup(void **state)
@@ -94,7 +66,7 @@ setup(void **state)
 		w->dst[i] = it_connect(i + 2);
 		it_exec(w->dst[i], "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY, s text)");
 	}
-	w->want = copy_out(w->src, "COPY t TO STDOUT", &w->want_len);
+	w->want = it_copy_out(w->src, "COPY t TO STDOUT", &w->want_len);
 	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-endpoints.XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	*state = w;
@@ -122,79 +94,19 @@ teardown(void **state)
 	return 0;
 }
 
-/*
- * proc_start: run build/pgcopyman with args in the background, stdin from
- * in_fd (-1: /dev/null), stdout and stderr to files.  gated: the child waits
- * for proc_go() before it execs, so that the test knows its pid first.
- */
+/* proc_start / proc_wait: it_cli_spawn and it_cli_wait on a proc (a gated one is released by the wait). */
 static void
 proc_start(proc *p, const char *const *args, int in_fd, int gated)
 {
-	char bin[512];
-	const char *argv[64];
-	int n = 0, gate[2] = {-1, -1}, ofd, efd;
-
 	memset(p, 0, sizeof *p);
-	snprintf(p->out, sizeof p->out, "/tmp/pgcm-ep-out.XXXXXX");
-	snprintf(p->err, sizeof p->err, "/tmp/pgcm-ep-err.XXXXXX");
-	ofd = mkstemp(p->out);
-	efd = mkstemp(p->err);
-	assert_true(ofd >= 0 && efd >= 0);
-	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
-	for (int i = 0; args[i] && n < 63; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-	if (gated)
-		assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
-	p->pid = fork();
-	assert_true(p->pid >= 0);
-	if (p->pid == 0) {
-		char go;
-		int ifd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
-		if (gated) {
-			close(gate[1]);
-			if (read(gate[0], &go, 1) != 1)
-				_exit(126);
-			close(gate[0]);
-		}
-		dup2(ifd, 0);
-		dup2(ofd, 1);
-		dup2(efd, 2);
-		alarm(120);
-		execv(argv[0], (char *const *) argv);
-		_exit(127);
-	}
-	close(ofd);
-	close(efd);
-	if (gated)
-		close(gate[0]);
-	p->gate = gate[1];
+	it_cli_spawn(&p->run, args, in_fd, gated);
+	p->pid = p->run.pid;
 }
 
-static void
-proc_go(proc *p)
-{
-	assert_int_equal(write(p->gate, "g", 1), 1);
-	close(p->gate);
-	p->gate = -1;
-}
-
-/* proc_wait: wait for the command; its status, output and peak memory into p. */
 static void
 proc_wait(proc *p)
 {
-	struct rusage ru;
-	int st;
-
-	if (p->gate >= 0)
-		proc_go(p);
-	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
-	p->maxrss_kb = ru.ru_maxrss;
-	p->r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	p->r.out = it_slurp(p->out);
-	p->r.err = it_slurp(p->err);
-	unlink(p->out);
-	unlink(p->err);
+	p->r = it_cli_wait(&p->run, &p->maxrss_kb);
 }
 
 /* sanitizer_clean: no sanitizer report and no death by signal in a run. */
@@ -427,6 +339,35 @@ test_symlink_at_final_path(void **state)
 }
 
 /*
+ * copy_past_planted_links: copy t (text) to file:DIR/out while links to
+ * victim files are planted at every temporary name the command will try
+ * (PGCM_TEST_TEMP_SEED=seed) and at older versions' PATH.pgcopyman-PID,
+ * then check that it loaded, that no victim or link was touched, and that
+ * nothing but the file is left.
+ */
+static void
+copy_past_planted_links(const world *w, unsigned long long seed)
+{
+	char out[128], target[160], seedtext[32], victims[4][128], links[4][160];
+	proc p;
+
+	snprintf(out, sizeof out, "%s/out", w->dir);
+	snprintf(target, sizeof target, "file:%s", out);
+	snprintf(seedtext, sizeof seedtext, "%llu", seed);
+	setenv("PGCM_TEST_TEMP_SEED", seedtext, 1);
+	proc_start(&p, (const char *const[]){"copy", "--from", it_conninfo(1), "--to", target, "--table", "t",
+	                                     "--format", "text", NULL}, -1, 1);
+	unsetenv("PGCM_TEST_TEMP_SEED");
+	plant(w, "out", seed, p.pid, victims, links);
+	proc_wait(&p);
+	it_expect_status(&p.r, 0);
+	expect_file(out, w->want, w->want_len);
+	expect_planted_untouched(victims, links);
+	expect_entries(w->dir, "out");
+	it_run_free(&p.r);
+}
+
+/*
  * Where the filesystem has no O_TMPFILE (forced here), the file is written
  * at a temporary name created exclusively: links planted at the names the
  * tool tries (and at older versions' PATH.pgcopyman-PID) are skipped, never
@@ -436,30 +377,17 @@ static void
 test_symlinks_at_temporary_names(void **state)
 {
 	world *w = *state;
-	char out[128], target[160], victims[4][128], links[4][160];
-	mode_t old_umask;
+	char out[128];
+	mode_t old_umask = umask(027);
 	struct stat st;
-	proc p;
 
-	snprintf(out, sizeof out, "%s/out", w->dir);
-	snprintf(target, sizeof target, "file:%s", out);
 	setenv("PGCM_TEST_NO_TMPFILE", "1", 1);
-	setenv("PGCM_TEST_TEMP_SEED", "1000", 1);
-	old_umask = umask(027);
-	proc_start(&p, (const char *const[]){"copy", "--from", it_conninfo(1), "--to", target, "--table", "t",
-	                                     "--format", "text", NULL}, -1, 1);
-	umask(old_umask);
+	copy_past_planted_links(w, 1000);
 	unsetenv("PGCM_TEST_NO_TMPFILE");
-	unsetenv("PGCM_TEST_TEMP_SEED");
-	plant(w, "out", 1000, p.pid, victims, links);
-	proc_wait(&p);
-	it_expect_status(&p.r, 0);
-	expect_file(out, w->want, w->want_len);
+	umask(old_umask);
+	snprintf(out, sizeof out, "%s/out", w->dir);
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0640);
-	expect_planted_untouched(victims, links);
-	expect_entries(w->dir, "out");
-	it_run_free(&p.r);
 }
 
 /*
@@ -471,28 +399,20 @@ static void
 test_symlinks_when_replacing_a_file(void **state)
 {
 	world *w = *state;
-	char out[128], target[160], victims[4][128], links[4][160];
-	proc p;
+	char out[128];
 
 	snprintf(out, sizeof out, "%s/out", w->dir);
-	snprintf(target, sizeof target, "file:%s", out);
 	write_file(out, "old contents\n");
-	setenv("PGCM_TEST_TEMP_SEED", "2000", 1);
-	proc_start(&p, (const char *const[]){"copy", "--from", it_conninfo(1), "--to", target, "--table", "t",
-	                                     "--format", "text", NULL}, -1, 1);
-	unsetenv("PGCM_TEST_TEMP_SEED");
-	plant(w, "out", 2000, p.pid, victims, links);
-	proc_wait(&p);
-	it_expect_status(&p.r, 0);
-	expect_file(out, w->want, w->want_len);
-	expect_planted_untouched(victims, links);
-	expect_entries(w->dir, "out");
-	it_run_free(&p.r);
+	copy_past_planted_links(w, 2000);
 }
 
-/* reader_start: a process that copies path (a FIFO) to dest; bounded by a timeout. */
+/*
+ * reader_start: a process that reads a FIFO at path (listen_fd < 0) or the
+ * first connection to the listening socket listen_fd, and copies what it
+ * gets to dest; bounded by a timeout.  It exits 0 after the end of the data.
+ */
 static pid_t
-reader_start(const char *path, const char *dest)
+reader_start(const char *path, int listen_fd, const char *dest)
 {
 	pid_t pid = fork();
 
@@ -503,7 +423,7 @@ reader_start(const char *path, const char *dest)
 		ssize_t n;
 
 		alarm(60);
-		in = open(path, O_RDONLY);
+		in = listen_fd >= 0 ? accept(listen_fd, NULL, NULL) : open(path, O_RDONLY);
 		out = open(dest, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (in < 0 || out < 0)
 			_exit(2);
@@ -551,7 +471,7 @@ test_fifo_target(void **state)
 	proc_start(&p, (const char *const[]){"copy", "--from", it_conninfo(1), "--to", target, "--to",
 	                                     it_conninfo(2), "--table", "t", "--format", "text", NULL}, -1, 0);
 	usleep(1000 * 1000);
-	reader = reader_start(fifo, got);
+	reader = reader_start(fifo, -1, got);
 	proc_wait(&p);
 	assert_int_equal(wait_bounded(reader, 20), 0);
 	it_expect_status(&p.r, 0);
@@ -629,22 +549,7 @@ test_socket_target(void **state)
 	strcpy(sa.sun_path, sock);
 	assert_int_equal(bind(lfd, (struct sockaddr *) &sa, sizeof sa), 0);
 	assert_int_equal(listen(lfd, 1), 0);
-	reader = fork();
-	assert_true(reader >= 0);
-	if (reader == 0) {
-		int c, out = open(got, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		char buf[65536];
-		ssize_t n;
-
-		alarm(60);
-		c = accept(lfd, NULL, NULL);
-		if (c < 0 || out < 0)
-			_exit(2);
-		while ((n = read(c, buf, sizeof buf)) > 0)
-			if (write(out, buf, (size_t) n) != n)
-				_exit(3);
-		_exit(n < 0 ? 4 : 0);
-	}
+	reader = reader_start(NULL, lfd, got);
 	close(lfd);
 	proc_start(&p, (const char *const[]){"copy", "--from", it_conninfo(1), "--to", target, "--table", "t",
 	                                     "--format", "text", NULL}, -1, 0);
