@@ -117,8 +117,15 @@ cli_conninfo_parse(const char *conninfo, cli_conninfo *ci, char **err)
 {
 	memset(ci, 0, sizeof *ci);
 	*err = NULL;
-	if (!expand(ci, conninfo ? conninfo : "", 0, err))
+	if (conninfo && *conninfo && !cli_conninfo_like(conninfo)) {
+		/* A bare word is a database name, as libpq's expand_dbname takes it. */
+		if (!set(ci, "dbname", conninfo, 0)) {
+			*err = strdup("out of memory");
+			return 0;
+		}
+	} else if (!expand(ci, conninfo ? conninfo : "", 0, err)) {
 		return 0;
+	}
 	if (ci->n == 0) {
 		/* Still hand out the NULL-terminated arrays a caller may pass on. */
 		ci->keys = calloc(1, sizeof *ci->keys);

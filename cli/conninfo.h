@@ -24,7 +24,8 @@ typedef struct cli_conninfo {
 
 /*
  * cli_conninfo_parse: parse conninfo ("" or NULL: no settings, the PG*
- * environment applies) into *ci, expanding dbname.  Returns 1; or 0 with
+ * environment applies; a word without '=' that is not a URI: a database
+ * name, as libpq takes it) into *ci, expanding dbname.  Returns 1; or 0 with
  * *err (malloc'd, holds no value from conninfo; free it) when conninfo is not
  * a valid connection string or URI, or when out of memory.  Free *ci with
  * cli_conninfo_free() either way.

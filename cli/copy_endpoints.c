@@ -93,7 +93,9 @@ copy_open_target_file(copy_endpoint *e, const copy_opts *o)
 		cli_error("out of memory");
 		return 0;
 	}
-	e->file = file_target_open(e->path, (int) (o->stall_timeout * 1000), &cli_interrupted, &err);
+	/* Past about 24 days (an int of milliseconds) the wait may as well be unbounded (0). */
+	e->file = file_target_open(e->path, o->stall_timeout < 2e6 ? (int) (o->stall_timeout * 1000) : 0,
+	                           &cli_interrupted, &err);
 	if (!e->file) {
 		cli_error("target %s: %s", e->label ? e->label : e->spec, err ? err : "out of memory");
 		free(err);

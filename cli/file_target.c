@@ -155,7 +155,7 @@ split_path(file_target *t, const char *path, char **err)
  * FIFO without a reader yet is waited for, up to wait_ms (0: until stop).
  */
 static int
-open_in_place(file_target *t, int wait_ms, const volatile int *stop, char **err)
+open_in_place(file_target *t, int fifo, int wait_ms, const volatile int *stop, char **err)
 {
 	struct timespec nap = {0, READER_POLL_NS};
 	long waited_ms = 0;
@@ -163,12 +163,12 @@ open_in_place(file_target *t, int wait_ms, const volatile int *stop, char **err)
 
 	for (;;) {
 		t->fd = openat(t->dirfd, t->base, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-		if (t->fd >= 0 || errno != ENXIO)
+		if (t->fd >= 0 || errno != ENXIO || !fifo)
 			break;
-		if ((wait_ms > 0 && waited_ms >= wait_ms) || (stop && *stop)) {
-			fail(err, "is a FIFO that no process opened for reading within %d s", (wait_ms + 999) / 1000);
-			return 0;
-		}
+		if (stop && *stop)
+			return fail(err, "is a FIFO: interrupted while waiting for a process to read it");
+		if (wait_ms > 0 && waited_ms >= wait_ms)
+			return fail(err, "is a FIFO that no process opened for reading within %.1f s", wait_ms / 1000.0);
 		nanosleep(&nap, NULL);
 		waited_ms += READER_POLL_NS / 1000000L;
 	}
@@ -317,7 +317,7 @@ file_target_open(const char *path, int wait_ms, const volatile int *stop, char *
 	else if (S_ISBLK(lst.st_mode))
 		fail(err, "is a block device; refusing to write COPY data onto it");
 	else if (S_ISCHR(lst.st_mode) || S_ISFIFO(lst.st_mode))
-		ok = open_in_place(t, wait_ms, stop, err);
+		ok = open_in_place(t, S_ISFIFO(lst.st_mode), wait_ms, stop, err);
 	else if (S_ISSOCK(lst.st_mode))
 		ok = connect_socket(t, path, err);
 	else if (S_ISREG(lst.st_mode))

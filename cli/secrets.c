@@ -169,11 +169,11 @@ uri_with_password(const char *s)
 static int
 might_hold_secret(const char *s)
 {
-	cli_conninfo ci;
+	cli_conninfo ci = {0};
 	char *err = NULL;
 	int found = 0;
 
-	if (cli_conninfo_parse(s, &ci, &err)) {
+	if (cli_conninfo_like(s) && cli_conninfo_parse(s, &ci, &err)) {
 		for (size_t i = 0; i < ci.n; i++)
 			found |= ci.secret[i];
 	} else {
@@ -245,7 +245,6 @@ scrub_options(int argc, char **argv, const cli_optspec *spec, char *done)
 	optind = 0;   /* glibc: start a fresh scan */
 	while ((ch = getopt_long(argc, ptrs, spec->shortopts, spec->longopts, NULL)) != -1) {
 		int i;
-
 
 		if (!optarg || !is_conninfo_option(spec, ch) || (i = holding(argc, argv, optarg)) < 0)
 			continue;

@@ -221,15 +221,20 @@ with_secret(int i)
 	return s;
 }
 
-/* socket_dir: the host= directory of cluster i's connection string, malloc'd. */
+/* setting: the value of keyword (e.g. "host") in cluster i's connection string, malloc'd. */
 static char *
-socket_dir(int i)
+setting(int i, const char *keyword)
 {
-	char *host = strdup(strstr(it_conninfo(i), "host=") + 5);
+	char key[32], *value;
+	const char *at;
 
-	assert_non_null(host);
-	host[strcspn(host, " ")] = '\0';
-	return host;
+	snprintf(key, sizeof key, "%s=", keyword);
+	at = strstr(it_conninfo(i), key);
+	assert_non_null(at);
+	value = strdup(at + strlen(key));
+	assert_non_null(value);
+	value[strcspn(value, " ")] = '\0';
+	return value;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -853,7 +858,7 @@ title_while_connecting(const char *const *args, const char *visible)
 static void
 test_passwords_hidden_in_process_title(void **state)
 {
-	char *ci4 = with_secret(4), *ci1 = with_secret(1), *host4 = socket_dir(4);
+	char *ci4 = with_secret(4), *ci1 = with_secret(1), *host4 = setting(4, "host");
 	char uri4[512], dburi4[600], eq[700];
 	const char *forms[3];
 	pid_t pm = postmaster_pid(4);
@@ -903,7 +908,7 @@ static void
 test_passwords_hidden_in_output_and_logs(void **state)
 {
 	world *w = *state;
-	char *ci2 = with_secret(2), *ci1 = with_secret(1), *host2 = socket_dir(2);
+	char *ci2 = with_secret(2), *ci1 = with_secret(1), *host2 = setting(2, "host");
 	char eq[700], uri2[512], dburi2[600], bad2[600], env[128];
 	it_run r;
 
@@ -951,6 +956,21 @@ test_passwords_hidden_in_output_and_logs(void **state)
 	it_expect_status(&r, 1);
 	no_sentinel(r.err, "stderr");
 	it_run_free(&r);
+
+	/* A bare word is still a database name (the PG* environment gives the rest), as libpq takes it. */
+	{
+		char *user = setting(2, "user");
+		setenv("PGHOST", host2, 1);
+		setenv("PGUSER", user, 1);
+		r = it_cli("copy", "--from", ci1, "--to", "postgres", "--table", "t");
+		unsetenv("PGHOST");
+		unsetenv("PGUSER");
+		free(user);
+	}
+	it_expect_status(&r, 0);
+	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
+	it_run_free(&r);
+	it_exec(w->dst[0], "TRUNCATE t");
 
 	/* PGPASSWORD is never printed, whatever fails. */
 	snprintf(env, sizeof env, "PGPASSWORD=" SENTINEL);

@@ -81,6 +81,7 @@ test_mask_hides_every_secret(void **state)
 	expect_mask("postgresql://u:" SECRET "@h:5433/db?sslpassword=" SECRET,
 	            "user=u password=******** dbname=db host=h port=5433 sslpassword=********");
 	expect_mask("", "(defaults)");
+	expect_mask("mydb", "dbname=mydb");   /* a bare word is a database name, as libpq takes it */
 	expect_mask(NULL, "(defaults)");
 	expect_mask("host='/a b' application_name='it\\'s'", "host='/a b' application_name='it\\'s'");
 	/* Unparsable: nothing of it is shown, it may hold a password. */
