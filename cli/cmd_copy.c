@@ -156,7 +156,7 @@ cli_copy(int argc, char **argv)
 		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
 	if (!o.quiet && !o.json)
-		copy_print_summary(&o, format, now_seconds() - t0, total, loaded, faulted);
+		copy_print_summary(&o, format, now_seconds() - t0, total, dst, loaded, faulted);
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:

@@ -10,6 +10,7 @@
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
+ *   file_target.c      a file: target: written unseen and put in place on commit
  *
  * Like the rest of the command it uses only the library's public header.
  */
@@ -24,8 +25,11 @@
 
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
+#define COPY_MAX_ROW_LIMIT ((size_t) 1 << 30)  /* the server's own limit on a row */
 
 enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
+
+typedef struct file_target file_target;
 
 /* A source or a target, as the command line gave it. */
 typedef struct copy_endpoint {
@@ -35,7 +39,7 @@ typedef struct copy_endpoint {
 	PGconn *conns[MAX_JOBS];  /* a server: one session per stream */
 	int fd;
 	char *path;               /* file: final path */
-	char *tmp_path;           /* file target: written here, renamed on success */
+	file_target *file;        /* file target: written through it, committed on success */
 	char *command;            /* the COPY command (a target: the same for every stream) */
 	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
 	const char *status;       /* "ok", "faulted", "aborted" */
@@ -72,6 +76,7 @@ typedef struct copy_opts {
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
+	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
 } copy_opts;
 
 /* copy_options.c */
@@ -101,10 +106,37 @@ void copy_classify(copy_endpoint *e, const char *spec);
 int copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql);
 int copy_exec_all(copy_endpoint *e, int n, const char *sql);
 int copy_connect_sessions(copy_endpoint *e, int n);
-int copy_open_target_file(copy_endpoint *e);
+int copy_open_target_file(copy_endpoint *e, const copy_opts *o);
 int copy_open_source(copy_endpoint *src, const copy_opts *o);
 int copy_open_target(copy_endpoint *e, const copy_opts *o);
 void copy_endpoint_close(copy_endpoint *e);
+
+/*
+ * file_target.c: a file: target (the rules are at the top of file_target.c).
+ *
+ * file_target_open: look at path and refuse what must not be written (a
+ * directory, a block device, a symbolic link to a file) before any data
+ * moves; otherwise open it for writing: a device, FIFO or socket in place (a
+ * FIFO without a reader is waited for up to wait_ms, 0: until *stop), a
+ * regular or new file unseen.  Returns the target, or NULL with *err (a
+ * malloc'd reason, e.g. "is a directory; name a file in it"; NULL when out of
+ * memory).  Free with file_target_discard().
+ *
+ * file_target_fd: the descriptor to write the data to (the target's; not to be closed).
+ *
+ * file_target_commit: make what was written the file at the final path: fsync
+ * it, link or rename it into place in one step, fsync the directory (a device,
+ * FIFO or socket: nothing to do).  Returns 1; or 0 with *err (malloc'd, NULL
+ * when out of memory), and then the final path is as it was, unless the only
+ * failure was syncing the directory (the message says so).
+ *
+ * file_target_discard: close and free t (NULL is fine); what was not
+ * committed is removed (an O_TMPFILE file leaves nothing at all).
+ */
+file_target *file_target_open(const char *path, int wait_ms, const volatile int *stop, char **err);
+int file_target_fd(const file_target *t);
+int file_target_commit(file_target *t, char **err);
+void file_target_discard(file_target *t);
 
 /* copy_commit.c */
 int copy_begin_targets(copy_endpoint *dst, const copy_opts *o);
@@ -124,6 +156,6 @@ void copy_print_json(const copy_opts *o, const char *format, const char *why, do
                      pgcm_progress total, copy_endpoint *dst, int ndst, int aborted,
                      const char *reason, const char *source_error);
 void copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                        int loaded, int faulted);
+                        const copy_endpoint *dst, int loaded, int faulted);
 
 #endif

@@ -72,6 +72,8 @@ _pgcopyman_value()
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
         --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
             ;;  # free text: nothing to offer
+        --max-row-size)
+            COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
         *)
             return 1 ;;
     esac
@@ -106,8 +108,8 @@ _pgcopyman()
             opts='--from --to --table -t --target-table --columns -c --query -q
                   --format -f --header --header-match --delimiter --quote --escape
                   --null --encoding --truncate --on-fault --stall-timeout
-                  --segment-size --jobs -j --split-key --json --progress --dry-run
-                  --quiet --help -h' ;;
+                  --segment-size --jobs -j --split-key --max-row-size --json --progress
+                  --dry-run --quiet --help -h' ;;
         listen)
             opts='--conn -c --idle -i --json -j --help -h' ;;
         notify)

@@ -399,7 +399,7 @@ test_man_page(void **state)
 		"--jobs", "--split-key", "What gets copied",
 		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		NULL
+		"--max-row-size", "O_TMPFILE", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -460,6 +460,10 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "on\noff\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --split", out, sizeof out);
 	assert_string_equal(out, "--split-key\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-r", out, sizeof out);
+	assert_string_equal(out, "--max-row-size\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
+	assert_string_equal(out, "64MB\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman listen --id", out, sizeof out);
 	assert_string_equal(out, "--idle\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,

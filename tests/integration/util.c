@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -298,25 +300,36 @@ now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-it_run
-it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+void
+it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 {
-	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	char bin[512];
 	const char *argv[64];
-	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
-	pid_t pid;
-	it_run r;
-	double t0 = now_s();
+	int n = 0, gate[2] = {-1, -1}, ofd, efd;
 
+	memset(p, 0, sizeof *p);
+	snprintf(p->out, sizeof p->out, "/tmp/pgcm-cli-out.XXXXXX");
+	snprintf(p->err, sizeof p->err, "/tmp/pgcm-cli-err.XXXXXX");
+	ofd = mkstemp(p->out);
+	efd = mkstemp(p->err);
 	assert_true(ofd >= 0 && efd >= 0);
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	if (gated)
+		assert_int_equal(pipe(gate), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		char go;
+		int ifd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+		if (gated) {
+			close(gate[1]);
+			if (read(gate[0], &go, 1) != 1)
+				_exit(126);
+			close(gate[0]);
+		}
 		dup2(ifd, 0);
 		dup2(ofd, 1);
 		dup2(efd, 2);
@@ -324,20 +337,91 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		execv(argv[0], (char *const *) argv);
 		_exit(127);
 	}
-	if (sig) {
-		usleep((useconds_t) signal_after_ms * 1000);
-		kill(pid, sig);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	r.seconds = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = it_slurp(outp);
-	r.err = it_slurp(errp);
 	close(ofd);
 	close(efd);
-	unlink(outp);
-	unlink(errp);
+	if (gated)
+		close(gate[0]);
+	p->gate = gate[1];
+}
+
+void
+it_cli_release(it_proc *p)
+{
+	if (p->gate < 0)
+		return;
+	assert_int_equal(write(p->gate, "g", 1), 1);
+	close(p->gate);
+	p->gate = -1;
+}
+
+it_run
+it_cli_wait(it_proc *p, long *maxrss_kb)
+{
+	struct rusage ru;
+	it_run r;
+	int st;
+
+	it_cli_release(p);
+	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
+	if (maxrss_kb)
+		*maxrss_kb = ru.ru_maxrss;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = it_slurp(p->out);
+	r.err = it_slurp(p->err);
+	r.seconds = 0;
+	unlink(p->out);
+	unlink(p->err);
 	return r;
+}
+
+it_run
+it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	double t0 = now_s();
+	it_proc p;
+	it_run r;
+
+	assert_true(ifd >= 0);
+	it_cli_spawn(&p, args, ifd, 0);
+	close(ifd);
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(p.pid, sig);
+	}
+	r = it_cli_wait(&p, NULL);
+	r.seconds = now_s() - t0;
+	return r;
+}
+
+char *
+it_copy_out(PGconn *conn, const char *sql, size_t *len)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *out = NULL, *buf;
+	size_t n = 0;
+	int got;
+
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		print_error("%s: %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		fail();
+	}
+	PQclear(res);
+	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
+		out = realloc(out, n + (size_t) got + 1);
+		assert_non_null(out);
+		memcpy(out + n, buf, (size_t) got);
+		n += (size_t) got;
+		PQfreemem(buf);
+	}
+	assert_int_equal(got, -1);
+	res = PQgetResult(conn);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_null(PQgetResult(conn));
+	*len = n;
+	return out ? out : calloc(1, 1);
 }
 
 void

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -86,6 +87,26 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+/* What the server's COPY ... TO STDOUT statement sql writes, whole (malloc'd; its length in *len). */
+char *it_copy_out(PGconn *conn, const char *sql, size_t *len);
+
+/* A run of the command in the background (it_cli_spawn), its output going to files. */
+typedef struct it_proc {
+	pid_t pid;
+	int gate;          /* write end: a byte lets the child exec (it_cli_release); -1: none */
+	char out[40], err[40];
+} it_proc;
+/*
+ * it_cli_spawn: start build/pgcopyman with args (NULL-terminated) in the
+ * background, stdin from in_fd (-1: /dev/null), stdout and stderr to files.
+ * gated: the child waits for it_cli_release() before it execs, so that the
+ * caller knows its pid first.  Bounded by a 120 s alarm.
+ */
+void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/* it_cli_release: let a gated child exec. */
+void it_cli_release(it_proc *p);
+/* it_cli_wait: wait for the run (releasing it if gated); its status and output; *maxrss_kb if not NULL. */
+it_run it_cli_wait(it_proc *p, long *maxrss_kb);
 
 /*
  * it_plan_new: a plan of table from src to every dst[0..ndst), in format f:
