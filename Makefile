@@ -57,7 +57,7 @@ CLI = $(BUILD)/pgcopyman
 .PHONY: all check unit integration examples demo install uninstall clean bench fuzz
 all: $(STATIC) $(SHARED) $(CLI) $(BUILD)/pgcopyman.pc $(EXAMPLE_BIN)
 
-$(BUILD)/src/%.o: src/%.c include/pgcopyman.h src/internal.h
+$(BUILD)/src/%.o: src/%.c include/pgcopyman.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
 
@@ -79,8 +79,9 @@ $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-# Unit tests reach into the library's internals, so they link the static library.
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h
+# Unit tests reach into the library's internals, so they link the static library;
+# those of CLI modules compile the module's file in.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard cli/*.c cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
 

@@ -127,8 +127,7 @@ open_run(recover_ctx *ctx, const char *id)
 static void
 say(const char *what, const prepared_xact *x, const char *label, const char *why)
 {
-	printf("%s %s on %s%s%s\n", what, x->gid, label, why ? ": " : "", why ? why : "");
-	fflush(stdout);
+	cli_out("%s %s on %s%s%s", what, x->gid, label, why ? ": " : "", why ? why : "");
 }
 
 /*
@@ -250,8 +249,8 @@ recover_records(recover_ctx *ctx)
 		int before = ctx->left + ctx->skipped, reached = 1;
 
 		if (!run || run->state == RUN_BUSY || run->state == RUN_BAD) {
-			printf("skipped run %s: %s\n", ids[i], !run ? "out of memory" : run->state == RUN_BUSY
-			       ? "it is still going (it holds its lock)" : run->why);
+			cli_out("skipped run %s: %s", ids[i], !run ? "out of memory" : run->state == RUN_BUSY
+			        ? "it is still going (it holds its lock)" : run->why);
 			if (run && run->state == RUN_BUSY)
 				ctx->skipped++;
 			else
@@ -265,7 +264,7 @@ recover_records(recover_ctx *ctx)
 			reached &= settle_target(ctx, run->record.targets[t].conninfo, prefix);
 		if (!ctx->dry_run && reached && ctx->left + ctx->skipped == before) {
 			if (run_record_remove(ctx->dir, run->id, &err))
-				printf("run %s settled: its record is removed\n", run->id);
+				cli_out("run %s settled: its record is removed", run->id);
 			else
 				cli_error("%s", err);
 		}
@@ -276,16 +275,21 @@ recover_records(recover_ctx *ctx)
 	free(err);
 }
 
+static const struct option recover_longopts[] = {
+	{"to", required_argument, NULL, 'T'},
+	{"state-dir", required_argument, NULL, 'S'},
+	{"dry-run", no_argument, NULL, 'n'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}
+};
+
+/* --to carries a connection string: main.c scrubs it from the process title with these tables. */
+static const int recover_conninfo_vals[] = {'T', 0};
+const cli_optspec cli_recover_optspec = {":h", recover_longopts, recover_conninfo_vals};
+
 int
 cli_recover(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"to", required_argument, NULL, 'T'},
-		{"state-dir", required_argument, NULL, 'S'},
-		{"dry-run", no_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	const char *to[MAX_RECOVER_TARGETS], *state_dir = NULL;
 	char *dir = NULL;
 	recover_ctx ctx;
@@ -293,8 +297,8 @@ cli_recover(int argc, char **argv)
 
 	memset(&ctx, 0, sizeof ctx);
 	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
+	while ((ch = getopt_long(argc, argv, cli_recover_optspec.shortopts, recover_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'T':
 			if (nto == MAX_RECOVER_TARGETS) {
@@ -333,10 +337,10 @@ cli_recover(int argc, char **argv)
 		(void) settle_target(&ctx, to[i], GID_PREFIX);
 	for (size_t i = 0; nto > 0 && !ctx.dry_run && i < ctx.nruns; i++)
 		if (ctx.runs[i].state == RUN_LOCKED)
-			printf("run %s: its record stays in %s; `pgcopyman recover --state-dir` that directory, "
-			       "without --to, checks every target of the run and then removes it\n", ctx.runs[i].id, dir);
-	printf("recover: %d committed, %d rolled back, %d skipped, %d left%s\n", ctx.committed, ctx.rolled_back,
-	       ctx.skipped, ctx.left, ctx.dry_run ? " (dry run: nothing done)" : "");
+			cli_out("run %s: its record stays in %s; `pgcopyman recover --state-dir` that directory, "
+			        "without --to, checks every target of the run and then removes it", ctx.runs[i].id, dir);
+	cli_out("recover: %d committed, %d rolled back, %d skipped, %d left%s", ctx.committed, ctx.rolled_back,
+	        ctx.skipped, ctx.left, ctx.dry_run ? " (dry run: nothing done)" : "");
 	/* 1: something is left; 3: only runs still going were skipped; 0: nothing left. */
 	rc = ctx.left ? EXIT_FAILED : ctx.skipped ? EXIT_PARTIAL : EXIT_LOADED;
 	for (size_t i = 0; i < ctx.nruns; i++) {

@@ -284,41 +284,37 @@ twophase_resolve(const char *conninfo, long long txid, const char *gid, PGconn *
 	return (enum xact_outcome) outcome;
 }
 
-/* append_quoted: s in single quotes for a POSIX shell (a ' becomes '\''), at the end of *out. */
-static char *
-append_quoted(char *out, const char *before, const char *s)
+/* add_shell_quoted: s in single quotes for a POSIX shell (a ' becomes '\''). */
+static void
+add_shell_quoted(cli_buf *b, const char *s)
 {
-	size_t n = strlen(out) + strlen(before) + 3;
-	char *r, *w;
-
-	for (const char *p = s; *p; p++)
-		n += *p == '\'' ? 4 : 1;
-	if (!(r = malloc(n))) {
-		free(out);
-		return NULL;
-	}
-	w = r + sprintf(r, "%s%s'", out, before);
+	cli_buf_add(b, "'");
 	for (const char *p = s; *p; p++) {
 		if (*p == '\'')
-			w += sprintf(w, "'\\''");
+			cli_buf_add(b, "'\\''");
 		else
-			*w++ = *p;
+			cli_buf_addn(b, p, 1);
 	}
-	strcpy(w, "'");
-	free(out);
-	return r;
+	cli_buf_add(b, "'");
 }
 
 char *
 twophase_recover_command(const char *conninfo, const char *state_dir)
 {
-	char *clean = cli_conninfo_without_secrets(conninfo);
-	char *cmd = strdup("pgcopyman recover");
+	char *err = NULL, *clean = cli_conninfo_without_secrets(conninfo, &err);
+	cli_buf b;
 
-	if (cmd && clean)
-		cmd = append_quoted(cmd, " --to ", clean);
-	if (cmd && state_dir)
-		cmd = append_quoted(cmd, " --state-dir ", state_dir);
+	cli_buf_init(&b);
+	cli_buf_add(&b, "pgcopyman recover");
+	if (clean) {
+		cli_buf_add(&b, " --to ");
+		add_shell_quoted(&b, clean);
+	}
+	if (state_dir) {
+		cli_buf_add(&b, " --state-dir ");
+		add_shell_quoted(&b, state_dir);
+	}
 	free(clean);
-	return cmd;
+	free(err);
+	return cli_buf_take(&b);
 }

@@ -12,7 +12,8 @@
  * prepare, every one of its group is rolled back.  A connection lost during
  * a COMMIT is asked about over a new session (txid_status), so a target's
  * report is what is committed on it, or "unknown" with what to check.
- * A file target is renamed into place only on success.
+ * A file target is put in place (file_target.c) only on success, after the
+ * server targets, whose outcome it follows under --on-fault abort.
  *
  * --truncate: with one session, TRUNCATE in the load's transaction.  With
  * --jobs, a TRUNCATE would lock the other sessions out of the table until it
@@ -21,12 +22,10 @@
  * when the new ones commit, and not before (copy_commit_plan.c refused the
  * tables where the streams would have to wait for that session).
  */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "copy.h"
@@ -225,10 +224,23 @@ collect_delete(end_phase *ep, int i)
 	sql_error_clear(&err);
 }
 
-/* check_constraints: what COMMIT would check, checked now, while nothing is committed anywhere. */
+/*
+ * check_constraints: what COMMIT would check, checked now, while nothing is
+ * committed anywhere; and a file target's data made durable (the step of
+ * putting it in place that can fail for want of space), so that under
+ * --on-fault abort a file that cannot be written aborts the servers' commit.
+ */
 static void
 check_constraints(end_phase *ep)
 {
+	for (int i = 0; i < ep->o->nto; i++) {
+		char *why = NULL;
+		if (ep->in[i] && ep->dst[i].kind == EP_FILE && !file_target_sync(ep->dst[i].file, &why)) {
+			sql_error err = {.message = why ? why : strdup("out of memory")};
+			target_failed(ep, i, "writing the file failed", &err);
+			sql_error_clear(&err);
+		}
+	}
 	for (int i = 0; i < ep->o->nto; i++) {
 		for (int j = 0; ep->in[i] && j < ep->nses[i]; j++) {
 			sql_error err = {0};
@@ -479,30 +491,41 @@ final_status(end_phase *ep, int i)
 }
 
 /*
- * settle_file: a file target that completed is renamed into place.  Under
- * --on-fault abort it follows the server targets: when the one server
- * target's outcome is unknown, its data is kept beside its path.
+ * settle_file: a file target that completed is put in place (file_target.c).
+ * Under --on-fault abort it follows the server targets: when the one server
+ * target's outcome is unknown, its data is kept beside its path, for the
+ * user to put in place or remove once the server's outcome is known.
  */
 static void
 settle_file(end_phase *ep, int i, int server_unknown)
 {
 	copy_endpoint *e = &ep->dst[i];
+	char *err = NULL, *kept = NULL;
 
 	if (e->kind == EP_FILE && server_unknown) {
+		if (!file_target_keep(e->file, &kept, &err)) {
+			e->status = "faulted";
+			set_str(&e->error, err ? err : strdup("out of memory"));
+			e->rows = 0;
+			return;
+		}
 		e->status = "unknown";
-		set_str(&e->check, cli_strdup_printf("its data is in %s: rename it to %s if the server target "
-		                                     "committed, remove it if not", e->tmp_path, e->path));
-		set_str(&e->tmp_path, NULL);  /* kept */
+		if (kept)
+			set_str(&e->check, cli_strdup_printf("its data is in %s: rename it to %s if the server target "
+			                                     "committed, remove it if not", kept, e->path));
+		else
+			set_str(&e->check, cli_strdup_printf("its data went to %s as it came (it is not a regular "
+			                                     "file): it stands whether the server target committed or "
+			                                     "not", e->path));
+		free(kept);
 		return;
 	}
-	if (e->kind == EP_FILE && (fsync(e->fd) != 0 || rename(e->tmp_path, e->path) != 0)) {
-		set_str(&e->error, cli_strdup_printf("%s: %s", e->path, strerror(errno)));
+	if (e->kind == EP_FILE && !file_target_commit(e->file, &err)) {
+		set_str(&e->error, err ? err : strdup("out of memory"));
 		e->status = "faulted";
 		e->rows = 0;
 		return;
 	}
-	if (e->kind == EP_FILE)
-		set_str(&e->tmp_path, NULL);
 	e->status = "ok";
 }
 
@@ -543,6 +566,9 @@ copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int
 			if (ep->in[i])
 				dst[i].rows += s->rows;
 		}
+		/* A file or standard output: what its stream wrote. */
+		for (int j = 0; ep->in[i] && dst[i].kind != EP_SERVER && j < o->jobs; j++)
+			dst[i].rows += pgcm_receiver_rows(dst[i].receivers[j]);
 		if (!ep->in[i])
 			not_loaded(&dst[i], why);
 	}

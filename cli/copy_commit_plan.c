@@ -159,10 +159,13 @@ start_record(copy_commit *cc, copy_endpoint *dst, const copy_opts *o)
 	cc->record.pid = (long) getpid();
 	ok = ok && (cc->record.started = strdup(now))
 	     && (cc->record.table = strdup(o->target_table ? o->target_table : o->table));
+	/* Each target as recover will connect to it: expanded, every password left out. */
 	for (int i = 0; ok && i < o->nto; i++) {
-		char *conninfo = dst[i].kind == EP_SERVER ? cli_conninfo_without_secrets(dst[i].spec) : NULL;
-		if (dst[i].kind == EP_SERVER)
-			ok = conninfo && run_record_add_target(&cc->record, i + 1, conninfo, dst[i].label);
+		char *conninfo;
+		if (dst[i].kind != EP_SERVER)
+			continue;
+		conninfo = cli_conninfo_without_secrets(dst[i].spec, &err);
+		ok = conninfo && run_record_add_target(&cc->record, i + 1, conninfo, dst[i].label);
 		free(conninfo);
 	}
 	ok = ok && run_record_write(cc->state_dir, &cc->record, &err) == 1;
@@ -191,7 +194,7 @@ copy_commit_prepare(copy_commit *cc, copy_endpoint *dst, const copy_opts *o)
 		if (o->truncate && o->jobs > 1 && !check_delete_safe(&dst[i], i + 1, o))
 			return EXIT_USAGE;
 	}
-	if (cc->two_phase && !start_record(cc, dst, o))
+	if (cc->two_phase && !o->dry_run && !start_record(cc, dst, o))
 		return EXIT_FAILED;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * copy_report.c: what the copy command says when it is done: a JSON summary
- * on stdout (--json) or a one-line human summary on stderr.
+ * on stdout (--json) or a human summary on stderr (a line of totals, then
+ * each target that did not load, with its reason).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,8 +64,9 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 
 /*
  * copy_print_summary: the human summary on stderr: one line of totals, then
- * one line for each target that did not load, with the reason (and, when
- * its outcome is unknown, what to check).
+ * one line for each target that did not load, with its reason (and, when its
+ * outcome is unknown, what to check), so that the reason is at the end of
+ * the output whatever scrolled by during the copy.
  */
 void
 copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
@@ -89,15 +91,26 @@ copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_
 	fputc('\n', stderr);
 	for (int i = 0; i < ndst; i++) {
 		const copy_endpoint *e = &dst[i];
+		const char *why = e->error ? e->error : e->reason;
+		char *line;
+		cli_buf b;
+
 		if (strcmp(e->status, "ok") == 0)
 			continue;
-		fprintf(stderr, "pgcopyman:   target %d (%s): %s", i + 1, e->label, e->status);
+		cli_buf_init(&b);
+		/* The library's messages name the receiver ("receiver 2 (label): ..."); the others get it here. */
+		if (!why || strncmp(why, "receiver ", 9) != 0)
+			cli_buf_addf(&b, "receiver %d (%s)", i + 1, e->label ? e->label : e->spec);
 		if (strcmp(e->status, "partial") == 0)
-			fprintf(stderr, ", %llu rows committed", (unsigned long long) e->rows);
-		if (e->error || e->reason)
-			fprintf(stderr, ": %s", e->error ? e->error : e->reason);
+			cli_buf_addf(&b, "%s%llu rows committed", b.len ? ", " : "", (unsigned long long) e->rows);
+		if (why)
+			cli_buf_addf(&b, "%s%s", b.len ? ": " : "", why);
+		if (e->sqlstate[0])
+			cli_buf_addf(&b, " (SQLSTATE %s)", e->sqlstate);
 		if (e->check)
-			fprintf(stderr, "; %s", e->check);
-		fputc('\n', stderr);
+			cli_buf_addf(&b, "; %s", e->check);
+		line = cli_buf_take(&b);
+		cli_error("  %s: %s", e->status, line ? line : "(out of memory)");
+		free(line);
 	}
 }

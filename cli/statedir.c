@@ -119,9 +119,9 @@ run_lock(const char *dir, const char *id, char **err)
 	return fd;
 }
 
-/* put_escaped: value with backslash and newline escaped, so that it stays on its line. */
+/* put_record_value: value with backslash and newline escaped, so that it stays on its line. */
 static void
-put_escaped(FILE *f, const char *value)
+put_record_value(FILE *f, const char *value)
 {
 	for (const char *v = value ? value : ""; *v; v++) {
 		if (*v == '\\')
@@ -164,20 +164,20 @@ run_record_write(const char *dir, const run_record *r, char **err)
 	}
 	fd = -1;
 	fprintf(f, RECORD_MAGIC "\nrun %s\npid %ld\nstarted ", r->run_id, r->pid);
-	put_escaped(f, r->started);
+	put_record_value(f, r->started);
 	fputs("\ntable ", f);
-	put_escaped(f, r->table);
+	put_record_value(f, r->table);
 	fputc('\n', f);
 	for (size_t i = 0; i < r->ntargets; i++) {
 		fprintf(f, "target %d ", r->targets[i].index);
-		put_escaped(f, r->targets[i].conninfo);
+		put_record_value(f, r->targets[i].conninfo);
 		fprintf(f, "\nlabel %d ", r->targets[i].index);
-		put_escaped(f, r->targets[i].label);
+		put_record_value(f, r->targets[i].label);
 		fputc('\n', f);
 	}
 	for (size_t i = 0; i < r->ncommit; i++) {
 		fputs("commit ", f);
-		put_escaped(f, r->commit[i]);
+		put_record_value(f, r->commit[i]);
 		fputc('\n', f);
 	}
 	fputs("end\n", f);
@@ -210,7 +210,7 @@ cleanup:
 	return ok;
 }
 
-/* unescape: undo put_escaped in place. */
+/* unescape: undo put_record_value in place. */
 static void
 unescape(char *s)
 {

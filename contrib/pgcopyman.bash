@@ -2,8 +2,8 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault and --encoding, directories after
-# --state-dir, and file names after file: in --from and --to (also as
+# values of --format, --on-fault, --header-match and --encoding, directories
+# after --state-dir, and file names after file: in --from and --to (also as
 # --from=file:PATH).  Needs nothing from the bash-completion package.
 
 # _pgcopyman_words: the words up to the cursor, split on white space only, so
@@ -65,13 +65,17 @@ _pgcopyman_value()
             COMPREPLY+=($(compgen -W 'auto text csv binary' -- "$value")) ;;
         --on-fault)
             COMPREPLY+=($(compgen -W 'continue abort' -- "$value")) ;;
+        --header-match)
+            COMPREPLY+=($(compgen -W 'on off' -- "$value")) ;;
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
         --state-dir)
             COMPREPLY+=($(compgen -d -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
-        --null|--stall-timeout|--segment-size|--conn|-i|--idle|--jobs|--split-key)
+        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
             ;;  # free text: nothing to offer
+        --max-row-size)
+            COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
         *)
             return 1 ;;
     esac
@@ -104,9 +108,9 @@ _pgcopyman()
     case $cmd in
         copy)
             opts='--from --to --table -t --target-table --columns -c --query -q
-                  --format -f --header --delimiter --quote --escape --null
-                  --encoding --truncate --on-fault --stall-timeout --segment-size
-                  --jobs -j --split-key --state-dir
+                  --format -f --header --header-match --delimiter --quote --escape
+                  --null --encoding --truncate --on-fault --stall-timeout
+                  --segment-size --jobs -j --split-key --max-row-size --state-dir
                   --json --progress --dry-run --quiet --help -h' ;;
         recover)
             opts='--to --state-dir --dry-run --help -h' ;;

@@ -172,6 +172,7 @@ pgcm_strerror(pgcm_status st)
 	case PGCM_ERR_SERVER: return "server error";
 	case PGCM_ERR_TIMEOUT: return "timed out";
 	case PGCM_ERR_CALLBACK: return "callback failed";
+	case PGCM_ERR_PLAN: return "the copy plan found problems";
 	}
 	return "unknown status";
 }

@@ -201,6 +201,17 @@ old_rows_left(PGconn *conn)
 	return number(conn, "SELECT count(*) FROM u WHERE s = 'old'");
 }
 
+/* count_lines: the newlines in s (rows of a text COPY file). */
+static long long
+count_lines(const char *s)
+{
+	long long n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
 /* records_left: how many run records the state directory holds. */
 static int
 records_left(const char *dir)
@@ -258,8 +269,8 @@ test_deferred_trigger_with_jobs(void **state)
 	           "--jobs", "2", "--state-dir", w->state);
 	it_expect_status(&r, 3);
 	assert_non_null(strstr(r.err, "1 of 2 targets loaded, 1 faulted"));
-	assert_non_null(strstr(r.err, "target 1 (user="));
-	assert_non_null(strstr(r.err, "faulted: a deferred constraint or trigger failed: row 19000 refused at commit"));
+	assert_non_null(strstr(r.err, "faulted: receiver 1 (user="));
+	assert_non_null(strstr(r.err, "): a deferred constraint or trigger failed: row 19000 refused at commit"));
 	assert_int_equal(it_count(w->dst[0], "u"), 0);
 	assert_int_equal(it_count(w->dst[1], "u"), ROWS);
 	it_run_free(&r);
@@ -403,7 +414,7 @@ test_recover_leaves_live_runs(void **state)
 {
 	world *w = *state;
 	char path[512], id[17], lock[512];
-	it_bg bg;
+	it_proc bg;
 	it_run r;
 	int fd;
 
@@ -441,15 +452,15 @@ test_recover_leaves_live_runs(void **state)
 	it_exec(w->dst[0], "TRUNCATE u; CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS "
 	                   "$$BEGIN PERFORM pg_sleep(0.0004); RETURN NEW; END$$; "
 	                   "CREATE TRIGGER slow BEFORE INSERT ON u FOR EACH ROW EXECUTE FUNCTION slow()");
-	bg = it_cli_bg("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "u", "--jobs", "2",
-	               "--state-dir", w->state, "--json");
+	it_cli_bg(&bg, "copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "u", "--jobs", "2",
+	          "--state-dir", w->state, "--json");
 	for (int i = 0; i < 200 && !records_left(w->state); i++)
 		usleep(20 * 1000);
 	r = it_cli("recover", "--state-dir", w->state);
 	it_expect_status(&r, 3);
 	assert_non_null(strstr(r.out, "still going"));
 	it_run_free(&r);
-	r = it_cli_wait(&bg);
+	r = it_cli_wait(&bg, NULL);
 	it_expect_status(&r, 0);
 	assert_target(&r, 1, "ok", ROWS, w->dst[0], ROWS);
 	it_run_free(&r);
@@ -506,13 +517,13 @@ let_prepares_through(PGconn *conn, int n)
  * standby, start copy --jobs 2 --truncate to it through ci (which asks for
  * synchronous commit).
  */
-static it_bg
-held_copy(world *w, const char *ci)
+static void
+held_copy(world *w, const char *ci, it_proc *bg)
 {
 	old_rows(w->dst[0]);
 	hold_syncrep(w->dst[0], 1);
-	return it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
-	                 "--state-dir", w->state, "--json");
+	it_cli_bg(bg, "copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", "2", "--truncate",
+	          "--state-dir", w->state, "--json");
 }
 
 static void
@@ -520,14 +531,14 @@ test_backend_terminated_during_prepare(void **state)
 {
 	world *w = *state;
 	char *ci = with_extra(2, SYNC_ON);
-	it_bg bg;
+	it_proc bg;
 	it_run r;
 
-	bg = held_copy(w, ci);
+	held_copy(w, ci, &bg);
 	/* The PREPARE is done locally; its client never hears so. */
 	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", waiter(w->dst[0], "PREPARE", 0));
 	hold_syncrep(w->dst[0], 0);
-	r = it_cli_wait(&bg);
+	r = it_cli_wait(&bg, NULL);
 	it_expect_status(&r, 1);
 	assert_target(&r, 1, "faulted", 0, w->dst[0], OLD_ROWS);
 	assert_non_null(strstr(r.out, "PREPARE TRANSACTION failed"));
@@ -544,10 +555,10 @@ test_backend_terminated_during_commit_prepared(void **state)
 {
 	world *w = *state;
 	char *ci = with_extra(2, SYNC_ON);
-	it_bg bg;
+	it_proc bg;
 	it_run r;
 
-	bg = held_copy(w, ci);
+	held_copy(w, ci, &bg);
 	/*
 	 * Let each PREPARE through (a cancelled wait completes it): two streams
 	 * and the session deleting the old rows.  Then kill the first COMMIT PREPARED.
@@ -555,7 +566,7 @@ test_backend_terminated_during_commit_prepared(void **state)
 	let_prepares_through(w->dst[0], 3);
 	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", waiter(w->dst[0], "COMMIT PREPARED", 0));
 	hold_syncrep(w->dst[0], 0);
-	r = it_cli_wait(&bg);
+	r = it_cli_wait(&bg, NULL);
 	/* Asked over a new session, the server says committed: the report is the truth, not a guess. */
 	it_expect_status(&r, 0);
 	assert_target(&r, 1, "ok", ROWS, w->dst[0], ROWS);
@@ -567,10 +578,10 @@ test_backend_terminated_during_commit_prepared(void **state)
 
 	/* The same with one session: a plain COMMIT whose connection dies. */
 	hold_syncrep(w->dst[0], 1);
-	bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--truncate", "--json");
+	it_cli_bg(&bg, "copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--truncate", "--json");
 	it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", waiter(w->dst[0], "COMMIT", 0));
 	hold_syncrep(w->dst[0], 0);
-	r = it_cli_wait(&bg);
+	r = it_cli_wait(&bg, NULL);
 	it_expect_status(&r, 0);
 	assert_target(&r, 1, "ok", ROWS, w->dst[0], ROWS);
 	assert_non_null(strstr(r.err, "COMMIT failed"));
@@ -588,8 +599,9 @@ test_commit_outcome_unknown(void **state)
 {
 	world *w = *state;
 	char *ci = with_extra(2, SYNC_ON);
+	const char *file_spec = "file:/tmp/pgcm-commit-unknown.copy";
 	PGconn *other = NULL;
-	it_bg bg;
+	it_proc bg;
 	it_run r;
 	int pid;
 
@@ -604,22 +616,47 @@ test_commit_outcome_unknown(void **state)
 		char njobs[4];
 		snprintf(njobs, sizeof njobs, "%d", jobs);
 		it_exec(w->dst[0], "TRUNCATE u");
+		unlink(file_spec + 5);
 		hold_syncrep(w->dst[0], 1);
-		bg = it_cli_bg("copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", njobs,
-		               "--state-dir", w->state, "--json");
+		/* With one session, a file target under --on-fault abort follows the server's unknown outcome. */
+		if (jobs > 1)
+			it_cli_bg(&bg, "copy", "--from", w->src_ci, "--to", ci, "--table", "u", "--jobs", njobs,
+			          "--state-dir", w->state, "--json");
+		else
+			it_cli_bg(&bg, "copy", "--from", w->src_ci, "--to", ci, "--to", file_spec, "--table", "u",
+			          "--format", "text", "--on-fault", "abort", "--json");
 		if (jobs > 1)
 			let_prepares_through(w->dst[0], jobs);
 		pid = waiter(w->dst[0], "COMMIT", 0);
 		it_exec(other, "ALTER DATABASE postgres ALLOW_CONNECTIONS false");
 		it_exec(w->dst[0], "SELECT pg_terminate_backend(%d)", pid);
 		hold_syncrep(w->dst[0], 0);
-		r = it_cli_wait(&bg);
+		r = it_cli_wait(&bg, NULL);
 		it_exec(other, "ALTER DATABASE postgres ALLOW_CONNECTIONS true");
 		it_expect_status(&r, 4);
 		assert_target(&r, 1, "unknown", -1, w->dst[0], ROWS);  /* it did commit, as it happens */
 		assert_non_null(strstr(r.out, "\"rows_if_committed\": 20000"));
 		assert_non_null(strstr(r.out, jobs > 1 ? "pgcopyman recover --to '" : "SELECT txid_status("));
 		no_secret(&r);
+		if (jobs == 1) {
+			/* Not at its path, and not lost: kept beside it, all of it, with what to do about it. */
+			char *kept, *data;
+			const char *check = strstr(r.out, "\"check\": \"its data is in ");
+			assert_non_null(strstr(r.out, "\"status\": \"unknown\", \"rows\": null, \"rows_if_committed\": 20000, "
+			                              "\"check\": \"its data is in "));
+			assert_non_null(check);
+			assert_int_equal(access(file_spec + 5, F_OK), -1);
+			check += strlen("\"check\": \"its data is in ");
+			kept = strndup(check, strcspn(check, ":"));
+			assert_non_null(strstr(check, "rename it to /tmp/pgcm-commit-unknown.copy if the server target committed"));
+			assert_int_equal(strncmp(kept, "/tmp/.pgcm-commit-unknown.copy.pgcopyman-",
+			                         strlen("/tmp/.pgcm-commit-unknown.copy.pgcopyman-")), 0);
+			data = it_slurp(kept);
+			assert_int_equal(count_lines(data), ROWS);
+			free(data);
+			assert_int_equal(unlink(kept), 0);
+			free(kept);
+		}
 		it_run_free(&r);
 		if (jobs > 1) {
 			/* The record stays for recover, which finds nothing left prepared and removes it. */
@@ -741,6 +778,21 @@ test_without_prepared_transactions(void **state)
 	assert_string_equal(r.out, "");
 	assert_int_equal(it_count(c4, "u"), 0);
 	it_run_free(&r);
+	/* A dry run shows the plan, then refuses the same way; it writes no record. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", ci4, "--table", "u", "--jobs", "2", "--state-dir", w->state,
+	           "--dry-run");
+	it_expect_status(&r, 2);
+	no_secret(&r);
+	assert_non_null(strstr(r.out, "plan: table "));
+	assert_non_null(strstr(r.err, "max_prepared_transactions = 0"));
+	it_run_free(&r);
+	assert_int_equal(records_left(w->state), 0);
+	/* Where prepared transactions are on, the dry run passes, and still writes no record. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "u", "--jobs", "2", "--state-dir",
+	           w->state, "--dry-run");
+	it_expect_status(&r, 0);
+	it_run_free(&r);
+	assert_int_equal(records_left(w->state), 0);
 	/* So does --on-fault abort over several server targets. */
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", ci4, "--table", "u", "--on-fault",
 	           "abort", "--state-dir", w->state, "--json");
@@ -877,34 +929,85 @@ test_copy_warns_about_leftovers(void **state)
 	it_exec(w->dst[0], "ROLLBACK PREPARED 'pgcopyman:0123456789abcdef:t1:s2'");
 }
 
+/*
+ * uri_in_dbname: cluster i as a URI with the sentinel password, given as the
+ * dbname of a connection string (libpq alone would take the URI for a
+ * database name; the command expands it); malloc'd.
+ */
+static char *
+uri_in_dbname(int i)
+{
+	PQconninfoOption *opts = PQconninfoParse(it_conninfo(i), NULL);
+	const char *host = "", *port = "5432", *db = "postgres";
+	char *s = malloc(1024);
+
+	assert_non_null(opts);
+	assert_non_null(s);
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val && strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		if (o->val && strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		if (o->val && strcmp(o->keyword, "dbname") == 0)
+			db = o->val;
+	}
+	snprintf(s, 1024, "dbname=postgresql://postgres:" SENTINEL "@/%s?host=%s&port=%s", db, host, port);
+	PQconninfoFree(opts);
+	return s;
+}
+
+/* record_line: the line of record text starting with prefix ("\ntarget 2 "), malloc'd, without its newline. */
+static char *
+record_line(const char *text, const char *prefix)
+{
+	const char *line = strstr(text, prefix), *eol;
+
+	assert_non_null(line);
+	line++;
+	eol = strchr(line, '\n');
+	assert_non_null(eol);
+	return strndup(line, (size_t) (eol - line));
+}
+
+/*
+ * The state directory keeps no password: not one given as password=, nor
+ * one inside a URI given as dbname= (expanded, then left out); the labels
+ * show them masked.  recover then connects with what the record keeps.
+ */
 static void
 test_default_state_dir_keeps_no_secret(void **state)
 {
 	world *w = *state;
 	const char *xdg = getenv("XDG_STATE_HOME");
-	char dir[512], path[512], id[17], *text, *line, *eol;
+	char dir[512], path[512], id[17], *text, *line, *dburi = uri_in_dbname(3);
 	struct stat st;
 	it_run r;
 
 	assert_non_null(xdg);
 	snprintf(dir, sizeof dir, "%s/pgcopyman", xdg);
 	setenv("PGCOPYMAN_TEST_KILL_AT", "after-decision", 1);
-	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "u", "--jobs", "2");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", dburi, "--table", "u", "--jobs", "2");
 	unsetenv("PGCOPYMAN_TEST_KILL_AT");
 	it_expect_status(&r, 128 + SIGKILL);
 	it_run_free(&r);
 	one_record(dir, path, sizeof path, id);
-	/* The connection string without the password; the label with it masked. */
+	/* The connection strings without the password; the labels with it masked. */
 	text = it_slurp(path);
 	assert_null(strstr(text, SENTINEL));
-	line = strstr(text, "\ntarget 1 ");
-	assert_non_null(line);
-	eol = strchr(line + 1, '\n');
-	assert_non_null(eol);
-	*eol = '\0';
-	assert_null(strstr(line, "password"));
-	*eol = '\n';
+	for (int t = 1; t <= 2; t++) {
+		char prefix[16];
+		snprintf(prefix, sizeof prefix, "\ntarget %d ", t);
+		line = record_line(text, prefix);
+		assert_null(strstr(line, "password"));
+		assert_null(strstr(line, "postgresql://"));
+		assert_non_null(strstr(line, "dbname=postgres"));
+		free(line);
+	}
 	assert_non_null(strstr(text, "\nlabel 1 user=postgres password=********"));
+	line = record_line(text, "\nlabel 2 ");
+	assert_non_null(strstr(line, "password=********"));
+	assert_null(strstr(line, "postgresql://"));
+	free(line);
 	assert_non_null(strstr(text, "\ncommit pgcopyman:"));
 	free(text);
 	assert_int_equal(stat(path, &st), 0);
@@ -913,11 +1016,14 @@ test_default_state_dir_keeps_no_secret(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	r = it_cli("recover");
 	it_expect_status(&r, 0);
-	assert_non_null(strstr(r.out, "recover: 2 committed, 0 rolled back, 0 skipped, 0 left"));
+	assert_non_null(strstr(r.out, "recover: 4 committed, 0 rolled back, 0 skipped, 0 left"));
 	it_run_free(&r);
 	assert_int_equal(records_left(dir), 0);
 	assert_no_prepared(w->dst[0]);
+	assert_no_prepared(w->dst[1]);
 	assert_int_equal(it_count(w->dst[0], "u"), ROWS);
+	assert_int_equal(it_count(w->dst[1], "u"), ROWS);
+	free(dburi);
 }
 
 /* complete: what bash completion offers for words (the last one being completed). */
@@ -956,6 +1062,20 @@ test_help_and_completion(void **state)
 	it_expect_status(&r, 0);
 	assert_non_null(strstr(r.out, "--state-dir DIR"));
 	assert_non_null(strstr(r.out, "4 the outcome on some target is unknown"));
+	/* Every option the help names, the completion offers. */
+	out = complete("pgcopyman copy --");
+	for (const char *p = strstr(r.out, "--"); p; p = strstr(p + 2, "--")) {
+		char opt[64];
+		size_t n = 2 + strspn(p + 2, "abcdefghijklmnopqrstuvwxyz-");
+		if (n < 4 || n >= sizeof opt || p[-1] != ' ')
+			continue;
+		snprintf(opt, sizeof opt, "\n%.*s\n", (int) n, p);
+		if (!strstr(out, opt) && strncmp(out, opt + 1, n + 1) != 0) {
+			print_error("copy --help names %s, the completion does not offer it:\n%s", opt + 1, out);
+			fail();
+		}
+	}
+	free(out);
 	it_run_free(&r);
 	out = complete("pgcopyman re");
 	assert_string_equal(out, "recover\n");

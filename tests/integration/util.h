@@ -10,10 +10,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include "pgcopyman.h"
 
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
@@ -21,6 +23,22 @@ const char *it_conninfo(int i);
 int it_clusters(void);
 /* Connect to cluster i; fails the test on error.  Notices are kept quiet. */
 PGconn *it_connect(int i);
+/* The connection string of cluster i, database db (malloc'd), and a connection to it. */
+char *it_conninfo_db(int i, const char *db);
+PGconn *it_connect_db(int i, const char *db);
+/* A connection to database db of cluster i, pinned with pgcm_session_pin() as the command pins its own. */
+PGconn *it_connect_pinned(int i, const char *db);
+/* Fails the test unless sql's first value on conn is want (as text). */
+void it_expect_sql(PGconn *conn, const char *sql, const char *want);
+/* Three pinned sessions to a fresh database on clusters 1 (the source), 2 and 3 (targets). */
+typedef struct it_trio {
+	PGconn *src, *dst, *dst2;
+} it_trio;
+/* cmocka group setup and teardown: (re)create db on each cluster, connect; check usable, close. */
+int it_trio_setup(void **state, const char *db);
+int it_trio_teardown(void **state);
+/* (Re)create database db on cluster i (dropping it first). */
+void it_create_database(int i, const char *db);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
 void it_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first column of the first row of sql, malloc'd ("" for NULL). */
@@ -66,21 +84,44 @@ it_run it_cli_full(const char *in_path, int sig, int signal_after_ms, const char
 #define it_cli(...) it_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
 void it_run_free(it_run *r);
 
-/* A run of the pgcopyman command in the background (it_cli_spawn), collected by it_cli_wait. */
-typedef struct it_bg {
-	int pid;
-	char out[32], err[32];  /* the files its stdout and stderr go to */
-	double t0;
-} it_bg;
-
-/* it_cli_spawn: start build/pgcopyman with args (NULL-terminated), stdin /dev/null, 120 s alarm. */
-it_bg it_cli_spawn(const char *const *args);
-#define it_cli_bg(...) it_cli_spawn((const char *const[]){__VA_ARGS__, NULL})
-/* it_cli_wait: wait for the background run to end; its outputs, as it_cli returns them. */
-it_run it_cli_wait(it_bg *bg);
 /* Fails the test, showing both outputs, unless the run exited with status. */
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+/* What the server's COPY ... TO STDOUT statement sql writes, whole (malloc'd; its length in *len). */
+char *it_copy_out(PGconn *conn, const char *sql, size_t *len);
+
+/* A run of the command in the background (it_cli_spawn), its output going to files. */
+typedef struct it_proc {
+	pid_t pid;
+	int gate;          /* write end: a byte lets the child exec (it_cli_release); -1: none */
+	char out[40], err[40];
+	double t0;         /* when it started (it_run.seconds) */
+} it_proc;
+/*
+ * it_cli_spawn: start build/pgcopyman with args (NULL-terminated) in the
+ * background, stdin from in_fd (-1: /dev/null), stdout and stderr to files.
+ * gated: the child waits for it_cli_release() before it execs, so that the
+ * caller knows its pid first.  Bounded by a 120 s alarm.
+ */
+void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/* it_cli_bg: it_cli_spawn into *p with these args, stdin /dev/null, not gated. */
+#define it_cli_bg(p, ...) it_cli_spawn((p), (const char *const[]){__VA_ARGS__, NULL}, -1, 0)
+/* it_cli_release: let a gated child exec. */
+void it_cli_release(it_proc *p);
+/* it_cli_wait: wait for the run (releasing it if gated); its status and output; *maxrss_kb if not NULL. */
+it_run it_cli_wait(it_proc *p, long *maxrss_kb);
+
+/*
+ * it_plan_new: a plan of table from src to every dst[0..ndst), in format f:
+ * "auto", "text", "csv" or "binary" (not built yet).
+ */
+pgcm_plan *it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f);
+/*
+ * it_plan_run: the built plan's copy, each target in its own transaction,
+ * committed only when the copy succeeded.  err gets the failure.
+ */
+pgcm_status it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err,
+                        size_t errlen);
 
 #endif
