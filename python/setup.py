@@ -65,6 +65,8 @@ if os.environ.get("PGCM_WERROR") == "1":
 sources = sorted(str(p.relative_to(HERE)) for p in (HERE / "src").glob("*.c"))
 
 setup(
+    packages=["pgcopyman"],
+    package_data={"pgcopyman": ["py.typed", "*.pyi"]},
     ext_modules=[
         Extension(
             "pgcopyman._pgcopyman",

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, Callable, Optional, Tuple
 
-from . import _pgcopyman
+from . import _pgcopyman  # type: ignore[attr-defined]  # the C extension
 from ._errors import IncompatibleLibpq, InterfaceError
 
 _PSYCOPG_ROOTS = ("psycopg", "psycopg_c", "psycopg_binary")

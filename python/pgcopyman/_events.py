@@ -37,7 +37,3 @@ class Event(NamedTuple):
     message: Optional[str] = None
     connection: Any = None
 
-    IDLE = "idle"
-    FAILED = "failed"
-    DISCONNECTED = "disconnected"
-    RECONNECTED = "reconnected"

@@ -838,10 +838,10 @@ static PyMethodDef manager_methods[] = {
 	 "CopyFail, caused by the exception that left the block; KeyboardInterrupt and\n"
 	 "SystemExit go on as themselves."},
 	{"run", (PyCFunction) manager_run, METH_NOARGS,
-	 "run() -> (rows, bytes)\n\nPerform the whole copy.  Outside a with block, any fault\n"
+	 "run($self, /)\n--\n\nrun() -> (rows, bytes)\n\nPerform the whole copy.  Outside a with block, any fault\n"
 	 "fails the copy (CopyFail).  Returns the rows and bytes produced."},
 	{"reconcile", (PyCFunction) manager_reconcile, METH_O,
-	 "reconcile(receiver)\n\nPut a receiver that faulted in the last cycle back into the\n"
+	 "reconcile($self, receiver, /)\n--\n\nPut a receiver that faulted in the last cycle back into the\n"
 	 "receiver set, before the next cycle.  Its pending data goes first, so it ends with\n"
 	 "every row exactly once.  Raises Error when its connection or COPY is gone."},
 	{NULL, NULL, 0, NULL}
@@ -861,8 +861,8 @@ static PyGetSetDef manager_getset[] = {
 };
 
 PyDoc_STRVAR(manager_doc,
-"CopyManager(producer, *receivers, chunk_size=65536, chunks=16, segment_size=16 MiB,\n"
-"            stall_timeout=60, drain_timeout=10)\n\n"
+"CopyManager(producer, *receivers, chunk_size=65536, chunks=16, segment_size=16777216,\n"
+"            stall_timeout=60.0, drain_timeout=10.0)\n--\n\n"
 "Moves COPY data from one producer to every receiver at once, py-postgresql's\n"
 "copy manager:\n\n"
 "    with src.transaction(), dst.transaction():\n"

@@ -104,7 +104,7 @@ pgpy_seconds_to_ms(PyObject *seconds, const char *what, int none_value)
 }
 
 PyDoc_STRVAR(libpq_version_doc,
-"libpq_version() -> int\n\n"
+"libpq_version($module, /)\n--\n\n"
 "The version of the libpq pgcopyman is linked against (PQlibVersion(): 150018 is 15.18).");
 
 static PyObject *
@@ -140,7 +140,7 @@ library_path(void *addr)
 }
 
 PyDoc_STRVAR(libpq_path_doc,
-"libpq_path() -> str\n\n"
+"libpq_path($module, /)\n--\n\n"
 "The file of the libpq pgcopyman is linked against, as the dynamic loader found it.");
 
 static PyObject *
@@ -179,7 +179,8 @@ library_of(PyObject *self, PyObject *address)
 }
 
 PyDoc_STRVAR(transfer_doc,
-"transfer(producer, *receivers, **options) -> (rows, bytes)\n\n"
+"transfer(producer, *receivers, chunk_size=None, chunks=None, segment_size=None,\n"
+"         stall_timeout=None, drain_timeout=None)\n--\n\n"
 "Copy everything producer produces to every receiver, in one call:\n"
 "CopyManager(producer, *receivers, **options).run().  Any fault fails the whole\n"
 "copy (CopyFail): every target gets all rows or none.  Returns the rows and\n"

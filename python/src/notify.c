@@ -432,9 +432,9 @@ self_iter(PyObject *self)
 
 static PyMethodDef notifier_methods[] = {
 	{"add", (PyCFunction) notifier_add, METH_O,
-	 "add(connection)\n\nWatch a psycopg connection (LISTEN on it yourself).  It stays yours."},
+	 "add($self, connection, /)\n--\n\nWatch a psycopg connection (LISTEN on it yourself).  It stays yours."},
 	{"remove", (PyCFunction) notifier_remove, METH_O,
-	 "remove(connection)\n\nStop watching it (also a failed one).  Notifications already\n"
+	 "remove($self, connection, /)\n--\n\nStop watching it (also a failed one).  Notifications already\n"
 	 "read stay queued in libpq, where psycopg finds them."},
 	{NULL, NULL, 0, NULL}
 };
@@ -446,7 +446,7 @@ static PyGetSetDef notifier_getset[] = {
 };
 
 PyDoc_STRVAR(notifier_doc,
-"Notifier(*connections, idle=None)\n\n"
+"Notifier(*connections, idle=None)\n--\n\n"
 "Notifications of psycopg connections you own (you LISTEN on them), as an iterator\n"
 "(py-postgresql's NotificationManager).  It yields a Notification for each\n"
 "notification, in the order the server sent them; Event('idle') when nothing came\n"
@@ -785,11 +785,11 @@ listener_dealloc(pgpy_listener *self)
 
 static PyMethodDef listener_methods[] = {
 	{"listen", (PyCFunction) listener_listen, METH_O,
-	 "listen(channel)\n\nAdd a channel, also while running (sent on the next wait)."},
+	 "listen($self, channel, /)\n--\n\nAdd a channel, also while running (sent on the next wait)."},
 	{"unlisten", (PyCFunction) listener_unlisten, METH_O,
-	 "unlisten(channel)\n\nRemove a channel, also while running."},
+	 "unlisten($self, channel, /)\n--\n\nRemove a channel, also while running."},
 	{"close", (PyCFunction) listener_close, METH_NOARGS,
-	 "close()\n\nClose the listener's connection.  Iterating afterwards raises InterfaceError."},
+	 "close($self, /)\n--\n\nClose the listener's connection.  Iterating afterwards raises InterfaceError."},
 	{"__enter__", listener_enter, METH_NOARGS, "Return the listener."},
 	{"__exit__", (PyCFunction) listener_exit, METH_VARARGS, "Close the listener."},
 	{NULL, NULL, 0, NULL}
@@ -807,7 +807,7 @@ static PyGetSetDef listener_getset[] = {
 };
 
 PyDoc_STRVAR(listener_doc,
-"Listener(conninfo, channels=(), *, idle=None, backoff=(0.25, 30), ping=(30, 10))\n\n"
+"Listener(conninfo, channels=(), *, idle=None, backoff=None, ping=None)\n--\n\n"
 "A connection of its own (a libpq connection string or URI) that LISTENs to the\n"
 "channels and yields a Notification for each notification.  When the connection\n"
 "breaks it yields Event('disconnected', message), re-connects with capped\n"
@@ -815,7 +815,8 @@ PyDoc_STRVAR(listener_doc,
 "again and yields Event('reconnected'): notifications sent meanwhile were lost, so\n"
 "resynchronise there.  idle: Event('idle') after that many quiet seconds (0: poll\n"
 "mode, the iteration stops when nothing is pending).  ping: when quiet for interval\n"
-"seconds it pings the server; no answer within timeout means the connection is dead.\n"
+"seconds it pings the server; no answer within timeout means the connection is dead\n"
+"(defaults: backoff=(0.25, 30), ping=(30, 10)).\n"
 "The first connection failing raises NotifyError (iterating again retries).  The wait\n"
 "releases the GIL; Ctrl-C interrupts it.  Use it as a context manager, or close() it.");
 

@@ -499,7 +499,7 @@ PyTypeObject pgpy_ProducerType = {
 	}
 
 PRODUCER_KIND(pgpy_ConnectionProducerType, "ConnectionProducer", connection_producer_new,
-"ConnectionProducer(connection, copy_to, *, format=None, header=None, label=None)\n\n"
+"ConnectionProducer(connection, copy_to, *, format=None, header=None, label=None)\n--\n\n"
 "Rows from a psycopg 3 connection's COPY ... TO STDOUT (copy_to).  The connection\n"
 "stays yours: pgcopyman never commits, rolls back or closes it.  When it is not in\n"
 "autocommit mode and has no transaction open, psycopg's transaction is begun when\n"
@@ -509,7 +509,7 @@ PRODUCER_KIND(pgpy_ConnectionProducerType, "ConnectionProducer", connection_prod
 
 PRODUCER_KIND(pgpy_FileProducerType, "FileProducer", file_producer_new,
 "FileProducer(file, *, format='text', header=None, delimiter=None, quote=None,\n"
-"             escape=None, max_row=None, label=None)\n\n"
+"             escape=None, max_row=None, label=None)\n--\n\n"
 "COPY data read from a file: a file descriptor (int), a file object opened in\n"
 "binary mode ('rb'; read through its descriptor), or any object with read(n)\n"
 "returning bytes.  format ('text', 'csv', 'binary') and the CSV options say how to\n"
@@ -518,14 +518,14 @@ PRODUCER_KIND(pgpy_FileProducerType, "FileProducer", file_producer_new,
 
 PRODUCER_KIND(pgpy_IterableProducerType, "IterableProducer", iterable_producer_new,
 "IterableProducer(iterable, *, format='text', header=None, delimiter=None,\n"
-"                 quote=None, escape=None, max_row=None, label=None)\n\n"
+"                 quote=None, escape=None, max_row=None, label=None)\n--\n\n"
 "COPY data from a Python iterable (or iterator, or generator) of bytes-like items\n"
 "in the given format.  Items may cut rows anywhere: the rows are found by the\n"
 "library.  An exception raised by the iterable fails the copy (CopyFail, with the\n"
 "exception as its producer_fault and cause).");
 
 PRODUCER_KIND(pgpy_NullProducerType, "NullProducer", null_producer_new,
-"NullProducer(*, label=None)\n\nA producer of no rows.");
+"NullProducer(*, label=None)\n--\n\nA producer of no rows.");
 
 int
 pgpy_endpoint_types_ready(PyObject *module)

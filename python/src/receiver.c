@@ -432,21 +432,21 @@ PyTypeObject pgpy_ReceiverType = {
 	}
 
 RECEIVER_KIND(pgpy_ConnectionReceiverType, "ConnectionReceiver", connection_receiver_new,
-"ConnectionReceiver(connection, copy_from, *, label=None)\n\n"
+"ConnectionReceiver(connection, copy_from, *, label=None)\n--\n\n"
 "Rows into a psycopg 3 connection's COPY ... FROM STDIN (copy_from).  The connection\n"
 "stays yours, as for ConnectionProducer.  Inside a transaction block the COPY is\n"
 "ended and restarted every segment (16 MiB by default) so that a rejected row is\n"
 "noticed early; outside one it is a single COPY, so a rejected row shows at the end.");
 
 RECEIVER_KIND(pgpy_FileReceiverType, "FileReceiver", file_receiver_new,
-"FileReceiver(file, *, label=None)\n\n"
+"FileReceiver(file, *, label=None)\n--\n\n"
 "COPY data written to a file: a file descriptor (int), a file object opened in\n"
 "binary mode ('wb'; flushed, then written through its descriptor), or any object\n"
 "with write(bytes).  The file stays yours and is not closed; an aborted copy\n"
 "leaves it ending on a row boundary.");
 
 RECEIVER_KIND(pgpy_CallableReceiverType, "CallableReceiver", callable_receiver_new,
-"CallableReceiver(callable, *, label=None)\n\n"
+"CallableReceiver(callable, *, label=None)\n--\n\n"
 "Calls callable(data) with bytes holding whole rows (about 64 KiB at a time).  An\n"
 "exception faults this receiver only (a Fault whose error has the exception as its\n"
 "cause); nothing of that call counts as taken, so a reconciled receiver is called\n"
@@ -454,4 +454,4 @@ RECEIVER_KIND(pgpy_CallableReceiverType, "CallableReceiver", callable_receiver_n
 "or SystemExit ends the whole copy instead.");
 
 RECEIVER_KIND(pgpy_NullReceiverType, "NullReceiver", null_receiver_new,
-"NullReceiver(*, label=None)\n\nA receiver that discards everything.");
+"NullReceiver(*, label=None)\n--\n\nA receiver that discards everything.");
