@@ -691,14 +691,23 @@ listener_next(pgpy_listener *self)
 	}
 }
 
+/* not_waiting: the listener's state may be read (no thread is changing it). */
+static int
+not_waiting(pgpy_listener *self)
+{
+	if (self->busy) {
+		PyErr_SetString(pgpy.InterfaceError, "the listener is waiting in another thread");
+		return -1;
+	}
+	return 0;
+}
+
 static PyObject *
 listener_close(pgpy_listener *self, PyObject *noargs)
 {
 	(void) noargs;
-	if (self->busy) {
-		PyErr_SetString(pgpy.InterfaceError, "the listener is waiting in another thread");
+	if (not_waiting(self) < 0)
 		return NULL;
-	}
 	pgcm_listener_free(self->l);
 	self->l = NULL;
 	Py_RETURN_NONE;
@@ -729,6 +738,8 @@ static PyObject *
 listener_get_ready(pgpy_listener *self, void *closure)
 {
 	(void) closure;
+	if (not_waiting(self) < 0)
+		return NULL;
 	return PyBool_FromLong(self->l && pgcm_listener_ready(self->l));
 }
 
@@ -736,15 +747,20 @@ static PyObject *
 listener_get_reconnects(pgpy_listener *self, void *closure)
 {
 	(void) closure;
+	if (not_waiting(self) < 0)
+		return NULL;
 	return PyLong_FromUnsignedLong(self->l ? pgcm_listener_reconnects(self->l) : 0);
 }
 
 static PyObject *
 listener_get_backend_pid(pgpy_listener *self, void *closure)
 {
-	PGconn *conn = self->l ? pgcm_listener_conn(self->l) : NULL;
+	PGconn *conn;
 
 	(void) closure;
+	if (not_waiting(self) < 0)
+		return NULL;
+	conn = self->l ? pgcm_listener_conn(self->l) : NULL;
 	if (!conn || PQstatus(conn) != CONNECTION_OK)
 		Py_RETURN_NONE;
 	return PyLong_FromLong(PQbackendPID(conn));

@@ -151,6 +151,13 @@ def test_connections_that_cannot_copy_are_refused(connect, table):
     closed.close()
     with pytest.raises(pgcopyman.InterfaceError, match="closed"):
         pgcopyman.ConnectionReceiver(closed, "COPY %s FROM STDIN" % table)
+    with destination.pipeline():
+        with pytest.raises(pgcopyman.InterfaceError, match="pipeline mode"):
+            pgcopyman.transfer(pgcopyman.ConnectionProducer(source, SEND % 1),
+                               pgcopyman.ConnectionReceiver(destination,
+                                                            "COPY %s FROM STDIN" % table))
+    source.rollback()
+    destination.rollback()
     with pytest.raises(ValueError, match="same connection"):
         pgcopyman.CopyManager(pgcopyman.NullProducer(),
                               pgcopyman.ConnectionReceiver(destination, "COPY x FROM STDIN"),
@@ -166,3 +173,19 @@ def test_connections_that_cannot_copy_are_refused(connect, table):
         pgcopyman.CopyManager(pgcopyman.NullProducer(), print)
     with pytest.raises(ValueError, match="NUL"):
         pgcopyman.ConnectionReceiver(destination, "COPY x\0 FROM STDIN")
+
+
+def test_a_connection_closed_under_the_copy_is_never_touched_again(connect, table):
+    source, destination = connect(1), connect(2)
+    make_target(destination, table)
+    receiver = pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table)
+    with pytest.raises(pgcopyman.InterfaceError, match="was closed while the copy was using it"):
+        with pgcopyman.CopyManager(pgcopyman.ConnectionProducer(source, SEND % 1000000),
+                                   receiver) as copy:
+            for _ in copy:
+                destination.close()  # frees its PGconn: the library must not use it again
+    assert copy.state == "closed" and receiver.state == "aborted"
+    # The source was left in its COPY (touching the copy could have touched the freed
+    # connection); psycopg can still close it.
+    source.close()
+    assert count(2, table) == 0

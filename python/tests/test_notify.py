@@ -158,3 +158,16 @@ def test_ctrl_c_interrupts_a_waiting_listener():
         # And it goes on afterwards.
         notify(3, "quiet", "after ^C")
         assert take(listener, 1)[0].payload == "after ^C"
+
+
+def test_ctrl_c_interrupts_a_waiting_notifier(connect):
+    conn = connect(1, autocommit=True)
+    conn.execute("LISTEN quiet")
+    notifier = pgcopyman.Notifier(conn)
+    with pytest.raises(KeyboardInterrupt):
+        with SigintTimer(0.5) as timer:
+            for _ in notifier:
+                pass
+    assert time.monotonic() - timer.sent_at < 2.0
+    notify(1, "quiet", "after ^C")
+    assert take(notifier, 1)[0].payload == "after ^C"
