@@ -141,3 +141,18 @@ pgpy_fd_of(PyObject *o)
 	}
 	return (int) fd;
 }
+
+/* pgpy_pick_label: the caller's label (a str) or def; def is stolen.  A new reference or NULL. */
+PyObject *
+pgpy_pick_label(PyObject *label, PyObject *def)
+{
+	if (!label || label == Py_None)
+		return def;
+	Py_DECREF(def);
+	if (!PyUnicode_Check(label)) {
+		PyErr_Format(PyExc_TypeError, "label must be a str, got %.100s", Py_TYPE(label)->tp_name);
+		return NULL;
+	}
+	Py_INCREF(label);
+	return label;
+}

@@ -2,14 +2,10 @@
  * manager.c: CopyManager, py-postgresql's copy manager on libpgcopyman.  A
  * context manager (enter starts every COPY; exit finishes, or aborts and
  * raises CopyFail) and an iterator of cycles ((rows, bytes) each; Fault
- * when receivers failed).  A cycle runs without the GIL: the library steps
- * and waits in poll(); Python callbacks take the GIL back.  Between waits
- * the loop looks for signals, so Ctrl-C aborts the copy within a fraction of
- * a second and leaves every connection usable.
+ * when receivers failed).  This file is the Python type; manager_cycle.c
+ * drives the copy.
  */
 #include "pgcm_py.h"
-
-#include <errno.h>
 
 /* ------------------------------------------------------------------------
  * Construction
@@ -186,471 +182,6 @@ manager_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 
 /* ------------------------------------------------------------------------
- * Teardown
- * ------------------------------------------------------------------------ */
-
-/* RECEIVER_AT: the receiver object the library knows by index i. */
-#define RECEIVER_AT(m, i) ((pgpy_receiver *) PyTuple_GET_ITEM((m)->receivers, (i)))
-
-/*
- * release_copy: free the copy (finishing it first if needed) and leave each
- * receiver its final state.  Callbacks run no Python code from here on.  With
- * unlock, the GIL is released meanwhile (an abort may wait for connections).
- */
-static void
-release_copy(pgpy_manager *m, int unlock)
-{
-	pgpy_producer *p = (pgpy_producer *) m->producer;
-
-	if (!m->copy)
-		return;
-	m->tearing_down = 1;
-	for (Py_ssize_t i = 0; m->receivers && i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		r->final_state = r->r ? pgcm_receiver_get_state(r->r) : PGCM_RECEIVER_IDLE;
-		r->final_rows = r->r ? pgcm_receiver_rows(r->r) : 0;
-	}
-	m->totals = pgcm_copy_totals(m->copy);
-	if (unlock) {
-		Py_BEGIN_ALLOW_THREADS
-		pgcm_copy_free(m->copy);
-		Py_END_ALLOW_THREADS
-	} else {
-		pgcm_copy_free(m->copy);
-	}
-	m->copy = NULL;
-	for (Py_ssize_t i = 0; m->receivers && i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		/* free() finished what was running: an unfinished receiver's COPY was failed. */
-		if (r->final_state == PGCM_RECEIVER_ACTIVE || r->final_state == PGCM_RECEIVER_FAULTED)
-			r->final_state = PGCM_RECEIVER_ABORTED;
-		r->r = NULL;
-		r->manager = NULL;
-	}
-	if (p)
-		p->manager = NULL;
-	m->state = PGPY_M_CLOSED;
-}
-
-/* file_hooks: before the copy (begin) or after it, for file object endpoints. */
-static int
-file_hooks(pgpy_manager *m, int begin)
-{
-	pgpy_producer *p = (pgpy_producer *) m->producer;
-	int rc = 0;
-
-	if (p->file_object && pgpy_file_hook(p->source, begin, 0) < 0) {
-		if (begin)
-			return -1;
-		PyErr_WriteUnraisable(p->source);
-		rc = -1;
-	}
-	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		if (r->file_object && pgpy_file_hook(r->target, begin, 1) < 0) {
-			if (begin)
-				return -1;
-			PyErr_WriteUnraisable(r->target);
-			rc = -1;
-		}
-	}
-	return rc;
-}
-
-/* close_copy: the copy ended (completed or aborted): free it, fix file positions. */
-static void
-close_copy(pgpy_manager *m)
-{
-	int had_copy = m->copy != NULL;
-
-	release_copy(m, 1);
-	if (had_copy)
-		(void) file_hooks(m, 0);
-}
-
-/*
- * abandon: a connection was closed under the copy.  Its PGconn is freed, and
- * every library call (even an abort) would touch it: the copy is leaked on
- * purpose, and the other connections are left as they are.
- */
-static PyObject *
-abandon(pgpy_manager *m, PyObject *label)
-{
-	m->copy = NULL;
-	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		r->final_state = PGCM_RECEIVER_ABORTED;
-		r->r = NULL;
-		r->manager = NULL;
-	}
-	((pgpy_producer *) m->producer)->manager = NULL;
-	m->state = PGPY_M_CLOSED;
-	PyErr_Format(pgpy.InterfaceError,
-	             "the connection %U was closed while the copy was using it: the copy was "
-	             "abandoned without touching any of its connections again (the others may "
-	             "still be in COPY: close them)", label);
-	return NULL;
-}
-
-/* connections_open: no endpoint's connection was closed behind the copy's back. */
-static int
-connections_open(pgpy_manager *m)
-{
-	pgpy_producer *p = (pgpy_producer *) m->producer;
-	int rc;
-
-	if (p->kind == PGPY_CONNECTION) {
-		if ((rc = pgpy_conn_open(&p->conn)) <= 0) {
-			if (rc == 0)
-				abandon(m, p->label);
-			return -1;
-		}
-	}
-	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		if (r->kind != PGPY_CONNECTION || !r->r)
-			continue;
-		if ((rc = pgpy_conn_open(&r->conn)) <= 0) {
-			if (rc == 0)
-				abandon(m, r->label);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Start, cycles, abort, finish
- * ------------------------------------------------------------------------ */
-
-static int
-check_idle(pgpy_manager *m)
-{
-	if (m->busy) {
-		PyErr_SetString(pgpy.InterfaceError,
-		                "the copy manager is running: it cannot be used from another thread "
-		                "or from one of its own callbacks meanwhile");
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * start: every connection checked (and psycopg's transaction begun where
- * psycopg would begin one), files positioned, then every COPY sent.
- */
-static int
-start(pgpy_manager *m)
-{
-	pgpy_producer *p = (pgpy_producer *) m->producer;
-	pgcm_status st;
-
-	if (m->state != PGPY_M_NEW) {
-		PyErr_SetString(pgpy.InterfaceError,
-		                "this copy manager has already run: a copy runs once; make a new "
-		                "CopyManager with new producer and receivers");
-		return -1;
-	}
-	if (p->kind == PGPY_CONNECTION && pgpy_conn_prepare(&p->conn, p->label) < 0)
-		return -1;
-	for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
-		if (r->kind == PGPY_CONNECTION && pgpy_conn_prepare(&r->conn, r->label) < 0)
-			return -1;
-	}
-	if (file_hooks(m, 1) < 0)
-		return -1;
-	st = pgcm_copy_start(m->copy);
-	if (st == PGCM_ERR_NOMEM) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	if (st == PGCM_ERR_STATE || st == PGCM_ERR_ARG) {
-		PyErr_SetString(pgpy.Error, pgcm_copy_errmsg(m->copy));
-		return -1;
-	}
-	/* Any other error is the producer's: the first cycle reports it. */
-	m->state = PGPY_M_RUNNING;
-	return 0;
-}
-
-/* wait_copy: poll the copy's descriptors once (no GIL held); -1 when out of memory. */
-static int
-wait_copy(pgpy_manager *m)
-{
-	size_t n = pgcm_copy_pollfds(m->copy, m->fds, m->fds_cap);
-	int rc;
-
-	if (n > m->fds_cap) {
-		struct pollfd *fds = PyMem_RawRealloc(m->fds, n * sizeof *fds);
-		if (!fds)
-			return -1;
-		m->fds = fds;
-		m->fds_cap = n;
-		n = pgcm_copy_pollfds(m->copy, m->fds, m->fds_cap);
-	}
-	rc = pgpy_poll(m->fds, n, pgcm_copy_timeout_ms(m->copy));
-	m->polled = rc >= 0;
-	m->nfds = n;
-	return 0;
-}
-
-/*
- * cycle: one cycle, as pgcm_copy_next(): step, waiting as needed, until rows
- * moved, receivers faulted or the copy ended.  Called and returns with the
- * GIL; releases it meanwhile.  *signalled is set when a signal handler raised
- * (the exception is set): the copy is then still running.
- */
-static pgcm_status
-cycle(pgpy_manager *m, pgcm_progress *progress, int *signalled)
-{
-	PyThreadState *ts;
-	pgcm_progress step;
-	pgcm_status st;
-
-	*signalled = 0;
-	progress->rows = progress->bytes = 0;
-	ts = PyEval_SaveThread();
-	for (;;) {
-		if (m->polled)
-			st = pgcm_copy_step_polled(m->copy, m->fds, m->nfds, &step);
-		else
-			st = pgcm_copy_step(m->copy, &step);
-		m->polled = 0;
-		progress->rows += step.rows;
-		progress->bytes += step.bytes;
-		if (st == PGCM_AGAIN) {
-			if (progress->rows || progress->bytes) {
-				st = PGCM_OK;
-				break;
-			}
-			if (wait_copy(m) < 0) {
-				st = PGCM_ERR_NOMEM;
-				break;
-			}
-			PyEval_RestoreThread(ts);
-			if (PyErr_CheckSignals() < 0) {
-				*signalled = 1;
-				return PGCM_OK;
-			}
-			ts = PyEval_SaveThread();
-			continue;
-		}
-		if (st == PGCM_OK && !progress->rows && !progress->bytes)
-			continue;
-		/* The last rows come as a cycle of their own; DONE follows with none. */
-		if (st == PGCM_DONE && (progress->rows || progress->bytes))
-			st = PGCM_OK;
-		break;
-	}
-	PyEval_RestoreThread(ts);
-	return st;
-}
-
-/* abort_copy: end a running copy now (the GIL is released while connections settle). */
-static void
-abort_copy(pgpy_manager *m, const char *reason)
-{
-	if (!m->copy || (m->state != PGPY_M_RUNNING && m->state != PGPY_M_COMPLETED))
-		return;
-	Py_BEGIN_ALLOW_THREADS
-	(void) pgcm_copy_abort(m->copy, reason);
-	Py_END_ALLOW_THREADS
-	m->state = PGPY_M_FAILED;
-}
-
-static pgcm_status
-finish_copy(pgpy_manager *m, pgcm_failure *failure)
-{
-	pgcm_status st;
-
-	Py_BEGIN_ALLOW_THREADS
-	st = pgcm_copy_finish(m->copy, failure);
-	Py_END_ALLOW_THREADS
-	return st;
-}
-
-/* restore: raise a kept exception again, with its traceback. */
-static void
-restore(PyObject *exc)
-{
-	PyObject *tb = PyException_GetTraceback(exc);
-
-	Py_INCREF(exc);
-	PyErr_Restore((PyObject *) Py_NewRef(Py_TYPE(exc)), exc, tb);
-}
-
-/*
- * raise_failure: the copy was aborted by the library.  A Ctrl-C or exit
- * raised in a callback goes on as itself; anything else is a CopyFail.
- */
-static PyObject *
-raise_failure(pgpy_manager *m)
-{
-	pgcm_failure failure;
-	PyObject *exc;
-
-	m->state = PGPY_M_FAILED;
-	if (m->interrupt) {
-		exc = m->interrupt;
-		m->interrupt = NULL;
-		restore(exc);
-		Py_DECREF(exc);
-		return NULL;
-	}
-	(void) finish_copy(m, &failure);
-	exc = pgpy_copyfail_new(m, &failure, NULL);
-	if (exc) {
-		restore(exc);
-		Py_DECREF(exc);
-	}
-	return NULL;
-}
-
-/* interrupted: a signal handler raised during a cycle: abort, then let it go on. */
-static PyObject *
-interrupted(pgpy_manager *m)
-{
-	PyObject *exc = pgpy_capture();
-
-	abort_copy(m, exc && pgpy_is_interrupt(exc) ? "interrupted" : "aborted by a signal handler");
-	if (exc) {
-		restore(exc);
-		Py_DECREF(exc);
-	}
-	return NULL;
-}
-
-/*
- * next_cycle: __next__: (rows, bytes) of one cycle; NULL without an exception
- * at the end (StopIteration); Fault, CopyFail, or what a handler raised.
- */
-static PyObject *
-next_cycle(pgpy_manager *m)
-{
-	pgcm_progress progress;
-	pgcm_status st;
-	int signalled;
-
-	if (check_idle(m) < 0)
-		return NULL;
-	if (m->state == PGPY_M_NEW && start(m) < 0)
-		return NULL;
-	if (m->state == PGPY_M_COMPLETED || m->state == PGPY_M_CLOSED)
-		return NULL;
-	if (m->state == PGPY_M_FAILED)
-		return raise_failure(m);
-	if (connections_open(m) < 0)
-		return NULL;
-	m->busy = 1;
-	st = cycle(m, &progress, &signalled);
-	m->busy = 0;
-	if (signalled)
-		return interrupted(m);
-	progress.rows += m->carry.rows;
-	progress.bytes += m->carry.bytes;
-	m->carry.rows = m->carry.bytes = 0;
-	switch (st) {
-	case PGCM_OK:
-		return Py_BuildValue("(KK)", (unsigned long long) progress.rows,
-		                     (unsigned long long) progress.bytes);
-	case PGCM_DONE:
-		m->state = PGPY_M_COMPLETED;
-		return NULL;
-	case PGCM_FAULT: {
-		PyObject *fault = pgpy_fault_new(m);
-		/* The rows of a faulted cycle count in the next one. */
-		m->carry = progress;
-		if (fault) {
-			restore(fault);
-			Py_DECREF(fault);
-		}
-		return NULL;
-	}
-	case PGCM_ERR_NOMEM:
-		return PyErr_NoMemory();
-	case PGCM_ERR_STATE:
-	case PGCM_ERR_ARG:
-		PyErr_SetString(pgpy.Error, pgcm_copy_errmsg(m->copy));
-		return NULL;
-	default:
-		return raise_failure(m);
-	}
-}
-
-/* ------------------------------------------------------------------------
- * Exit
- * ------------------------------------------------------------------------ */
-
-/* own_copyfail: exc is the CopyFail this manager raised. */
-static int
-own_copyfail(pgpy_manager *m, PyObject *exc)
-{
-	PyObject *mgr;
-	int own;
-
-	if (!exc || !PyObject_TypeCheck(exc, (PyTypeObject *) pgpy.CopyFail))
-		return 0;
-	mgr = PyObject_GetAttrString(exc, "manager");
-	if (!mgr) {
-		PyErr_Clear();
-		return 0;
-	}
-	own = mgr == (PyObject *) m;
-	Py_DECREF(mgr);
-	return own;
-}
-
-/*
- * exit_copy: __exit__.  A completed copy is finished (faults trapped on the
- * way are not errors).  Otherwise the copy is aborted and CopyFail raised
- * (caused by the exception that left the block), except that a Ctrl-C or
- * exit goes on as itself once the copy is aborted.  Returns -1 when an
- * exception was set, 0 otherwise.
- */
-static int
-exit_copy(pgpy_manager *m, PyObject *exc)
-{
-	int interrupt = exc && pgpy_is_interrupt(exc);
-	PyObject *fail = NULL;
-	pgcm_failure failure;
-	pgcm_status st;
-
-	if (check_idle(m) < 0)
-		return -1;
-	if (m->state == PGPY_M_CLOSED)
-		return 0;
-	if (m->state == PGPY_M_NEW) {
-		release_copy(m, 1);
-		return 0;
-	}
-	if (m->state == PGPY_M_RUNNING) {
-		const char *reason = !exc ? "the copy was left before it completed"
-		                     : interrupt ? "interrupted"
-		                     : PyObject_TypeCheck(exc, (PyTypeObject *) pgpy.Fault)
-		                         ? "a receiver fault was not handled"
-		                         : "an exception left the copy's with block";
-		abort_copy(m, reason);
-	}
-	st = finish_copy(m, &failure);
-	if (st != PGCM_OK && st != PGCM_FAULT && !interrupt && !own_copyfail(m, exc)) {
-		fail = pgpy_copyfail_new(m, &failure, exc);
-		if (!fail) {
-			close_copy(m);
-			return -1;
-		}
-	}
-	Py_CLEAR(m->interrupt);
-	close_copy(m);
-	if (fail) {
-		restore(fail);
-		Py_DECREF(fail);
-		return -1;
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------------
  * Python methods
  * ------------------------------------------------------------------------ */
 
@@ -658,7 +189,7 @@ static PyObject *
 manager_enter(pgpy_manager *m, PyObject *noargs)
 {
 	(void) noargs;
-	if (check_idle(m) < 0 || start(m) < 0)
+	if (pgpy_manager_idle(m) < 0 || pgpy_manager_start(m) < 0)
 		return NULL;
 	Py_INCREF(m);
 	return (PyObject *) m;
@@ -671,7 +202,7 @@ manager_exit(pgpy_manager *m, PyObject *args)
 
 	if (!PyArg_ParseTuple(args, "OOO:__exit__", &type, &value, &tb))
 		return NULL;
-	if (exit_copy(m, value == Py_None ? NULL : value) < 0)
+	if (pgpy_manager_exit(m, value == Py_None ? NULL : value) < 0)
 		return NULL;
 	Py_RETURN_FALSE;
 }
@@ -695,31 +226,31 @@ manager_run(pgpy_manager *m, PyObject *noargs)
 	PyObject *cyc;
 
 	(void) noargs;
-	if (check_idle(m) < 0)
+	if (pgpy_manager_idle(m) < 0)
 		return NULL;
 	if (m->state == PGPY_M_CLOSED) {
 		PyErr_SetString(pgpy.InterfaceError, "this copy manager has already run: a copy runs once");
 		return NULL;
 	}
-	if (own && start(m) < 0)
+	if (own && pgpy_manager_start(m) < 0)
 		return NULL;
-	while ((cyc = next_cycle(m)) != NULL) {
+	while ((cyc = pgpy_manager_next(m)) != NULL) {
 		Py_DECREF(cyc);
 		if (PyErr_CheckSignals() < 0) {
-			(void) interrupted(m);
+			(void) pgpy_manager_interrupted(m);
 			break;
 		}
 	}
 	if (PyErr_Occurred()) {
 		if (own) {
 			PyObject *exc = pgpy_capture();
-			if (exit_copy(m, exc) == 0 && exc)
-				restore(exc);
+			if (pgpy_manager_exit(m, exc) == 0 && exc)
+				pgpy_restore(exc);
 			Py_XDECREF(exc);
 		}
 		return NULL;
 	}
-	if (own && exit_copy(m, NULL) < 0)
+	if (own && pgpy_manager_exit(m, NULL) < 0)
 		return NULL;
 	return totals_tuple(m);
 }
@@ -730,7 +261,7 @@ manager_reconcile(pgpy_manager *m, PyObject *receiver)
 	pgpy_receiver *r = (pgpy_receiver *) receiver;
 	pgcm_status st;
 
-	if (check_idle(m) < 0)
+	if (pgpy_manager_idle(m) < 0)
 		return NULL;
 	if (!pgpy_receiver_check(receiver) || r->manager != m || !m->copy) {
 		PyErr_SetString(PyExc_ValueError, "reconcile() takes a receiver of this running copy");
@@ -760,7 +291,7 @@ manager_get_receivers(pgpy_manager *m, void *closure)
 
 	(void) closure;
 	for (Py_ssize_t i = 0; set && i < PyTuple_GET_SIZE(m->receivers); i++) {
-		pgpy_receiver *r = RECEIVER_AT(m, i);
+		pgpy_receiver *r = PGPY_RECEIVER_AT(m, i);
 		pgcm_receiver_state st = pgpy_receiver_state(r);
 		if ((st == PGCM_RECEIVER_IDLE && m->state == PGPY_M_NEW) || st == PGCM_RECEIVER_ACTIVE)
 			if (PySet_Add(set, (PyObject *) r) < 0)
@@ -810,7 +341,7 @@ manager_traverse(pgpy_manager *m, visitproc visit, void *arg)
 static int
 manager_clear(pgpy_manager *m)
 {
-	release_copy(m, 0);
+	pgpy_manager_release(m, 0);
 	Py_CLEAR(m->producer);
 	Py_CLEAR(m->receivers);
 	Py_CLEAR(m->interrupt);
@@ -888,7 +419,7 @@ PyTypeObject pgpy_ManagerType = {
 	.tp_traverse = (traverseproc) manager_traverse,
 	.tp_clear = (inquiry) manager_clear,
 	.tp_iter = manager_iter,
-	.tp_iternext = (iternextfunc) next_cycle,
+	.tp_iternext = (iternextfunc) pgpy_manager_next,
 	.tp_methods = manager_methods,
 	.tp_getset = manager_getset,
 	.tp_weaklistoffset = offsetof(pgpy_manager, weakreflist),

@@ -141,6 +141,9 @@ PyObject *pgpy_capture(void);
 /* pgpy_is_interrupt: a BaseException that is not an Exception (KeyboardInterrupt, SystemExit). */
 int pgpy_is_interrupt(PyObject *exc);
 
+/* pgpy_pick_label: the caller's label (a str) or def (stolen); a new reference, NULL on error. */
+PyObject *pgpy_pick_label(PyObject *label, PyObject *def);
+
 /* pgpy_fd_of: an int as a file descriptor; -1 with an exception. */
 int pgpy_fd_of(PyObject *o);
 
@@ -202,6 +205,18 @@ typedef struct pgpy_manager {
 
 extern PyTypeObject pgpy_ManagerType;
 
+/* PGPY_RECEIVER_AT: the receiver object the library knows by index i. */
+#define PGPY_RECEIVER_AT(m, i) ((pgpy_receiver *) PyTuple_GET_ITEM((m)->receivers, (i)))
+
+/* manager_cycle.c: driving the copy (each sets an exception when it fails). */
+int pgpy_manager_idle(pgpy_manager *m);             /* -1 while a thread drives it */
+int pgpy_manager_start(pgpy_manager *m);            /* check, position, send every COPY */
+PyObject *pgpy_manager_next(pgpy_manager *m);       /* one cycle: (rows, bytes); NULL at the end */
+int pgpy_manager_exit(pgpy_manager *m, PyObject *exc);  /* finish or abort; -1: raised */
+PyObject *pgpy_manager_interrupted(pgpy_manager *m);    /* a handler raised: abort, re-raise */
+void pgpy_manager_release(pgpy_manager *m, int unlock); /* free the copy, keep final states */
+void pgpy_restore(PyObject *exc);                       /* raise a kept exception again */
+
 /* pgpy_transfer: CopyManager(producer, *receivers, **kw).run(), for transfer(). */
 PyObject *pgpy_transfer(PyObject *self, PyObject *args, PyObject *kwargs);
 
@@ -212,11 +227,45 @@ PyObject *pgpy_receiver_error_new(pgpy_manager *m, const pgcm_fault *f);
 void pgpy_set_cause(PyObject *exc, PyObject *cause);
 
 /* ------------------------------------------------------------------------
- * notify.c
+ * notify_wait.c, notifier.c, listener.c
  * ------------------------------------------------------------------------ */
 
 extern PyTypeObject pgpy_NotifierType;
 extern PyTypeObject pgpy_ListenerType;
+
+/* A notifier or listener, as the wait loop sees it. */
+typedef struct waiter_ops {
+	pgcm_status (*step)(void *h, pgcm_notify_event *ev);
+	size_t (*pollfds)(const void *h, struct pollfd *fds, size_t cap);
+	int (*timeout_ms)(const void *h);
+} waiter_ops;
+
+/* A growable array of poll descriptors (touched without the GIL). */
+typedef struct pollset {
+	struct pollfd *fds;
+	size_t cap;
+} pollset;
+
+/* pgpy_wait_event: step until an event; the step's status, or -1 with an exception. */
+int pgpy_wait_event(const waiter_ops *ops, void *h, pollset *ps, pgcm_notify_event *ev);
+
+/* pgpy_queue_batch: one Notification per notification of a batch, appended to queue. */
+int pgpy_queue_batch(PyObject *queue, const pgcm_notify_event *ev, PGconn *conn, PyObject *owner);
+
+/* pgpy_pop_queued: the next queued item (new reference), or NULL (no exception) when none. */
+PyObject *pgpy_pop_queued(PyObject *queue, Py_ssize_t *pos);
+
+/* pgpy_make_event: Event(kind, message, connection). */
+PyObject *pgpy_make_event(const char *kind, const char *message, PyObject *conn);
+
+/* pgpy_notify_error: raise NotifyError(message, status=...); returns NULL. */
+PyObject *pgpy_notify_error(const char *message, pgcm_status st);
+
+/* pgpy_parse_idle: idle=None (-1: no idle events), 0 (poll mode) or seconds; -2 on error. */
+int pgpy_parse_idle(PyObject *idle);
+
+/* pgpy_self_iter: __iter__ returning the object itself. */
+PyObject *pgpy_self_iter(PyObject *self);
 
 /* pgpy_seconds_to_ms: a timeout in seconds (None = none) to ms for the library; -2 on error. */
 int pgpy_seconds_to_ms(PyObject *seconds, const char *what, int none_value);

@@ -167,44 +167,28 @@ producer_alloc(PyTypeObject *type, pgpy_kind kind)
 	return self;
 }
 
-/* producer_label: the caller's label, or def; set on the library's producer too. */
-static int
-producer_label(pgpy_producer *self, PyObject *label, PyObject *def)
-{
-	const char *s;
-
-	if (label && label != Py_None) {
-		if (!PyUnicode_Check(label)) {
-			PyErr_Format(PyExc_TypeError, "label must be a str, got %.100s", Py_TYPE(label)->tp_name);
-			return -1;
-		}
-		Py_INCREF(label);
-		Py_XSETREF(self->label, label);
-	} else {
-		Py_INCREF(def);
-		Py_XSETREF(self->label, def);
-	}
-	s = PyUnicode_AsUTF8(self->label);
-	if (!s)
-		return -1;
-	if (pgcm_producer_set_label(self->p, s) != PGCM_OK) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	return 0;
-}
-
-/* producer_ready: the library producer was made (NULL is out of memory). */
+/*
+ * producer_ready: the constructor's last step: the library producer was made
+ * (NULL is out of memory); it gets the caller's label, or def (stolen; NULL
+ * when making it failed).
+ */
 static PyObject *
 producer_ready(pgpy_producer *self, PyObject *label, PyObject *def)
 {
-	if (!self->p) {
-		Py_DECREF(self);
-		return PyErr_NoMemory();
+	const char *s;
+
+	if (def && !self->p) {
+		Py_DECREF(def);
+		def = PyErr_NoMemory();
 	}
-	if (producer_label(self, label, def) < 0) {
+	self->label = def ? pgpy_pick_label(label, def) : NULL;
+	if (!self->label || !(s = PyUnicode_AsUTF8(self->label))) {
 		Py_DECREF(self);
 		return NULL;
+	}
+	if (pgcm_producer_set_label(self->p, s) != PGCM_OK) {
+		Py_DECREF(self);
+		return PyErr_NoMemory();
 	}
 	return (PyObject *) self;
 }
@@ -215,8 +199,7 @@ static PyObject *
 connection_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"connection", "copy_to", "format", "header", "label", NULL};
-	PyObject *conn, *sql, *format = NULL, *header = NULL, *label = NULL, *def, *res;
-	PyObject *command;
+	PyObject *conn, *sql, *format = NULL, *header = NULL, *label = NULL, *command;
 	pgpy_producer *self;
 	pgcm_format fmt;
 
@@ -239,14 +222,7 @@ connection_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 		Py_DECREF(self);
 		return PyErr_NoMemory();
 	}
-	def = self->p ? pgpy_conn_label(&self->conn) : NULL;
-	if (self->p && !def) {
-		Py_DECREF(self);
-		return NULL;
-	}
-	res = producer_ready(self, label, def);
-	Py_XDECREF(def);
-	return res;
+	return producer_ready(self, label, pgpy_conn_label(&self->conn));
 }
 
 static PyObject *
@@ -254,7 +230,7 @@ file_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"file", FORMAT_KWLIST, NULL};
 	PyObject *file, *format = NULL, *header = NULL, *delim = NULL, *quote = NULL, *esc = NULL;
-	PyObject *max_row = NULL, *label = NULL, *def, *res;
+	PyObject *max_row = NULL, *label = NULL, *def;
 	pgpy_producer *self;
 	pgcm_format fmt;
 
@@ -293,15 +269,9 @@ file_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 		Py_DECREF(how);
 		def = PyObject_Repr(file);
 	}
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
 	self->p = self->fd >= 0 ? pgcm_producer_fd(self->fd, &fmt)
 	                        : pgcm_producer_fn(producer_read, self, &fmt);
-	res = producer_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return producer_ready(self, label, def);
 }
 
 static PyObject *
@@ -309,7 +279,7 @@ iterable_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"iterable", FORMAT_KWLIST, NULL};
 	PyObject *iterable, *format = NULL, *header = NULL, *delim = NULL, *quote = NULL;
-	PyObject *esc = NULL, *max_row = NULL, *label = NULL, *def, *res;
+	PyObject *esc = NULL, *max_row = NULL, *label = NULL;
 	pgpy_producer *self;
 	pgcm_format fmt;
 
@@ -335,22 +305,16 @@ iterable_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 		Py_DECREF(self);
 		return NULL;
 	}
-	def = PyUnicode_FromFormat("%.100s iterable", Py_TYPE(iterable)->tp_name);
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
 	self->p = pgcm_producer_fn(producer_read, self, &fmt);
-	res = producer_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return producer_ready(self, label,
+	                      PyUnicode_FromFormat("%.100s iterable", Py_TYPE(iterable)->tp_name));
 }
 
 static PyObject *
 null_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"label", NULL};
-	PyObject *label = NULL, *def, *res;
+	PyObject *label = NULL;
 	pgpy_producer *self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$O:NullProducer", kwlist, &label))
@@ -359,14 +323,7 @@ null_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	if (!self)
 		return NULL;
 	self->p = pgcm_producer_null();
-	def = PyUnicode_FromString("null");
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
-	res = producer_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return producer_ready(self, label, PyUnicode_FromString("null"));
 }
 
 static PyObject *

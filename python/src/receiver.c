@@ -109,25 +109,18 @@ receiver_alloc(PyTypeObject *type, pgpy_kind kind)
 	return self;
 }
 
-/* receiver_ready: the library receiver was made; give it the label (or def). */
+/* receiver_ready: as producer_ready(): the label (or def, stolen) on the library receiver. */
 static PyObject *
 receiver_ready(pgpy_receiver *self, PyObject *label, PyObject *def)
 {
 	const char *s;
 
-	if (!self->r) {
-		Py_DECREF(self);
-		return PyErr_NoMemory();
+	if (def && !self->r) {
+		Py_DECREF(def);
+		def = PyErr_NoMemory();
 	}
-	if (label && label != Py_None && !PyUnicode_Check(label)) {
-		PyErr_Format(PyExc_TypeError, "label must be a str, got %.100s", Py_TYPE(label)->tp_name);
-		Py_DECREF(self);
-		return NULL;
-	}
-	self->label = label && label != Py_None ? label : def;
-	Py_INCREF(self->label);
-	s = PyUnicode_AsUTF8(self->label);
-	if (!s) {
+	self->label = def ? pgpy_pick_label(label, def) : NULL;
+	if (!self->label || !(s = PyUnicode_AsUTF8(self->label))) {
 		Py_DECREF(self);
 		return NULL;
 	}
@@ -142,7 +135,7 @@ static PyObject *
 connection_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"connection", "copy_from", "label", NULL};
-	PyObject *conn, *sql, *label = NULL, *def, *res, *command;
+	PyObject *conn, *sql, *label = NULL, *command;
 	pgpy_receiver *self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:ConnectionReceiver", kwlist, &conn,
@@ -158,21 +151,14 @@ connection_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	}
 	self->r = pgcm_receiver_pg(self->conn.ptr, PyBytes_AS_STRING(command));
 	Py_DECREF(command);
-	def = pgpy_conn_label(&self->conn);
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
-	res = receiver_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return receiver_ready(self, label, pgpy_conn_label(&self->conn));
 }
 
 static PyObject *
 file_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"file", "label", NULL};
-	PyObject *file, *label = NULL, *def, *res;
+	PyObject *file, *label = NULL, *def;
 	pgpy_receiver *self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$O:FileReceiver", kwlist, &file, &label))
@@ -184,7 +170,11 @@ file_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	self->target = file;
 	if (PyLong_Check(file)) {
 		self->fd = pgpy_fd_of(file);
-		def = self->fd >= 0 ? PyUnicode_FromFormat("fd %d", self->fd) : NULL;
+		if (self->fd < 0) {
+			Py_DECREF(self);
+			return NULL;
+		}
+		def = PyUnicode_FromFormat("fd %d", self->fd);
 	} else {
 		PyObject *how = pgpy_adapt_call("file_sink", "(O)", file);
 		PyObject *write;
@@ -203,21 +193,15 @@ file_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 		Py_DECREF(how);
 		def = PyObject_Repr(file);
 	}
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
 	self->r = self->fd >= 0 ? pgcm_receiver_fd(self->fd) : pgcm_receiver_fn(receiver_write, self);
-	res = receiver_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return receiver_ready(self, label, def);
 }
 
 static PyObject *
 callable_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"callable", "label", NULL};
-	PyObject *fn, *label = NULL, *def, *res;
+	PyObject *fn, *label = NULL;
 	pgpy_receiver *self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$O:CallableReceiver", kwlist, &fn, &label))
@@ -234,22 +218,15 @@ callable_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	self->target = fn;
 	Py_INCREF(fn);
 	self->call = fn;
-	def = PyObject_Repr(fn);
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
 	self->r = pgcm_receiver_fn(receiver_write, self);
-	res = receiver_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return receiver_ready(self, label, PyObject_Repr(fn));
 }
 
 static PyObject *
 null_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"label", NULL};
-	PyObject *label = NULL, *def, *res;
+	PyObject *label = NULL;
 	pgpy_receiver *self;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|$O:NullReceiver", kwlist, &label))
@@ -258,14 +235,7 @@ null_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	if (!self)
 		return NULL;
 	self->r = pgcm_receiver_null();
-	def = PyUnicode_FromString("null");
-	if (!def) {
-		Py_DECREF(self);
-		return NULL;
-	}
-	res = receiver_ready(self, label, def);
-	Py_DECREF(def);
-	return res;
+	return receiver_ready(self, label, PyUnicode_FromString("null"));
 }
 
 static PyObject *

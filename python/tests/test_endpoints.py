@@ -90,6 +90,23 @@ def test_csv_with_header(connect, table):
     assert execute(2, "SELECT label FROM %s WHERE i = 7" % table) == [("item, 7",)]
 
 
+def test_csv_header_from_a_connection_is_replayed_per_segment(connect, table):
+    source, dst = connect(1), connect(2)
+    make_table(dst, table)
+    sql = ("COPY (SELECT i, 'item, ' || i FROM generate_series(1, 20000) AS g(i)) "
+           "TO STDOUT (FORMAT csv, HEADER)")
+    got = []
+    with source.transaction(), dst.transaction():
+        rows, _ = pgcopyman.transfer(
+            pgcopyman.ConnectionProducer(source, sql, format="csv", header=True),
+            pgcopyman.ConnectionReceiver(dst, "COPY %s FROM STDIN (FORMAT csv, HEADER)" % table),
+            pgcopyman.CallableReceiver(got.append),
+            segment_size=64 * 1024)  # many COPY segments, each starting with the header
+    assert rows == 20000
+    assert b"".join(got) == copy_out(1, sql)
+    assert count(2, table) == 20000
+
+
 def test_binary_through_a_callable_and_back(connect, table):
     source, dst = connect(1), connect(2)
     make_table(dst, table, "i int8, t timestamptz, n numeric, a text[]")
