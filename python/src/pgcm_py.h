@@ -107,6 +107,20 @@ typedef struct pgpy_receiver {
 	PyObject *weakreflist;
 } pgpy_receiver;
 
+/* PGPY_SUBTYPE: a concrete kind of an endpoint type: its own constructor and doc. */
+#define PGPY_SUBTYPE(cname, pyname, base, object, newfn, traverse, clear, doc)               \
+	PyTypeObject cname = {                                                            \
+		PyVarObject_HEAD_INIT(NULL, 0)                                            \
+		.tp_name = "pgcopyman." pyname,                                           \
+		.tp_basicsize = sizeof(object),                                           \
+		.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,                      \
+		.tp_doc = doc,                                                            \
+		.tp_base = &base,                                                         \
+		.tp_new = newfn,                                                          \
+		.tp_traverse = (traverseproc) traverse,                                   \
+		.tp_clear = (inquiry) clear,                                              \
+	}
+
 extern PyTypeObject pgpy_ProducerType;
 extern PyTypeObject pgpy_ConnectionProducerType;
 extern PyTypeObject pgpy_FileProducerType;

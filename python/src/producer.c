@@ -442,18 +442,9 @@ PyTypeObject pgpy_ProducerType = {
 	.tp_weaklistoffset = offsetof(pgpy_producer, weakreflist),
 };
 
-#define PRODUCER_KIND(cname, pyname, newfn, doc)                                        \
-	PyTypeObject cname = {                                                           \
-		PyVarObject_HEAD_INIT(NULL, 0)                                           \
-		.tp_name = "pgcopyman." pyname,                                          \
-		.tp_basicsize = sizeof(pgpy_producer),                                   \
-		.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,                     \
-		.tp_doc = doc,                                                           \
-		.tp_base = &pgpy_ProducerType,                                           \
-		.tp_new = newfn,                                                         \
-		.tp_traverse = (traverseproc) producer_traverse,                         \
-		.tp_clear = (inquiry) producer_clear,                                    \
-	}
+#define PRODUCER_KIND(cname, pyname, newfn, doc) \
+	PGPY_SUBTYPE(cname, pyname, pgpy_ProducerType, pgpy_producer, newfn, producer_traverse, \
+	             producer_clear, doc)
 
 PRODUCER_KIND(pgpy_ConnectionProducerType, "ConnectionProducer", connection_producer_new,
 "ConnectionProducer(connection, copy_to, *, format=None, header=None, label=None)\n--\n\n"

@@ -388,18 +388,9 @@ PyTypeObject pgpy_ReceiverType = {
 	.tp_weaklistoffset = offsetof(pgpy_receiver, weakreflist),
 };
 
-#define RECEIVER_KIND(cname, pyname, newfn, doc)                                        \
-	PyTypeObject cname = {                                                           \
-		PyVarObject_HEAD_INIT(NULL, 0)                                           \
-		.tp_name = "pgcopyman." pyname,                                          \
-		.tp_basicsize = sizeof(pgpy_receiver),                                   \
-		.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,                     \
-		.tp_doc = doc,                                                           \
-		.tp_base = &pgpy_ReceiverType,                                           \
-		.tp_new = newfn,                                                         \
-		.tp_traverse = (traverseproc) receiver_traverse,                         \
-		.tp_clear = (inquiry) receiver_clear,                                    \
-	}
+#define RECEIVER_KIND(cname, pyname, newfn, doc) \
+	PGPY_SUBTYPE(cname, pyname, pgpy_ReceiverType, pgpy_receiver, newfn, receiver_traverse, \
+	             receiver_clear, doc)
 
 RECEIVER_KIND(pgpy_ConnectionReceiverType, "ConnectionReceiver", connection_receiver_new,
 "ConnectionReceiver(connection, copy_from, *, label=None)\n--\n\n"
