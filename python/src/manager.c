@@ -74,41 +74,62 @@ endpoints_usable(PyObject *producer, PyObject *receivers)
 	return 0;
 }
 
-/* set_options: the keyword options, in the library's units. */
-static int
-set_options(pgcm_copy *c, PyObject *chunk_size, PyObject *chunks, PyObject *segment_size,
-            PyObject *stall, PyObject *drain)
-{
-	Py_ssize_t cb = 64 * 1024, nc = 16;
-	int ms;
+/* The keyword options, in the library's units (-1: the library's default). */
+typedef struct copy_options {
+	Py_ssize_t chunk_size, chunks;
+	long long segment_bytes;
+	int stall_ms, drain_ms;
+} copy_options;
 
+/*
+ * parse_options: read and check the options before the copy takes the
+ * endpoints, so that a bad option leaves them usable.
+ */
+static int
+parse_options(copy_options *o, PyObject *chunk_size, PyObject *chunks, PyObject *segment_size,
+              PyObject *stall, PyObject *drain)
+{
+	o->chunk_size = 64 * 1024;
+	o->chunks = 16;
+	o->segment_bytes = -1;
 	if (chunk_size && chunk_size != Py_None
-	    && (cb = PyNumber_AsSsize_t(chunk_size, PyExc_OverflowError)) == -1 && PyErr_Occurred())
+	    && (o->chunk_size = PyNumber_AsSsize_t(chunk_size, PyExc_OverflowError)) == -1
+	    && PyErr_Occurred())
 		return -1;
 	if (chunks && chunks != Py_None
-	    && (nc = PyNumber_AsSsize_t(chunks, PyExc_OverflowError)) == -1 && PyErr_Occurred())
+	    && (o->chunks = PyNumber_AsSsize_t(chunks, PyExc_OverflowError)) == -1 && PyErr_Occurred())
 		return -1;
-	if (cb < 1 || nc < 2 || pgcm_copy_set_window(c, (size_t) cb, (size_t) nc) != PGCM_OK) {
+	if (o->chunk_size < 1 || o->chunk_size > ((Py_ssize_t) 1 << 30) || o->chunks < 2) {
 		PyErr_Format(PyExc_ValueError,
 		             "chunk_size must be 1 byte to 1 GiB and chunks at least 2 (got %zd, %zd)",
-		             cb, nc);
+		             o->chunk_size, o->chunks);
 		return -1;
 	}
 	if (segment_size && segment_size != Py_None) {
-		unsigned long long sb = PyLong_AsUnsignedLongLong(segment_size);
-		if (sb == (unsigned long long) -1 && PyErr_Occurred())
+		o->segment_bytes = PyLong_AsLongLong(segment_size);
+		if (o->segment_bytes == -1 && PyErr_Occurred())
 			return -1;
-		(void) pgcm_copy_set_segment_bytes(c, sb);
+		if (o->segment_bytes < 0) {
+			PyErr_SetString(PyExc_ValueError, "segment_size cannot be negative (0 = no segments)");
+			return -1;
+		}
 	}
-	if ((ms = pgpy_seconds_to_ms(stall, "stall_timeout", 0)) == -2)
-		return -1;
-	if (stall && stall != Py_None)
-		(void) pgcm_copy_set_stall_timeout(c, ms);
-	if ((ms = pgpy_seconds_to_ms(drain, "drain_timeout", 0)) == -2)
-		return -1;
-	if (drain && drain != Py_None)
-		(void) pgcm_copy_set_drain_timeout(c, ms);
-	return 0;
+	o->stall_ms = pgpy_seconds_to_ms(stall, "stall_timeout", -1);
+	o->drain_ms = pgpy_seconds_to_ms(drain, "drain_timeout", -1);
+	return o->stall_ms == -2 || o->drain_ms == -2 ? -1 : 0;
+}
+
+/* apply_options: the checked options on the new copy. */
+static void
+apply_options(pgcm_copy *c, const copy_options *o)
+{
+	(void) pgcm_copy_set_window(c, (size_t) o->chunk_size, (size_t) o->chunks);
+	if (o->segment_bytes >= 0)
+		(void) pgcm_copy_set_segment_bytes(c, (uint64_t) o->segment_bytes);
+	if (o->stall_ms >= 0)
+		(void) pgcm_copy_set_stall_timeout(c, o->stall_ms);
+	if (o->drain_ms >= 0)
+		(void) pgcm_copy_set_drain_timeout(c, o->drain_ms);
 }
 
 /*
@@ -123,6 +144,7 @@ manager_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	                         "drain_timeout", NULL};
 	PyObject *chunk_size = NULL, *chunks = NULL, *segment = NULL, *stall = NULL, *drain = NULL;
 	PyObject *empty, *producer, *receivers;
+	copy_options options;
 	pgpy_manager *m;
 	pgpy_producer *p;
 	int ok;
@@ -137,7 +159,7 @@ manager_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	ok = PyArg_ParseTupleAndKeywords(empty, kwargs, "|$OOOOO:CopyManager", kwlist, &chunk_size,
 	                                 &chunks, &segment, &stall, &drain);
 	Py_DECREF(empty);
-	if (!ok)
+	if (!ok || parse_options(&options, chunk_size, chunks, segment, stall, drain) < 0)
 		return NULL;
 	producer = PyTuple_GET_ITEM(args, 0);
 	receivers = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
@@ -174,10 +196,7 @@ manager_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 			return PyErr_NoMemory();
 		}
 	}
-	if (set_options(m->copy, chunk_size, chunks, segment, stall, drain) < 0) {
-		Py_DECREF(m);
-		return NULL;
-	}
+	apply_options(m->copy, &options);
 	return (PyObject *) m;
 }
 

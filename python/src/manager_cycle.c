@@ -271,12 +271,16 @@ cycle(pgpy_manager *m, pgcm_progress *progress, int *signalled)
 static void
 abort_copy(pgpy_manager *m, const char *reason)
 {
-	if (!m->copy || (m->state != PGPY_M_RUNNING && m->state != PGPY_M_COMPLETED))
+	pgcm_status st;
+
+	if (!m->copy || m->state != PGPY_M_RUNNING)
 		return;
 	Py_BEGIN_ALLOW_THREADS
-	(void) pgcm_copy_abort(m->copy, reason);
+	st = pgcm_copy_abort(m->copy, reason);
 	Py_END_ALLOW_THREADS
-	m->state = PGPY_M_FAILED;
+	/* A copy that had just completed is not aborted (PGCM_ERR_STATE): finish settles it. */
+	if (st == PGCM_ERR_ABORTED)
+		m->state = PGPY_M_FAILED;
 }
 
 static pgcm_status

@@ -68,6 +68,13 @@ def test_a_copy_runs_once(connect, table):
     assert list(copy) == []
     with pytest.raises(pgcopyman.InterfaceError, match="serves one copy"):
         pgcopyman.CopyManager(producer, pgcopyman.NullReceiver())
+    # A bad option is refused before the copy takes the endpoints: they stay usable.
+    fresh, sink = pgcopyman.NullProducer(), pgcopyman.NullReceiver()
+    for bad in ({"chunks": 1}, {"chunk_size": 0}, {"stall_timeout": -1}, {"segment_size": -1}):
+        with pytest.raises(ValueError):
+            pgcopyman.CopyManager(fresh, sink, **bad)
+    assert pgcopyman.CopyManager(fresh, sink, chunk_size=4096, chunks=4, stall_timeout=0,
+                                 drain_timeout=1.5, segment_size=0).run() == (0, 0)
     with pytest.raises(pgcopyman.InterfaceError, match="serves one copy"):
         pgcopyman.CopyManager(pgcopyman.NullProducer(), receiver)
 
