@@ -51,6 +51,10 @@ pgpy_conn_label(const pgpy_conn *c)
 	                            port ? port : "", db ? db : "", user ? user : "");
 }
 
+/*
+ * pgpy_conn_open: psycopg's close() frees the PGconn and forgets its address;
+ * a copy must see that before it touches the connection again.
+ */
 int
 pgpy_conn_open(const pgpy_conn *c)
 {

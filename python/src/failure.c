@@ -44,6 +44,10 @@ receiver_of(pgpy_manager *m, size_t index)
 	return (pgpy_receiver *) PyTuple_GET_ITEM(m->receivers, (Py_ssize_t) index);
 }
 
+/*
+ * pgpy_receiver_error_new: one library fault as a ReceiverError.  For a
+ * callable that raised, its exception is the cause and its text the message.
+ */
 PyObject *
 pgpy_receiver_error_new(pgpy_manager *m, const pgcm_fault *f)
 {

@@ -34,6 +34,10 @@ one_char(PyObject *v, const char *what, char *out)
 	return 0;
 }
 
+/*
+ * pgpy_parse_format: the keywords a file or iterable producer takes; options
+ * that mean nothing for the format are refused rather than ignored.
+ */
 int
 pgpy_parse_format(pgcm_format *fmt, PyObject *format, PyObject *header, PyObject *delimiter,
                   PyObject *quote, PyObject *escape, PyObject *max_row)

@@ -75,6 +75,7 @@ channel_bytes(PyObject *name)
 	return s;
 }
 
+/* listener_change: listen() and unlisten(); the server gets it on the next wait. */
 static PyObject *
 listener_change(pgpy_listener *self, PyObject *name, int listen)
 {
@@ -120,6 +121,10 @@ pair_ms(PyObject *pair, const char *what, int *a, int *b)
 	return 1;
 }
 
+/*
+ * listener_new: Listener(conninfo, channels, ...): every channel name is
+ * checked before the library sees it; the connection is made on the first wait.
+ */
 static PyObject *
 listener_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -184,6 +189,10 @@ listener_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return (PyObject *) self;
 }
 
+/*
+ * listener_next: the next notification (a batch is queued and handed out one
+ * by one) or event; NotifyError when the first connection or a LISTEN fails.
+ */
 static PyObject *
 listener_next(pgpy_listener *self)
 {

@@ -274,6 +274,10 @@ manager_run(pgpy_manager *m, PyObject *noargs)
 	return totals_tuple(m);
 }
 
+/*
+ * manager_reconcile: put a receiver faulted in the last cycle back; its Python
+ * error is forgotten with its fault.
+ */
 static PyObject *
 manager_reconcile(pgpy_manager *m, PyObject *receiver)
 {
@@ -296,13 +300,7 @@ manager_reconcile(pgpy_manager *m, PyObject *receiver)
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-manager_iter(PyObject *self)
-{
-	Py_INCREF(self);
-	return self;
-}
-
+/* manager_get_receivers: the receiver set: the receivers still taking part. */
 static PyObject *
 manager_get_receivers(pgpy_manager *m, void *closure)
 {
@@ -437,7 +435,7 @@ PyTypeObject pgpy_ManagerType = {
 	.tp_dealloc = (destructor) manager_dealloc,
 	.tp_traverse = (traverseproc) manager_traverse,
 	.tp_clear = (inquiry) manager_clear,
-	.tp_iter = manager_iter,
+	.tp_iter = pgpy_self_iter,
 	.tp_iternext = (iternextfunc) pgpy_manager_next,
 	.tp_methods = manager_methods,
 	.tp_getset = manager_getset,

@@ -16,6 +16,7 @@ pgpy_classes pgpy;
 /* The adapter module, imported on first use (it needs the package loaded). */
 static PyObject *adapt_module;
 
+/* pgpy_status_name: the names errors carry in .status. */
 const char *
 pgpy_status_name(pgcm_status st)
 {
@@ -42,6 +43,10 @@ pgpy_status_name(pgcm_status st)
 	return "unknown";
 }
 
+/*
+ * pgpy_adapt_call: the psycopg and file glue is Python (pgcopyman._adapt),
+ * imported on first use: the package is not loaded yet when this module is.
+ */
 PyObject *
 pgpy_adapt_call(const char *name, const char *format, ...)
 {
@@ -85,10 +90,15 @@ pgpy_poll(struct pollfd *fds, size_t n, int timeout_ms)
 	return poll(fds, (nfds_t) n, timeout_ms);
 }
 
+/*
+ * pgpy_seconds_to_ms: Python speaks seconds, the library milliseconds.  A
+ * positive time never rounds down to 0, which would mean "never" or "poll".
+ */
 int
 pgpy_seconds_to_ms(PyObject *seconds, const char *what, int none_value)
 {
 	double s;
+	int ms;
 
 	if (!seconds || seconds == Py_None)
 		return none_value;
@@ -100,7 +110,8 @@ pgpy_seconds_to_ms(PyObject *seconds, const char *what, int none_value)
 		             what, seconds);
 		return -2;
 	}
-	return (int) (s * 1000.0 + 0.5);
+	ms = (int) (s * 1000.0 + 0.5);
+	return s > 0.0 && ms == 0 ? 1 : ms;
 }
 
 PyDoc_STRVAR(libpq_version_doc,

@@ -46,6 +46,10 @@ notifier_idle(pgpy_notifier *self)
 	return 0;
 }
 
+/*
+ * notifier_add: watch a psycopg connection; it is kept (it owns the PGconn),
+ * keyed by the PGconn's address.
+ */
 static PyObject *
 notifier_add(pgpy_notifier *self, PyObject *conn)
 {
@@ -165,6 +169,10 @@ owner_of(pgpy_notifier *self, PGconn *conn)
 	return PyTuple_GET_ITEM(entry, 0);
 }
 
+/*
+ * notifier_next: the next notification or event.  Connections closed by their
+ * owners are forgotten first: the library must not read a freed PGconn.
+ */
 static PyObject *
 notifier_next(pgpy_notifier *self)
 {
@@ -202,6 +210,7 @@ notifier_next(pgpy_notifier *self)
 	}
 }
 
+/* notifier_new: Notifier(*connections, idle=None). */
 static PyObject *
 notifier_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -239,6 +248,7 @@ notifier_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return (PyObject *) self;
 }
 
+/* notifier_get_connections: the watched connections, as they were added. */
 static PyObject *
 notifier_get_connections(pgpy_notifier *self, void *closure)
 {

@@ -195,6 +195,7 @@ producer_ready(pgpy_producer *self, PyObject *label, PyObject *def)
 
 #define FORMAT_KWLIST "format", "header", "delimiter", "quote", "escape", "max_row", "label"
 
+/* connection_producer_new: ConnectionProducer(connection, copy_to, ...). */
 static PyObject *
 connection_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -225,6 +226,10 @@ connection_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return producer_ready(self, label, pgpy_conn_label(&self->conn));
 }
 
+/*
+ * file_producer_new: FileProducer(file, ...): a descriptor is read by the
+ * library; a file object without a usable one through its read().
+ */
 static PyObject *
 file_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -274,6 +279,10 @@ file_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return producer_ready(self, label, def);
 }
 
+/*
+ * iterable_producer_new: IterableProducer(iterable, ...); a bytes object is
+ * refused, since iterating it yields ints.
+ */
 static PyObject *
 iterable_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -310,6 +319,7 @@ iterable_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	                      PyUnicode_FromFormat("%.100s iterable", Py_TYPE(iterable)->tp_name));
 }
 
+/* null_producer_new: NullProducer(). */
 static PyObject *
 null_producer_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -475,6 +485,7 @@ PRODUCER_KIND(pgpy_IterableProducerType, "IterableProducer", iterable_producer_n
 PRODUCER_KIND(pgpy_NullProducerType, "NullProducer", null_producer_new,
 "NullProducer(*, label=None)\n--\n\nA producer of no rows.");
 
+/* pgpy_endpoint_types_ready: the endpoint types, bases first, into the module. */
 int
 pgpy_endpoint_types_ready(PyObject *module)
 {

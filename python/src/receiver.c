@@ -131,6 +131,7 @@ receiver_ready(pgpy_receiver *self, PyObject *label, PyObject *def)
 	return (PyObject *) self;
 }
 
+/* connection_receiver_new: ConnectionReceiver(connection, copy_from, ...). */
 static PyObject *
 connection_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -154,6 +155,10 @@ connection_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return receiver_ready(self, label, pgpy_conn_label(&self->conn));
 }
 
+/*
+ * file_receiver_new: FileReceiver(file): a descriptor is written by the
+ * library; a file object without a usable one through its write().
+ */
 static PyObject *
 file_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -197,6 +202,7 @@ file_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return receiver_ready(self, label, def);
 }
 
+/* callable_receiver_new: CallableReceiver(callable). */
 static PyObject *
 callable_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -222,6 +228,7 @@ callable_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 	return receiver_ready(self, label, PyObject_Repr(fn));
 }
 
+/* null_receiver_new: NullReceiver(). */
 static PyObject *
 null_receiver_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
