@@ -342,7 +342,8 @@ static PyMethodDef listener_methods[] = {
 	{"unlisten", (PyCFunction) listener_unlisten, METH_O,
 	 "unlisten($self, channel, /)\n--\n\nRemove a channel, also while running."},
 	{"close", (PyCFunction) listener_close, METH_NOARGS,
-	 "close($self, /)\n--\n\nClose the listener's connection.  Iterating afterwards raises InterfaceError."},
+	 "close($self, /)\n--\n\n"
+	 "Close the listener's connection.  Iterating afterwards raises InterfaceError."},
 	{"__enter__", listener_enter, METH_NOARGS, "Return the listener."},
 	{"__exit__", (PyCFunction) listener_exit, METH_VARARGS, "Close the listener."},
 	{NULL, NULL, 0, NULL}

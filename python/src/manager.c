@@ -386,10 +386,12 @@ static PyMethodDef manager_methods[] = {
 	 "CopyFail, caused by the exception that left the block; KeyboardInterrupt and\n"
 	 "SystemExit go on as themselves."},
 	{"run", (PyCFunction) manager_run, METH_NOARGS,
-	 "run($self, /)\n--\n\nrun() -> (rows, bytes)\n\nPerform the whole copy.  Outside a with block, any fault\n"
-	 "fails the copy (CopyFail).  Returns the rows and bytes produced."},
+	 "run($self, /)\n--\n\n"
+	 "Perform the whole copy; returns (rows, bytes) produced.  Outside a with block,\n"
+	 "any fault fails the copy (CopyFail)."},
 	{"reconcile", (PyCFunction) manager_reconcile, METH_O,
-	 "reconcile($self, receiver, /)\n--\n\nPut a receiver that faulted in the last cycle back into the\n"
+	 "reconcile($self, receiver, /)\n--\n\n"
+	 "Put a receiver that faulted in the last cycle back into the\n"
 	 "receiver set, before the next cycle.  Its pending data goes first, so it ends with\n"
 	 "every row exactly once.  Raises Error when its connection or COPY is gone."},
 	{NULL, NULL, 0, NULL}

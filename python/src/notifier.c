@@ -298,9 +298,11 @@ notifier_dealloc(pgpy_notifier *self)
 
 static PyMethodDef notifier_methods[] = {
 	{"add", (PyCFunction) notifier_add, METH_O,
-	 "add($self, connection, /)\n--\n\nWatch a psycopg connection (LISTEN on it yourself).  It stays yours."},
+	 "add($self, connection, /)\n--\n\n"
+	 "Watch a psycopg connection (LISTEN on it yourself).  It stays yours."},
 	{"remove", (PyCFunction) notifier_remove, METH_O,
-	 "remove($self, connection, /)\n--\n\nStop watching it (also a failed one).  Notifications already\n"
+	 "remove($self, connection, /)\n--\n\n"
+	 "Stop watching it (also a failed one).  Notifications already\n"
 	 "read stay queued in libpq, where psycopg finds them."},
 	{NULL, NULL, 0, NULL}
 };
