@@ -51,6 +51,12 @@ def table(request):
     return "t_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")[:50]
 
 
+def create_table(conn, table, columns="i int8, label text"):
+    """CREATE TABLE on conn, committed."""
+    conn.execute("CREATE TABLE %s (%s)" % (table, columns))
+    conn.commit()
+
+
 def execute(i, sql, params=None):
     """Run sql on server i in a connection of its own (autocommit); the rows, if any."""
     with psycopg.connect(conninfo(i), autocommit=True) as conn:

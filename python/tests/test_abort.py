@@ -7,7 +7,7 @@ import time
 import pytest
 
 import pgcopyman
-from conftest import SigintTimer, answers, count
+from conftest import SigintTimer, answers, count, create_table
 
 BIG = "COPY (SELECT i, 'item ' || i FROM generate_series(1, %d) AS g(i)) TO STDOUT"
 
@@ -15,8 +15,7 @@ BIG = "COPY (SELECT i, 'item ' || i FROM generate_series(1, %d) AS g(i)) TO STDO
 def targets(connect, table, n=2):
     conns = [connect(2 + i) for i in range(n)]
     for c in conns:
-        c.execute("CREATE TABLE %s (i int8, label text)" % table)
-        c.commit()
+        create_table(c, table)
     return conns
 
 
@@ -156,8 +155,8 @@ def test_failing_server_producer(connect, table):
         with source.transaction(), conns[0].transaction():
             pgcopyman.CopyManager(
                 pgcopyman.ConnectionProducer(
-                    source, "COPY (SELECT 1 / (50000 - i), 'x' FROM generate_series(1, 100000) AS g(i)) "
-                    "TO STDOUT"),
+                    source, "COPY (SELECT 1 / (50000 - i), 'x' "
+                    "FROM generate_series(1, 100000) AS g(i)) TO STDOUT"),
                 *receivers_for(conns, table)).run()
     fault = info.value.producer_fault
     assert isinstance(fault, pgcopyman.ProducerError)

@@ -7,7 +7,7 @@ import random
 import pytest
 
 import pgcopyman
-from conftest import answers, count, execute, text_rows
+from conftest import count, create_table, execute, text_rows
 
 SAMPLES = ["plain", "tab\\there", "new\\nline and cr\\r", "back\\\\slash", "grüße, 日本, 🐘",
            "\\N", "", "a longer payload so that some rows are much wider than others"]
@@ -38,15 +38,10 @@ def copy_out(server, sql):
             return b"".join(bytes(b) for b in cp)
 
 
-def make_table(conn, table, columns="i int8, label text"):
-    conn.execute("CREATE TABLE %s (%s)" % (table, columns))
-    conn.commit()
-
-
 def test_iterable_to_two_connections(connect, table):
     dst1, dst2 = connect(2), connect(3)
-    make_table(dst1, table)
-    make_table(dst2, table)
+    create_table(dst1, table)
+    create_table(dst2, table)
     data = sample_rows(50000)
     with dst1.transaction(), dst2.transaction():
         rows, nbytes = pgcopyman.transfer(
@@ -77,7 +72,7 @@ def test_connection_to_callables(connect):
 
 def test_csv_with_header(connect, table):
     dst = connect(2)
-    make_table(dst, table)
+    create_table(dst, table)
     data = b"i,label\n" + b"".join(b'%d,"item, %d"\n' % (i, i) for i in range(1, 1001))
     got = []
     with dst.transaction():
@@ -92,7 +87,7 @@ def test_csv_with_header(connect, table):
 
 def test_csv_header_from_a_connection_is_replayed_per_segment(connect, table):
     source, dst = connect(1), connect(2)
-    make_table(dst, table)
+    create_table(dst, table)
     sql = ("COPY (SELECT i, 'item, ' || i FROM generate_series(1, 20000) AS g(i)) "
            "TO STDOUT (FORMAT csv, HEADER)")
     got = []
@@ -109,9 +104,10 @@ def test_csv_header_from_a_connection_is_replayed_per_segment(connect, table):
 
 def test_binary_through_a_callable_and_back(connect, table):
     source, dst = connect(1), connect(2)
-    make_table(dst, table, "i int8, t timestamptz, n numeric, a text[]")
+    create_table(dst, table, "i int8, t timestamptz, n numeric, a text[]")
     sql = ("COPY (SELECT i::int8, timestamptz '2020-01-01' + i * interval '1 s', i / 7.0, "
-           "ARRAY['a' || i, NULL] FROM generate_series(1, 20000) AS g(i)) TO STDOUT (FORMAT binary)")
+           "ARRAY['a' || i, NULL] FROM generate_series(1, 20000) AS g(i)) "
+           "TO STDOUT (FORMAT binary)")
     chunks = []
     with source.transaction():
         pgcopyman.transfer(pgcopyman.ConnectionProducer(source, sql),
@@ -123,12 +119,13 @@ def test_binary_through_a_callable_and_back(connect, table):
             pgcopyman.IterableProducer(cut_anywhere(data), format="binary"),
             pgcopyman.ConnectionReceiver(dst, "COPY %s FROM STDIN (FORMAT binary)" % table))
     assert rows == 20000
-    assert copy_out(2, "COPY (SELECT * FROM %s ORDER BY i) TO STDOUT (FORMAT binary)" % table) == data
+    back = copy_out(2, "COPY (SELECT * FROM %s ORDER BY i) TO STDOUT (FORMAT binary)" % table)
+    assert back == data
 
 
 def test_files_and_file_objects(connect, table, tmp_path):
     source, dst = connect(1), connect(2)
-    make_table(dst, table)
+    create_table(dst, table)
     sql = "COPY (SELECT i, 'item ' || i FROM generate_series(1, 30000) AS g(i)) TO STDOUT"
     expected = text_rows(30000)
     path_obj, path_fd = tmp_path / "by-object.copy", tmp_path / "by-fd.copy"

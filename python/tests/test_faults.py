@@ -6,15 +6,14 @@ import psycopg
 import pytest
 
 import pgcopyman
-from conftest import answers, count, terminate_backend, text_rows
+from conftest import answers, count, create_table, terminate_backend, text_rows
 
 ROWS = 1000000
 SEND = "COPY (SELECT i, 'item ' || i FROM generate_series(1, %d) AS g(i)) TO STDOUT" % ROWS
 
 
 def make_target(conn, table, column_type="int8"):
-    conn.execute("CREATE TABLE %s (i %s, label text)" % (table, column_type))
-    conn.commit()
+    create_table(conn, table, "i %s, label text" % column_type)
 
 
 def test_two_targets_one_killed(connect, table):

@@ -4,15 +4,10 @@ import psycopg
 import pytest
 
 import pgcopyman
-from conftest import answers, count, text_rows
+from conftest import answers, count, create_table, text_rows
 
 SEND = "COPY (SELECT i, 'item ' || i FROM generate_series(1, %d) AS g(i)) TO STDOUT"
 TX = psycopg.pq.TransactionStatus
-
-
-def make_target(conn, table):
-    conn.execute("CREATE TABLE %s (i int8, label text)" % table)
-    conn.commit()
 
 
 def test_manager_loop_with_progress(connect, table):
@@ -21,7 +16,7 @@ def test_manager_loop_with_progress(connect, table):
     # ...         for num_messages, num_bytes in copy:
     # ...             update_rate(num_bytes)
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     producer = pgcopyman.ConnectionProducer(source, SEND % 300000)
     receiver = pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table)
     cycles = []
@@ -45,7 +40,7 @@ def test_run(connect, table):
     # >>> with source.xact(), destination.xact():
     # ...     copyman.CopyManager(producer, receiver).run()
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     with source.transaction(), destination.transaction():
         rows, nbytes = pgcopyman.CopyManager(
             pgcopyman.ConnectionProducer(source, SEND % 1000),
@@ -56,7 +51,7 @@ def test_run(connect, table):
 
 def test_a_copy_runs_once(connect, table):
     source, destination = connect(1, autocommit=True), connect(2, autocommit=True)
-    make_target(destination, table)
+    create_table(destination, table)
     producer = pgcopyman.ConnectionProducer(source, SEND % 10)
     receiver = pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table)
     copy = pgcopyman.CopyManager(producer, receiver)
@@ -81,7 +76,7 @@ def test_a_copy_runs_once(connect, table):
 
 def test_psycopg_begins_its_transaction_when_not_in_autocommit(connect, table):
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     assert destination.info.transaction_status == TX.IDLE
     destination.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     pgcopyman.transfer(pgcopyman.ConnectionProducer(source, SEND % 500),
@@ -101,7 +96,7 @@ def test_psycopg_begins_its_transaction_when_not_in_autocommit(connect, table):
 
 def test_autocommit_connection_commits_the_copy(connect, table):
     source, destination = connect(1, autocommit=True), connect(2, autocommit=True)
-    make_target(destination, table)
+    create_table(destination, table)
     pgcopyman.transfer(pgcopyman.ConnectionProducer(source, SEND % 700),
                        pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table))
     assert destination.info.transaction_status == TX.IDLE
@@ -110,7 +105,7 @@ def test_autocommit_connection_commits_the_copy(connect, table):
 
 def test_psycopg_state_after_the_library_used_the_connection(connect, table):
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     before = [c.pgconn.nonblocking for c in (source, destination)]
     with source.transaction(), destination.transaction():
         with pgcopyman.CopyManager(
@@ -135,7 +130,7 @@ def test_psycopg_state_after_the_library_used_the_connection(connect, table):
 
 def test_connections_that_cannot_copy_are_refused(connect, table):
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     receiver = pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table)
     # A psycopg COPY still in progress on the source: busy.
     with source.cursor().copy("COPY (SELECT 1) TO STDOUT") as psycopg_copy:
@@ -184,7 +179,7 @@ def test_connections_that_cannot_copy_are_refused(connect, table):
 
 def test_a_connection_closed_under_the_copy_is_never_touched_again(connect, table):
     source, destination = connect(1), connect(2)
-    make_target(destination, table)
+    create_table(destination, table)
     receiver = pgcopyman.ConnectionReceiver(destination, "COPY %s FROM STDIN" % table)
     with pytest.raises(pgcopyman.InterfaceError, match="was closed while the copy was using it"):
         with pgcopyman.CopyManager(pgcopyman.ConnectionProducer(source, SEND % 1000000),

@@ -4,7 +4,6 @@ no object, exception or byte may be left behind.  With a debug interpreter
 (python3-dbg) the interpreter's total reference count is checked too."""
 
 import gc
-import io
 import sys
 import tracemalloc
 import weakref
