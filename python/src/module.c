@@ -16,7 +16,7 @@ pgpy_classes pgpy;
 /* The adapter module, imported on first use (it needs the package loaded). */
 static PyObject *adapt_module;
 
-/* pgpy_status_name: the names errors carry in .status. */
+/* pgpy_status_name: the names errors carry in .status ("error" for a newer status). */
 const char *
 pgpy_status_name(pgcm_status st)
 {
@@ -39,8 +39,9 @@ pgpy_status_name(pgcm_status st)
 	case PGCM_ERR_SERVER: return "server";
 	case PGCM_ERR_TIMEOUT: return "timeout";
 	case PGCM_ERR_CALLBACK: return "callback";
+	default: break; /* a status added to the library after this module */
 	}
-	return "unknown";
+	return "error";
 }
 
 /*

@@ -305,6 +305,7 @@ state_name(pgcm_receiver_state st)
 	case PGCM_RECEIVER_DROPPED: return "dropped";
 	case PGCM_RECEIVER_DONE: return "done";
 	case PGCM_RECEIVER_ABORTED: return "aborted";
+	default: break; /* a state added to the library after this module */
 	}
 	return "unknown";
 }
