@@ -163,7 +163,8 @@ pgpy_copyfail_new(pgpy_manager *m, const pgcm_failure *failure, PyObject *cause)
 		goto cleanup;
 	if (p->error) {
 		pfault = Py_NewRef(p->error);
-	} else if (failure->producer_error) {
+	} else if (failure->producer_error && failure->status == PGCM_ERR_PRODUCER) {
+		/* (After an abort the producer's error is its cancellation: not a fault.) */
 		const char *ss = failure->producer_sqlstate;
 		PyObject *sqlstate = ss && ss[0] ? PyUnicode_FromString(ss) : Py_NewRef(Py_None);
 		PyObject *kw = sqlstate ? Py_BuildValue("{sssO}", "status",
