@@ -18,20 +18,26 @@ enum cli_exit {
 	EXIT_LOADED = 0,        /* every target loaded */
 	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
 	EXIT_USAGE = 2,         /* usage error */
-	EXIT_PARTIAL = 3        /* some targets faulted, the others loaded */
+	EXIT_PARTIAL = 3,       /* some targets faulted, the others loaded */
+	EXIT_UNKNOWN = 4        /* the outcome on some target is unknown (its report says what to check) */
 };
 
 int cli_copy(int argc, char **argv);
 int cli_listen(int argc, char **argv);
 int cli_notify(int argc, char **argv);
+int cli_recover(int argc, char **argv);
 
-/* Each subcommand's getopt tables (copy_options.c, cmd_listen.c, cmd_notify.c). */
+/* Each subcommand's getopt tables (copy_options.c, cmd_listen.c, cmd_notify.c, cmd_recover.c). */
 extern const cli_optspec cli_copy_optspec;
 extern const cli_optspec cli_listen_optspec;
 extern const cli_optspec cli_notify_optspec;
+extern const cli_optspec cli_recover_optspec;
 
 /* Print msg to stderr as "pgcopyman: msg", with every known secret masked (cli_scrub_text). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_out: print msg and a newline to stdout (flushed), with every known secret masked. */
+void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * cli_connect: connect with conninfo (a connection string, a URI, or "" for

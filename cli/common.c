@@ -12,26 +12,36 @@
 
 volatile int cli_interrupted;
 
+/* put_line: prefix and the formatted line on f, with every known secret masked. */
+static void
+put_line(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = cli_strdup_vprintf(fmt, ap), *safe = msg ? cli_scrub_text(msg) : NULL;
+
+	fprintf(f, "%s%s\n", prefix, safe ? safe : "out of memory (while writing a message)");
+	fflush(f);
+	free(safe);
+	free(msg);
+}
+
 void
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
-	char *msg, *safe;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	put_line(stderr, "pgcopyman: ", fmt, ap);
 	va_end(ap);
-	msg = n >= 0 ? malloc((size_t) n + 1) : NULL;
-	if (msg) {
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t) n + 1, fmt, ap);
-		va_end(ap);
-	}
-	safe = msg ? cli_scrub_text(msg) : NULL;
-	fprintf(stderr, "pgcopyman: %s\n", safe ? safe : "out of memory (while writing an error message)");
-	free(safe);
-	free(msg);
+}
+
+void
+cli_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(stdout, "", fmt, ap);
+	va_end(ap);
 }
 
 /* on_signal: remember the signal; the loops poll the flag and abort cleanly. */

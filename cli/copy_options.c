@@ -37,28 +37,36 @@ copy_usage(FILE *f)
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
 	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
-	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
+	        "      --truncate          empty each target table first, in the load's transaction: the old\n"
+	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE)\n"
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
-	        "                          the others commit; abort: the first fault aborts the whole copy\n"
+	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
+	        "                          no target commits (several server targets: two-phase commit)\n"
 	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
 	        "                          snapshot, each streamed to every target over its own session;\n"
-	        "                          a target commits when all its streams finished (servers only;\n"
-	        "                          with --truncate, the TRUNCATE commits before the load)\n"
+	        "                          a target's sessions commit all together or not at all, with\n"
+	        "                          two-phase commit (servers only; they need max_prepared_transactions)\n"
 	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
 	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
 	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
 	        "                          limit); memory stays bounded by it\n"
+	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
+	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
+	        "                          ~/.local/state/pgcopyman)\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
-	        "                          copy can run, 1 with every problem listed\n"
+	        "                          copy can run, 1 with every problem listed, 2 when what the\n"
+	        "                          commit needs is missing (as the copy would)\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
-	        "  -h, --help              show this help\n"
+	        "  -h, --help              show this help\n");
+	/* Two strings: one would pass the length ISO C requires compilers to support. */
+	fprintf(f,
 	        "\n"
 	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
 	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
@@ -68,7 +76,8 @@ copy_usage(FILE *f)
 	        "\n"
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
 	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
-	        "2 usage error.\n");
+	        "2 usage error, or refused before any data moved for want of what the commit needs;\n"
+	        "4 the outcome on some target is unknown (see its report).\n");
 }
 
 /*
@@ -113,7 +122,7 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH
+	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR
 };
 
 static const struct option copy_longopts[] = {
@@ -142,6 +151,7 @@ static const struct option copy_longopts[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"state-dir", required_argument, NULL, O_STATE_DIR},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
@@ -258,6 +268,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 			if (!parse_size(optarg, COPY_MAX_ROW_LIMIT, &o->max_row))
 				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
 				                   optarg);
+			break;
+		case O_STATE_DIR:
+			if (!*optarg)
+				return usage_error("%s needs a directory", "--state-dir");
+			o->state_dir = optarg;
 			break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);

@@ -19,6 +19,7 @@ usage(FILE *f)
 	        "  pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "  pgcopyman listen [--conn CONNSTR] [--idle SECONDS] [--json] CHANNEL...\n"
 	        "  pgcopyman notify [--conn CONNSTR] CHANNEL [PAYLOAD]\n"
+	        "  pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
 	        "  pgcopyman --help | --version\n"
 	        "\n"
 	        "Run `pgcopyman COMMAND --help` for a command's options.\n");
@@ -32,6 +33,7 @@ static const struct command {
 	{"copy", cli_copy, &cli_copy_optspec},
 	{"listen", cli_listen, &cli_listen_optspec},
 	{"notify", cli_notify, &cli_notify_optspec},
+	{"recover", cli_recover, &cli_recover_optspec},
 };
 
 int

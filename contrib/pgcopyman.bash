@@ -2,9 +2,9 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault, --header-match and --encoding, and file names after
-# file: in --from and --to (also as --from=file:PATH).  Needs nothing from the
-# bash-completion package.
+# values of --format, --on-fault, --header-match and --encoding, directories
+# after --state-dir, and file names after file: in --from and --to (also as
+# --from=file:PATH).  Needs nothing from the bash-completion package.
 
 # _pgcopyman_words: the words up to the cursor, split on white space only, so
 # that "file:PATH" and "--to=file:PATH" stay one word although COMP_WORDBREAKS
@@ -69,6 +69,8 @@ _pgcopyman_value()
             COMPREPLY+=($(compgen -W 'on off' -- "$value")) ;;
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
+        --state-dir)
+            COMPREPLY+=($(compgen -d -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
         --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
             ;;  # free text: nothing to offer
@@ -108,8 +110,10 @@ _pgcopyman()
             opts='--from --to --table -t --target-table --columns -c --query -q
                   --format -f --header --header-match --delimiter --quote --escape
                   --null --encoding --truncate --on-fault --stall-timeout
-                  --segment-size --jobs -j --split-key --max-row-size --json --progress
-                  --dry-run --quiet --help -h' ;;
+                  --segment-size --jobs -j --split-key --max-row-size --state-dir
+                  --json --progress --dry-run --quiet --help -h' ;;
+        recover)
+            opts='--to --state-dir --dry-run --help -h' ;;
         listen)
             opts='--conn -c --idle -i --json -j --help -h' ;;
         notify)
@@ -130,7 +134,7 @@ _pgcopyman()
     elif [[ -n $cmd && -n $prev ]] && _pgcopyman_value "$prev" "$cur"; then
         :
     elif [[ -z $cmd && $cur != -* ]]; then
-        COMPREPLY=($(compgen -W 'copy listen notify' -- "$cur"))
+        COMPREPLY=($(compgen -W 'copy listen notify recover' -- "$cur"))
     elif [[ $cur == -* || -z $cur ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     fi

@@ -476,7 +476,7 @@ test_jobs_every_row_once(void **state)
 	it_expect_status(&r, 0);
 	same_rows(w->src, w->dst[0], "k");
 	it_run_free(&r);
-	/* Again, with --truncate (it commits before the streams start). */
+	/* Again, with --truncate (the old rows go in the streams' two-phase commit). */
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "k", "--jobs", "2",
 	           "--truncate", "--quiet");
 	it_expect_status(&r, 0);

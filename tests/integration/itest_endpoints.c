@@ -853,7 +853,7 @@ title_while_connecting(const char *const *args, const char *visible)
  * A password in a connection string never shows in the process title while
  * the command runs, whatever the option's spelling (unique abbreviations,
  * --opt=value, short options) and the form (keyword=value, a URI, a URI
- * given as dbname=), in copy, listen and notify alike.
+ * given as dbname=), in copy, listen, notify and recover alike.
  */
 static void
 test_passwords_hidden_in_process_title(void **state)
@@ -890,6 +890,10 @@ test_passwords_hidden_in_process_title(void **state)
 		snprintf(eq, sizeof eq, "--c=%s", v);
 		title_while_connecting((const char *const[]){"notify", eq, "ch", "payload", NULL}, "--c=");
 		title_while_connecting((const char *const[]){"notify", "--con", v, "ch", NULL}, "--con");
+		title_while_connecting((const char *const[]){"recover", "--t", v, "--state-dir", "/tmp/pgcm-no-state", NULL},
+		                       "--state-dir /tmp/pgcm-no-state");
+		snprintf(eq, sizeof eq, "--to=%s", v);
+		title_while_connecting((const char *const[]){"recover", "--dry-run", eq, NULL}, "--to=");
 	}
 	it_signal_backend(pm, SIGCONT);
 	stopped_postmaster = 0;

@@ -399,7 +399,7 @@ test_man_page(void **state)
 		"--jobs", "--split-key", "What gets copied",
 		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		"--max-row-size", "O_TMPFILE", NULL
+		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -447,7 +447,7 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
 	assert_string_equal(out, "copy\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman \"\"", out, sizeof out);
-	assert_string_equal(out, "copy\nlisten\nnotify\n");
+	assert_string_equal(out, "copy\nlisten\nnotify\nrecover\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-fault a", out, sizeof out);

@@ -313,6 +313,7 @@ it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 	ofd = mkstemp(p->out);
 	efd = mkstemp(p->err);
 	assert_true(ofd >= 0 && efd >= 0);
+	p->t0 = now_s();
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
@@ -352,6 +353,7 @@ it_cli_release(it_proc *p)
 	assert_int_equal(write(p->gate, "g", 1), 1);
 	close(p->gate);
 	p->gate = -1;
+	p->t0 = now_s();   /* it runs from now */
 }
 
 it_run
@@ -365,10 +367,10 @@ it_cli_wait(it_proc *p, long *maxrss_kb)
 	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
 	if (maxrss_kb)
 		*maxrss_kb = ru.ru_maxrss;
+	r.seconds = now_s() - p->t0;
 	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r.out = it_slurp(p->out);
 	r.err = it_slurp(p->err);
-	r.seconds = 0;
 	unlink(p->out);
 	unlink(p->err);
 	return r;
@@ -378,9 +380,7 @@ it_run
 it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
 {
 	int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
-	double t0 = now_s();
 	it_proc p;
-	it_run r;
 
 	assert_true(ifd >= 0);
 	it_cli_spawn(&p, args, ifd, 0);
@@ -389,9 +389,7 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		usleep((useconds_t) signal_after_ms * 1000);
 		kill(p.pid, sig);
 	}
-	r = it_cli_wait(&p, NULL);
-	r.seconds = now_s() - t0;
-	return r;
+	return it_cli_wait(&p, NULL);
 }
 
 char *

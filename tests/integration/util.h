@@ -83,6 +83,7 @@ typedef struct it_run {
 it_run it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args);
 #define it_cli(...) it_cli_full(NULL, 0, 0, (const char *const[]){__VA_ARGS__, NULL})
 void it_run_free(it_run *r);
+
 /* Fails the test, showing both outputs, unless the run exited with status. */
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
@@ -95,6 +96,7 @@ typedef struct it_proc {
 	pid_t pid;
 	int gate;          /* write end: a byte lets the child exec (it_cli_release); -1: none */
 	char out[40], err[40];
+	double t0;         /* when it started (it_run.seconds) */
 } it_proc;
 /*
  * it_cli_spawn: start build/pgcopyman with args (NULL-terminated) in the
@@ -103,6 +105,8 @@ typedef struct it_proc {
  * caller knows its pid first.  Bounded by a 120 s alarm.
  */
 void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/* it_cli_bg: it_cli_spawn into *p with these args, stdin /dev/null, not gated. */
+#define it_cli_bg(p, ...) it_cli_spawn((p), (const char *const[]){__VA_ARGS__, NULL}, -1, 0)
 /* it_cli_release: let a gated child exec. */
 void it_cli_release(it_proc *p);
 /* it_cli_wait: wait for the run (releasing it if gated); its status and output; *maxrss_kb if not NULL. */
