@@ -294,6 +294,10 @@ test_names(void **state)
 	it_exec(w->dst, "DROP TABLE public.sp");
 	expect_problem(p, "target 1: table \"sp\" does not exist in the session's search_path", NULL);
 	pgcm_plan_free(p);
+	/* Missing on the source: the problem names the source (a regression: its name was garbage). */
+	p = it_plan_new(w->src, &w->dst, 1, "no_such_sp", "auto");
+	expect_problem(p, "source: table \"no_such_sp\" does not exist in the session's search_path", NULL);
+	pgcm_plan_free(p);
 	p = it_plan_new(w->src, &w->dst, 1, "elsewhere.public.sp", "auto");
 	expect_problem(p, "names database \"elsewhere\"", NULL);
 	pgcm_plan_free(p);
