@@ -2,6 +2,7 @@
  * util.c: helpers for the integration tests (see util.h).
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -200,6 +201,15 @@ it_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+long long
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 const char *
 it_build_path(const char *file, char *buf, size_t size)
 {
@@ -228,6 +238,76 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "ARRAY['x', 'y,' || g, NULL], jsonb_build_object('k', g, 's', E'a\\nb'), g %% 2 = 0, "
 	        "md5(g::text)::uuid, decode(md5(g::text), 'hex') "
 	        "FROM generate_series(1, %d) g", name, rows);
+}
+
+/* with_secret: the connection string with a password added (trust auth ignores it). */
+static char *
+with_secret(const char *conninfo)
+{
+	size_t n = strlen(conninfo) + sizeof " password=" IT_SECRET;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	snprintf(s, n, "%s password=" IT_SECRET, conninfo);
+	return s;
+}
+
+int
+it_world_setup(void **state, int ndst, int rows, int flags)
+{
+	it_world *w = calloc(1, sizeof *w);
+
+	assert_non_null(w);
+	assert_true(ndst >= 0 && ndst <= 3);
+	w->ndst = ndst;
+	w->lenient = (flags & IT_LENIENT) != 0;
+	w->src = it_connect(1);
+	w->src_ci = with_secret(it_conninfo(1));
+	it_create_mixed_table(w->src, "t");
+	if (rows > 0)
+		it_fill_mixed(w->src, "t", rows);
+	for (int i = 0; i < ndst; i++) {
+		w->dst[i] = it_connect(i + 2);
+		w->dst_ci[i] = with_secret(it_conninfo(i + 2));
+		it_create_mixed_table(w->dst[i], "t");
+	}
+	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-itest.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	*state = w;
+	return 0;
+}
+
+/*
+ * close_checked: a connection the test left behind must be usable and idle;
+ * a lenient world rolls back what a test left open and closes a dead one.
+ */
+static void
+close_checked(PGconn *conn, int lenient)
+{
+	if (!conn)
+		return;
+	if (!lenient || PQstatus(conn) == CONNECTION_OK) {
+		if (lenient && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			it_exec(conn, "ROLLBACK");
+		it_assert_usable(conn);
+	}
+	PQfinish(conn);
+}
+
+int
+it_world_teardown(void **state)
+{
+	it_world *w = *state;
+
+	close_checked(w->src, w->lenient);
+	free(w->src_ci);
+	for (int i = 0; i < w->ndst; i++) {
+		close_checked(w->dst[i], w->lenient);
+		free(w->dst_ci[i]);
+	}
+	it_system("rm -rf '%s'", w->dir);
+	free(w);
+	return 0;
 }
 
 char *

@@ -1,6 +1,7 @@
 /*
- * util.h: helpers shared by the integration tests: connections to the
- * harness's clusters, SQL that must succeed, checksums, fault injection.
+ * util.h: what the integration tests share: the runner's registration
+ * (runner.c), the fixture of the copy tests, connections to the harness's
+ * clusters, SQL that must succeed, checksums, fault injection, the CLI.
  * Each helper fails the current cmocka test with a message that names the
  * SQL and the server's error.
  */
@@ -14,6 +15,58 @@
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+
+/* ------------------------------------------------------------------------
+ * Groups: every itest_*.c file is linked into one runner, build/tests/itest
+ * ------------------------------------------------------------------------ */
+
+/*
+ * IT_GROUP(name) { ... return it_add_group("name", tests, setup, teardown); }
+ * declares a group of tests (in place of a main()); the runner finds it by
+ * itself.  The block builds its CMUnitTest array as before and hands it to
+ * it_add_group(), with the group's own setup and teardown (may be NULL).
+ * Each test then runs in a child process of its own, under a time limit.
+ */
+typedef int (*it_group_fn)(void);
+void it_register_group(it_group_fn fn);
+int it__add_group(const char *name, const struct CMUnitTest *tests, size_t n,
+                  CMFixtureFunction setup, CMFixtureFunction teardown);
+#define it_add_group(name, tests, setup, teardown) \
+	it__add_group(name, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+#define IT_GROUP(name) \
+	static int it_group_##name(void); \
+	static void it_register_##name(void) __attribute__((constructor)); \
+	static void it_register_##name(void) { it_register_group(it_group_##name); } \
+	static int it_group_##name(void)
+
+/* ------------------------------------------------------------------------
+ * The copy tests' fixture: a source, targets, the mixed table, a directory
+ * ------------------------------------------------------------------------ */
+
+/* A password the servers ignore (trust), which must never be shown. */
+#define IT_SECRET "S3cr3tSentinel"
+
+typedef struct it_world {
+	PGconn *src;            /* cluster 1: table t, filled with the rows asked for */
+	PGconn *dst[3];         /* clusters 2 .. ndst + 1: table t, empty */
+	int ndst;
+	char *src_ci;           /* their connection strings with password=IT_SECRET */
+	char *dst_ci[3];
+	char dir[64];           /* a private temporary directory, removed by the teardown */
+	int lenient;            /* IT_LENIENT was given */
+} it_world;
+
+/*
+ * IT_LENIENT: the tests may leave a connection dead (it is closed) or inside
+ * a transaction (it is rolled back); otherwise the teardown fails a test that
+ * leaves a connection unusable or not idle.
+ */
+#define IT_LENIENT 1
+
+/* it_world_setup: connect, (re)create t everywhere, fill the source's; *state gets the world. */
+int it_world_setup(void **state, int ndst, int rows, int flags);
+/* it_world_teardown: check and close every connection, remove the directory, free. */
+int it_world_teardown(void **state);
 
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
@@ -46,6 +99,8 @@ int it_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void it_create_mixed_table(PGconn *conn, const char *name);
 /* Add rows 1..rows to it: NULLs, tabs, newlines, backslashes, quotes, commas, non-ASCII. */
 void it_fill_mixed(PGconn *conn, const char *name, int rows);
+/* Milliseconds on a monotonic clock. */
+long long it_now_ms(void);
 /* Path of the build directory's file (PGCM_BUILD, default "build"). */
 const char *it_build_path(const char *file, char *buf, size_t size);
 
