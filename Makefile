@@ -59,7 +59,7 @@ CLI = $(BUILD)/pgcopyman
 .PHONY: all check unit integration examples demo install uninstall clean bench fuzz
 all: $(STATIC) $(SHARED) $(CLI) $(BUILD)/pgcopyman.pc $(EXAMPLE_BIN)
 
-$(BUILD)/src/%.o: src/%.c include/pgcopyman.h src/internal.h
+$(BUILD)/src/%.o: src/%.c include/pgcopyman.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -fPIC -fvisibility=hidden -c $< -o $@
 

@@ -143,7 +143,7 @@ pgcm_status pgcm__chunk_reserve(pgcm__chunk *c, size_t n);
 pgcm_status pgcm__chunk_append_row(pgcm__chunk *c, const char *row, size_t n);
 
 /* ------------------------------------------------------------------------
- * Endpoints: producers and receivers (endpoint_pg.c, endpoint_fd.c, endpoint_fn.c)
+ * Endpoints: producers and receivers (endpoint*.c)
  * ------------------------------------------------------------------------ */
 
 /*
@@ -272,19 +272,27 @@ struct pgcm_receiver {
 	uint64_t fault_row;
 };
 
-/* copy.c, for endpoints: record a message on an endpoint. */
+/* endpoint.c: record a message on an endpoint. */
 void pgcm__producer_error(pgcm_producer *p, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate,
                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* endpoint_pg.c */
+/* pgconn.c: libpq helpers of the connection endpoints */
 /* Wait on conn's socket for events, or say the connection is gone. */
 void pgcm__wait_conn(pgcm__wait *w, PGconn *conn, short events);
+/* A zero-timeout poll: has the server sent us something? */
+int pgcm__pq_readable_now(PGconn *conn);
+/* Shut a peer that does not answer down, so that libpq sees it broken (conn stays the caller's). */
+void pgcm__pq_kill(PGconn *conn);
+/* A failed result's message as one line (DETAIL and HINT appended), malloc'd; sqlstate gets its code. */
+char *pgcm__pq_result_error(PGconn *conn, const PGresult *res, char sqlstate[6]);
+/* The line of the server's own COPY that failed (its "COPY t, line N" context), 0 if none. */
+uint64_t pgcm__pq_context_line(const PGresult *res);
 
 /*
- * endpoint_fn.c: the stream producer (file and callback producers: bytes cut
- * at row boundaries by the row scanner) and the stream receiver (file and
+ * endpoint_stream.c: the stream producer (file and callback producers: bytes
+ * cut at row boundaries by the row scanner) and the stream receiver (file and
  * callback receivers: bytes written in order, framing once).
  */
 typedef struct pgcm__scan_producer {
@@ -305,6 +313,7 @@ typedef struct pgcm__scan_producer {
 pgcm__scan_producer *pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
                                              long (*read)(pgcm__scan_producer *sp, char *buf,
                                                           size_t cap));
+pgcm_status pgcm__stream_producer_begin(pgcm_producer *p);
 pgcm_status pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target);
 pgcm_status pgcm__scan_abort(pgcm_producer *p, int64_t deadline_ms);
 void pgcm__scan_producer_destroy(pgcm_producer *p);
@@ -329,5 +338,35 @@ pgcm_status pgcm__stream_end(pgcm_receiver *r);
 pgcm_status pgcm__stream_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms);
 int pgcm__stream_recoverable(pgcm_receiver *r);
 void pgcm__stream_destroy(pgcm_receiver *r);
+
+/* ------------------------------------------------------------------------
+ * notify_event.c: what the notifier and the listener share
+ * ------------------------------------------------------------------------ */
+
+/* Notifications taken from libpq, handed out until the next call. */
+typedef struct pgcm__batch {
+	PGnotify **held;          /* what PQnotifies gave us; PQfreemem'd on release */
+	pgcm_notification *items; /* the public view of held */
+	size_t count;
+	size_t cap;
+} pgcm__batch;
+
+void pgcm__batch_release(pgcm__batch *b);
+void pgcm__batch_free(pgcm__batch *b);
+/* A channel filter for pgcm__batch_drain(): 1 keeps the notification. */
+typedef int (*pgcm__keep_fn)(const void *arg, const char *channel);
+/*
+ * Take every notification libpq has parsed on conn (keep, may be NULL, filters
+ * by channel).  PGCM_ERR_NOMEM only when nothing could be taken: the rest stay
+ * queued in libpq.
+ */
+pgcm_status pgcm__batch_drain(pgcm__batch *b, PGconn *conn, pgcm__keep_fn keep, const void *arg);
+void pgcm__event_clear(pgcm_notify_event *ev);
+/* One poll() for the blocking next calls; PGCM_AGAIN on a signal, PGCM_ERR_IO (errmsg set). */
+pgcm_status pgcm__notify_wait(struct pollfd *fds, size_t nfds, int timeout, char **errmsg);
+/* Milliseconds from now to deadline, at least 0, within int. */
+int pgcm__ms_until(int64_t deadline, int64_t now);
+/* The shorter of two timeouts where -1 means none. */
+int pgcm__min_timeout(int a, int b);
 
 #endif /* PGCM_INTERNAL_H */

@@ -1,439 +1,12 @@
 /*
- * notify.c: the notifier (an event loop over the caller's connections that
- * yields NOTIFY batches, idle events and failed connections) and the listener
- * (a connection the library owns, which LISTENs, re-connects with back-off,
- * LISTENs again and reports the gap).
+ * listener.c: the listener, a connection the library owns, which LISTENs,
+ * re-connects with back-off, LISTENs again and reports the gap.
  */
-#include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* ------------------------------------------------------------------------
- * Batches: notifications taken from libpq, handed out until the next call
- * ------------------------------------------------------------------------ */
-
-typedef struct batch {
-	PGnotify **held;          /* what PQnotifies gave us; PQfreemem'd on release */
-	pgcm_notification *items; /* the public view of held */
-	size_t count;
-	size_t cap;
-} batch;
-
-static void
-batch_release(batch *b)
-{
-	for (size_t i = 0; i < b->count; i++)
-		PQfreemem(b->held[i]);
-	b->count = 0;
-}
-
-static void
-batch_free(batch *b)
-{
-	batch_release(b);
-	pgcm__free(b->held);
-	pgcm__free(b->items);
-	b->held = NULL;
-	b->items = NULL;
-	b->cap = 0;
-}
-
-/* batch_reserve: room for one more; PGCM_ERR_NOMEM leaves the batch as it was. */
-static pgcm_status
-batch_reserve(batch *b)
-{
-	size_t ncap;
-	PGnotify **h;
-	pgcm_notification *it;
-
-	if (b->count < b->cap)
-		return PGCM_OK;
-	ncap = b->cap ? b->cap * 2 : 64;
-	h = pgcm__realloc(b->held, ncap * sizeof *h);
-	if (!h)
-		return PGCM_ERR_NOMEM;
-	b->held = h;
-	it = pgcm__realloc(b->items, ncap * sizeof *it);
-	if (!it)
-		return PGCM_ERR_NOMEM;
-	b->items = it;
-	b->cap = ncap;
-	return PGCM_OK;
-}
-
-typedef int (*keep_fn)(const void *arg, const char *channel);
-
-/*
- * batch_drain: take every notification libpq has parsed on conn.  Room is
- * made before each PQnotifies() call, so that running out of memory never
- * loses one: the rest stay queued in libpq for the next call.  keep (may be
- * NULL) filters by channel: the listener drops channels it no longer wants.
- */
-static pgcm_status
-batch_drain(batch *b, PGconn *conn, keep_fn keep, const void *arg)
-{
-	for (;;) {
-		PGnotify *nf;
-
-		if (batch_reserve(b) != PGCM_OK)
-			return b->count ? PGCM_OK : PGCM_ERR_NOMEM;
-		nf = PQnotifies(conn);
-		if (!nf)
-			return PGCM_OK;
-		if (keep && !keep(arg, nf->relname)) {
-			PQfreemem(nf);
-			continue;
-		}
-		b->held[b->count] = nf;
-		b->items[b->count].channel = nf->relname;
-		b->items[b->count].payload = nf->extra ? nf->extra : "";
-		b->items[b->count].pid = nf->be_pid;
-		b->count++;
-	}
-}
-
-static void
-event_clear(pgcm_notify_event *ev)
-{
-	memset(ev, 0, sizeof *ev);
-	ev->kind = PGCM_NOTIFY_NONE;
-}
-
-/* wait_for: one poll() for the blocking next calls; PGCM_AGAIN on a signal. */
-static pgcm_status
-wait_for(struct pollfd *fds, size_t nfds, int timeout, char **errmsg)
-{
-	if (poll(fds, (nfds_t) nfds, timeout) < 0) {
-		if (errno == EINTR)
-			return PGCM_AGAIN;
-		pgcm__set_msg(errmsg, "poll: %s", strerror(errno));
-		return PGCM_ERR_IO;
-	}
-	return PGCM_OK;
-}
-
-/* until: milliseconds from now to deadline, at least 0, within int. */
-static int
-until(int64_t deadline, int64_t now)
-{
-	int64_t d = deadline - now;
-
-	if (d < 0)
-		return 0;
-	return d > 0x7fffffff ? 0x7fffffff : (int) d;
-}
-
-static int
-min_timeout(int a, int b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
-/* ------------------------------------------------------------------------
- * The notifier
- * ------------------------------------------------------------------------ */
-
-typedef struct watched {
-	PGconn *conn;
-	int failed;               /* set aside: never read again */
-	int reported;             /* its FAILED event was returned */
-	char *message;            /* why it failed, until reported */
-} watched;
-
-struct pgcm_notifier {
-	watched *w;
-	struct pollfd *pfds;      /* for pgcm_notifier_next(); same capacity as w */
-	size_t n;
-	size_t cap;
-	size_t cursor;            /* where the next round-robin scan starts */
-	int idle_ms;              /* > 0 idle events, 0 poll mode, -1 none */
-	int64_t last_ms;          /* the idle clock: last batch or idle event */
-	batch b;
-	char *event_msg;          /* the message of the last FAILED event */
-	char *errmsg;
-};
-
-pgcm_notifier *
-pgcm_notifier_new(void)
-{
-	pgcm_notifier *n = pgcm__calloc(1, sizeof *n);
-
-	if (!n)
-		return NULL;
-	n->idle_ms = -1;
-	n->last_ms = pgcm__now_ms();
-	return n;
-}
-
-static watched *
-find_watched(const pgcm_notifier *n, const PGconn *conn, size_t *at)
-{
-	for (size_t i = 0; i < n->n; i++) {
-		if (n->w[i].conn == conn) {
-			if (at)
-				*at = i;
-			return &n->w[i];
-		}
-	}
-	return NULL;
-}
-
-pgcm_status
-pgcm_notifier_add(pgcm_notifier *n, PGconn *conn)
-{
-	if (!n || !conn)
-		return PGCM_ERR_ARG;
-	if (find_watched(n, conn, NULL)) {
-		pgcm__set_msg(&n->errmsg, "connection is already watched");
-		return PGCM_ERR_ARG;
-	}
-	if (n->n == n->cap) {
-		size_t ncap = n->cap ? n->cap * 2 : 4;
-		watched *w = pgcm__realloc(n->w, ncap * sizeof *w);
-		struct pollfd *p;
-
-		if (!w)
-			goto nomem;
-		n->w = w;
-		p = pgcm__realloc(n->pfds, ncap * sizeof *p);
-		if (!p)
-			goto nomem;
-		n->pfds = p;
-		n->cap = ncap;
-	}
-	memset(&n->w[n->n], 0, sizeof n->w[n->n]);
-	n->w[n->n].conn = conn;
-	n->n++;
-	return PGCM_OK;
-
-nomem:
-	pgcm__set_msg(&n->errmsg, "out of memory");
-	return PGCM_ERR_NOMEM;
-}
-
-pgcm_status
-pgcm_notifier_remove(pgcm_notifier *n, PGconn *conn)
-{
-	size_t at;
-
-	if (!n || !conn)
-		return PGCM_ERR_ARG;
-	if (!find_watched(n, conn, &at)) {
-		pgcm__set_msg(&n->errmsg, "connection is not watched");
-		return PGCM_ERR_ARG;
-	}
-	pgcm__free(n->w[at].message);
-	memmove(&n->w[at], &n->w[at + 1], (n->n - at - 1) * sizeof *n->w);
-	n->n--;
-	if (n->cursor > at)
-		n->cursor--;
-	if (n->cursor >= n->n)
-		n->cursor = 0;
-	return PGCM_OK;
-}
-
-size_t
-pgcm_notifier_count(const pgcm_notifier *n)
-{
-	return n ? n->n : 0;
-}
-
-pgcm_status
-pgcm_notifier_set_idle_interval(pgcm_notifier *n, int ms)
-{
-	if (!n || ms < -1)
-		return PGCM_ERR_ARG;
-	n->idle_ms = ms;
-	n->last_ms = pgcm__now_ms();
-	return PGCM_OK;
-}
-
-/*
- * check_conn: read what the server sent, so that PQnotifies() sees it.  A
- * connection that cannot be read is set aside with the reason; it is reported
- * once, after whatever notifications libpq still holds for it.
- */
-static void
-check_conn(watched *e)
-{
-	const char *why = NULL;
-
-	if (PQstatus(e->conn) == CONNECTION_BAD || PQsocket(e->conn) < 0)
-		why = PQerrorMessage(e->conn);
-	else if (!PQconsumeInput(e->conn))
-		why = PQerrorMessage(e->conn);
-	if (!why)
-		return;
-	e->failed = 1;
-	e->message = pgcm__pq_message(why && *why ? why : "connection is not usable");
-}
-
-/*
- * pgcm_notifier_step: one scan from the round-robin cursor.  Each connection
- * is first drained of what libpq already holds (notifications parsed while the
- * caller ran its own commands, or a COPY), then read; the first that yields a
- * batch or a failure ends the scan, so one busy connection cannot starve the
- * others.  Idle events are checked only after every connection came up empty:
- * an idle event never hides a waiting notification.
- */
-pgcm_status
-pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
-{
-	size_t live = 0;
-	int64_t now;
-
-	if (!n || !ev)
-		return PGCM_ERR_ARG;
-	event_clear(ev);
-	batch_release(&n->b);
-	pgcm__free(n->event_msg);
-	n->event_msg = NULL;
-
-	for (size_t k = 0; k < n->n; k++) {
-		size_t i = (n->cursor + k) % n->n;
-		watched *e = &n->w[i];
-		pgcm_status st;
-
-		if (e->reported)
-			continue;
-		st = batch_drain(&n->b, e->conn, NULL, NULL);
-		if (st == PGCM_OK && n->b.count == 0 && !e->failed) {
-			check_conn(e);
-			st = batch_drain(&n->b, e->conn, NULL, NULL);
-		}
-		if (st != PGCM_OK) {
-			pgcm__set_msg(&n->errmsg, "out of memory");
-			return st;
-		}
-		if (n->b.count > 0) {
-			n->cursor = (i + 1) % n->n;
-			n->last_ms = pgcm__now_ms();
-			ev->kind = PGCM_NOTIFY_BATCH;
-			ev->conn = e->conn;
-			ev->notifies = n->b.items;
-			ev->count = n->b.count;
-			return PGCM_OK;
-		}
-		if (e->failed) {
-			e->reported = 1;
-			n->event_msg = e->message;
-			e->message = NULL;
-			n->cursor = (i + 1) % n->n;
-			ev->kind = PGCM_NOTIFY_FAILED;
-			ev->conn = e->conn;
-			ev->message = n->event_msg ? n->event_msg : "connection failed";
-			return PGCM_OK;
-		}
-		live++;
-	}
-
-	if (n->idle_ms == 0) {
-		ev->kind = PGCM_NOTIFY_POLL_END;
-		return PGCM_OK;
-	}
-	now = pgcm__now_ms();
-	if (n->idle_ms > 0) {
-		if (now - n->last_ms >= n->idle_ms) {
-			n->last_ms = now;
-			ev->kind = PGCM_NOTIFY_IDLE;
-			return PGCM_OK;
-		}
-		return PGCM_AGAIN;
-	}
-	if (live == 0) {
-		pgcm__set_msg(&n->errmsg, "no live connection to watch and no idle interval");
-		return PGCM_ERR_STATE;
-	}
-	return PGCM_AGAIN;
-}
-
-size_t
-pgcm_notifier_pollfds(const pgcm_notifier *n, struct pollfd *fds, size_t cap)
-{
-	size_t k = 0;
-
-	if (!n)
-		return 0;
-	for (size_t i = 0; i < n->n; i++) {
-		int fd;
-
-		if (n->w[i].failed)
-			continue;
-		fd = PQsocket(n->w[i].conn);
-		if (fd < 0)
-			continue;
-		if (fds && k < cap) {
-			fds[k].fd = fd;
-			fds[k].events = POLLIN;
-			fds[k].revents = 0;
-		}
-		k++;
-	}
-	return k;
-}
-
-int
-pgcm_notifier_timeout_ms(const pgcm_notifier *n)
-{
-	if (!n)
-		return -1;
-	/* A connection not yet reported as failed must be reported now. */
-	for (size_t i = 0; i < n->n; i++)
-		if (n->w[i].failed && !n->w[i].reported)
-			return 0;
-	if (n->idle_ms == 0)
-		return 0;
-	if (n->idle_ms < 0)
-		return -1;
-	return until(n->last_ms + n->idle_ms, pgcm__now_ms());
-}
-
-pgcm_status
-pgcm_notifier_next(pgcm_notifier *n, pgcm_notify_event *ev)
-{
-	for (;;) {
-		pgcm_status st = pgcm_notifier_step(n, ev);
-		size_t nfds;
-
-		if (st != PGCM_AGAIN)
-			return st;
-		nfds = pgcm_notifier_pollfds(n, n->pfds, n->cap);
-		st = wait_for(n->pfds, nfds, pgcm_notifier_timeout_ms(n), &n->errmsg);
-		if (st != PGCM_OK)
-			return st;
-	}
-}
-
-const char *
-pgcm_notifier_errmsg(const pgcm_notifier *n)
-{
-	return n && n->errmsg ? n->errmsg : "";
-}
-
-void
-pgcm_notifier_free(pgcm_notifier *n)
-{
-	if (!n)
-		return;
-	for (size_t i = 0; i < n->n; i++)
-		pgcm__free(n->w[i].message);
-	batch_free(&n->b);
-	pgcm__free(n->w);
-	pgcm__free(n->pfds);
-	pgcm__free(n->event_msg);
-	pgcm__free(n->errmsg);
-	pgcm__free(n);
-}
-
-/* ------------------------------------------------------------------------
- * The listener
- * ------------------------------------------------------------------------ */
 
 enum listener_state {
 	L_START = 0,     /* never connected, or the first connection failed: connect now */
@@ -482,7 +55,7 @@ struct pgcm_listener {
 	int64_t last_rx;          /* last time the server answered or sent something */
 	int64_t last_event;       /* the idle clock */
 
-	batch b;
+	pgcm__batch b;
 	char *lost_msg;           /* why the connection broke (DISCONNECTED's message) */
 	char *fatal;              /* the server's FATAL notice on this connection, if any */
 	char *event_msg;          /* the message handed out with the last event */
@@ -713,8 +286,8 @@ connection_lost(pgcm_listener *l, const char *why, int64_t now)
 {
 	if (l->state != L_READY)
 		return attempt_failed(l, why, now);
-	if (l->conn && batch_drain(&l->b, l->conn, keep_channel, l) != PGCM_OK)
-		batch_release(&l->b);
+	if (l->conn && pgcm__batch_drain(&l->b, l->conn, keep_channel, l) != PGCM_OK)
+		pgcm__batch_release(&l->b);
 	pgcm__free(l->lost_msg);
 	l->lost_msg = first_line(l->fatal ? l->fatal : why);
 	pgcm__set_msg(&l->errmsg, "connection lost: %s", l->lost_msg ? l->lost_msg : "?");
@@ -953,7 +526,7 @@ connected_step(pgcm_listener *l, pgcm_notify_event *ev, int64_t now)
 		}
 	}
 
-	if (batch_drain(&l->b, l->conn, keep_channel, l) != PGCM_OK) {
+	if (pgcm__batch_drain(&l->b, l->conn, keep_channel, l) != PGCM_OK) {
 		pgcm__set_msg(&l->errmsg, "out of memory");
 		return PGCM_ERR_NOMEM;
 	}
@@ -1030,8 +603,8 @@ pgcm_listener_step(pgcm_listener *l, pgcm_notify_event *ev)
 
 	if (!l || !ev)
 		return PGCM_ERR_ARG;
-	event_clear(ev);
-	batch_release(&l->b);
+	pgcm__event_clear(ev);
+	pgcm__batch_release(&l->b);
 	pgcm__free(l->event_msg);
 	l->event_msg = NULL;
 	now = pgcm__now_ms();
@@ -1145,20 +718,20 @@ pgcm_listener_timeout_ms(const pgcm_listener *l)
 	if (l->idle_ms == 0 || l->pending_lost || l->b.count > 0 || l->state == L_START)
 		return 0;
 	if (l->idle_ms > 0)
-		t = until(l->last_event + l->idle_ms, now);
+		t = pgcm__ms_until(l->last_event + l->idle_ms, now);
 	switch (l->state) {
 	case L_WAIT:
 	case L_CONNECTING:
-		t = min_timeout(t, until(l->deadline, now));
+		t = pgcm__min_timeout(t, pgcm__ms_until(l->deadline, now));
 		break;
 	case L_SYNC:
 	case L_READY:
 		if (l->cmd != CMD_NONE)
-			t = min_timeout(t, until(l->cmd_deadline, now));
+			t = pgcm__min_timeout(t, pgcm__ms_until(l->cmd_deadline, now));
 		else if (l->state == L_SYNC || needs_sync(l))
 			t = 0;
 		else if (l->ping_interval > 0)
-			t = min_timeout(t, until(l->last_rx + l->ping_interval, now));
+			t = pgcm__min_timeout(t, pgcm__ms_until(l->last_rx + l->ping_interval, now));
 		break;
 	}
 	return t;
@@ -1174,7 +747,7 @@ pgcm_listener_next(pgcm_listener *l, pgcm_notify_event *ev)
 		if (st != PGCM_AGAIN)
 			return st;
 		nfds = pgcm_listener_pollfds(l, &l->pfd, 1);
-		st = wait_for(&l->pfd, nfds, pgcm_listener_timeout_ms(l), &l->errmsg);
+		st = pgcm__notify_wait(&l->pfd, nfds, pgcm_listener_timeout_ms(l), &l->errmsg);
 		if (st != PGCM_OK)
 			return st;
 	}
@@ -1220,10 +793,11 @@ pgcm_listener_free(pgcm_listener *l)
 	for (size_t i = 0; i < l->nch; i++)
 		pgcm__free(l->ch[i].name);
 	pgcm__free(l->ch);
-	batch_free(&l->b);
+	pgcm__batch_free(&l->b);
 	pgcm__free(l->conninfo);
 	pgcm__free(l->lost_msg);
 	pgcm__free(l->event_msg);
 	pgcm__free(l->errmsg);
 	pgcm__free(l);
 }
+

@@ -1,0 +1,85 @@
+/*
+ * copy_int.h: the copy manager's private state, shared by its files only
+ * (copy.c, copy_step.c, copy_loop.c, copy_abort.c).  Endpoints never see it.
+ */
+#ifndef PGCM_COPY_INT_H
+#define PGCM_COPY_INT_H
+
+#include "internal.h"
+
+#define DEFAULT_CHUNK_BYTES (64 * 1024)
+#define DEFAULT_CHUNKS 16
+#define DEFAULT_SEGMENT_BYTES ((uint64_t) 16 << 20)
+#define DEFAULT_STALL_MS 60000
+#define DEFAULT_DRAIN_MS 10000
+/* A step gives up the CPU after this many rounds, so a caller's loop stays responsive. */
+#define STEP_ROUNDS 64
+
+enum copy_state {
+	COPY_NEW = 0,
+	COPY_RUNNING,
+	COPY_DONE,       /* completed; finish() settles the dropped receivers */
+	COPY_FAILED      /* aborted */
+};
+
+typedef struct fault_record {
+	pgcm_receiver *receiver;
+	pgcm_status status;
+	char *message;
+	char sqlstate[6];
+	uint64_t row;
+	int reconcilable;
+} fault_record;
+
+struct pgcm_copy {
+	pgcm_producer *producer;
+	pgcm_receiver **rx;
+	size_t nrx;
+	size_t caprx;
+	pgcm__window window;
+	size_t chunk_bytes;
+	size_t chunks;
+	uint64_t segment_bytes;
+	int stall_ms;
+	int drain_ms;
+	int state;                 /* enum copy_state */
+	int producer_done;
+	pgcm_status producer_failed;
+	uint64_t rows;
+	uint64_t bytes;
+	uint64_t steps;            /* steps taken; a fault belongs to one */
+	fault_record *faults;      /* every fault of the copy */
+	size_t nfaults;
+	size_t capfaults;
+	size_t cycle_start;        /* faults[cycle_start..] are the last step's */
+	pgcm_fault *report;        /* the failure report's view of faults */
+	pgcm_status failure;
+	char *reason;
+	char *errmsg;
+	int depth;                 /* > 0 inside a step: callbacks may be running */
+	int free_pending;
+	char *abort_pending;
+};
+
+/* copy.c */
+/* pgcm__copy_msg: the copy's own message, for the caller; returns st. */
+pgcm_status pgcm__copy_msg(pgcm_copy *c, pgcm_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* pgcm__copy_fault: take r out of the receiver set and record why. */
+void pgcm__copy_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st);
+
+/* copy_step.c */
+/* pgcm__copy_pending_work: the receiver owes us something (data to take, an end to finish). */
+int pgcm__copy_pending_work(const pgcm_copy *c, const pgcm_receiver *r);
+/* pgcm__copy_drop_faulted: faults not reconciled before this step are final. */
+void pgcm__copy_drop_faulted(pgcm_copy *c);
+
+/* copy_loop.c */
+/* pgcm__copy_note_revents: hand each endpoint what poll() said of its descriptor. */
+void pgcm__copy_note_revents(pgcm_copy *c, const struct pollfd *fds, size_t n);
+
+/* copy_abort.c */
+/* pgcm__copy_abort_now: end the copy early, waiting until every connection settled. */
+void pgcm__copy_abort_now(pgcm_copy *c, pgcm_status why, const char *reason);
+
+#endif /* PGCM_COPY_INT_H */

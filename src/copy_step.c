@@ -1,0 +1,395 @@
+/*
+ * copy_step.c: the step: start, then fill the window from the producer and
+ * hand each receiver the chunks it has not taken, without blocking.  Faults
+ * take a receiver out of the set; it may be reconciled before the next step,
+ * or it is dropped and its COPY failed.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "copy_int.h"
+
+static const char *
+producer_name(const pgcm_producer *p)
+{
+	return p->label ? p->label : "producer";
+}
+
+/* ------------------------------------------------------------------------
+ * Start
+ * ------------------------------------------------------------------------ */
+
+pgcm_status
+pgcm_copy_start(pgcm_copy *c)
+{
+	pgcm_status st;
+	int64_t now = pgcm__now_ms();
+
+	if (!c)
+		return PGCM_ERR_ARG;
+	if (c->state != COPY_NEW)
+		return pgcm__copy_msg(c, PGCM_ERR_STATE, "the copy has already started");
+	if (c->nrx == 0)
+		return pgcm__copy_msg(c, PGCM_ERR_ARG, "the copy has no receivers");
+	st = pgcm__window_init(&c->window, c->chunk_bytes, c->chunks);
+	if (st != PGCM_OK)
+		return pgcm__copy_msg(c, st, "cannot allocate the chunk window");
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		pgcm__free(r->name);
+		r->name = r->label ? pgcm__asprintf("receiver %zu (%s)", i + 1, r->label)
+		                   : pgcm__asprintf("receiver %zu", i + 1);
+		if (!r->name)
+			return pgcm__copy_msg(c, PGCM_ERR_NOMEM, "out of memory");
+	}
+	c->state = COPY_RUNNING;
+	c->producer->phase = PGCM__P_RUNNING;
+	st = c->producer->ops->begin(c->producer);
+	if (st != PGCM_OK) {
+		c->producer_failed = st;
+		c->producer->phase = PGCM__P_FAILED;
+	}
+	/* Every COPY goes out at once; the loop then waits for them to start. */
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		r->framing = &c->producer->framing;
+		r->segment_bytes = c->segment_bytes;
+		r->state = PGCM_RECEIVER_ACTIVE;
+		r->last_progress_ms = now;
+		st = r->ops->begin(r);
+		if (st != PGCM_OK)
+			pgcm__copy_fault(c, r, st);
+	}
+	return PGCM_OK;
+}
+
+/* ------------------------------------------------------------------------
+ * The step
+ * ------------------------------------------------------------------------ */
+
+/* min_next_seq: the oldest chunk a receiver that counts still needs. */
+static uint64_t
+min_next_seq(const pgcm_copy *c)
+{
+	uint64_t m = c->window.head;
+
+	for (size_t i = 0; i < c->nrx; i++) {
+		const pgcm_receiver *r = c->rx[i];
+		if ((r->state == PGCM_RECEIVER_ACTIVE || r->state == PGCM_RECEIVER_FAULTED)
+		    && r->next_seq < m)
+			m = r->next_seq;
+	}
+	return m;
+}
+
+/* receivers_caught_up: no live receiver has a sealed chunk waiting. */
+static int
+receivers_caught_up(const pgcm_copy *c)
+{
+	for (size_t i = 0; i < c->nrx; i++) {
+		const pgcm_receiver *r = c->rx[i];
+		if (r->state == PGCM_RECEIVER_ACTIVE && r->next_seq < c->window.head)
+			return 0;
+	}
+	return 1;
+}
+
+/* seal: the open chunk goes to the receivers. */
+static void
+seal(pgcm_copy *c, pgcm__chunk *ch, pgcm_progress *progress)
+{
+	ch->first_row = c->rows + 1;
+	c->rows += ch->rows;
+	c->bytes += ch->len;
+	progress->rows += ch->rows;
+	progress->bytes += ch->len;
+	pgcm__window_seal(&c->window);
+}
+
+/*
+ * run_producer: fill the window.  A chunk is sealed when full, when the data
+ * ends, or when the producer must wait while every receiver is idle: then
+ * receivers never wait for a chunk to fill.  Returns 1 if anything happened.
+ */
+static int
+run_producer(pgcm_copy *c, pgcm_progress *progress)
+{
+	pgcm_producer *p = c->producer;
+	int did = 0;
+
+	while (!c->producer_done && !c->producer_failed) {
+		pgcm__chunk *ch = pgcm__window_open(&c->window);
+		size_t before;
+		pgcm_status st;
+
+		if (!ch)
+			break;
+		before = ch->len;
+		st = p->ops->produce(p, ch, c->window.target);
+		if (ch->len != before)
+			did = 1;
+		if (ch->len > 0
+		    && (ch->len >= c->window.target || st == PGCM_DONE
+		        || (st == PGCM_AGAIN && receivers_caught_up(c)))) {
+			seal(c, ch, progress);
+			did = 1;
+		}
+		if (st == PGCM_DONE) {
+			c->producer_done = 1;
+			p->phase = PGCM__P_DONE;
+			did = 1;
+		} else if (st == PGCM_AGAIN) {
+			break;
+		} else if (st != PGCM_OK) {
+			c->producer_failed = st;
+			p->phase = PGCM__P_FAILED;
+			did = 1;
+		}
+	}
+	return did;
+}
+
+/*
+ * service: move one receiver along: pump it, hand it the chunks it has not
+ * taken, end it once the producer is done.  Returns 1 if anything happened.
+ */
+static int
+service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
+{
+	int did = 0;
+
+	for (int round = 0; round < STEP_ROUNDS && r->state == PGCM_RECEIVER_ACTIVE; round++) {
+		pgcm_status st;
+		int was_ready = r->ready;
+
+		/* A callback asked for an abort or a free: hand out nothing more. */
+		if (c->abort_pending || c->free_pending)
+			return did;
+
+		st = r->ops->pump(r);
+		if (st == PGCM_DONE) {
+			if (r->rows_confirmed != c->rows) {
+				pgcm__receiver_error(r, PGCM_ERR_ROWCOUNT, NULL,
+				                     "its server confirmed %llu rows, %llu were produced",
+				                     (unsigned long long) r->rows_confirmed,
+				                     (unsigned long long) c->rows);
+				pgcm__copy_fault(c, r, PGCM_ERR_ROWCOUNT);
+			} else {
+				r->state = PGCM_RECEIVER_DONE;
+				r->settled = 1;
+			}
+			return 1;
+		}
+		if (st != PGCM_OK && st != PGCM_AGAIN) {
+			pgcm__copy_fault(c, r, st);
+			return 1;
+		}
+		if (r->ready && !was_ready) {
+			did = 1;
+			r->last_progress_ms = now;
+		}
+		if (!r->ready)
+			break;
+		if (r->next_seq < c->window.head) {
+			pgcm__chunk *ch = pgcm__window_get(&c->window, r->next_seq);
+			size_t before = r->offset;
+			st = r->ops->put(r, ch, &r->offset);
+			if (r->offset != before) {
+				did = 1;
+				r->last_progress_ms = now;
+			}
+			if (r->offset == ch->len) {
+				r->rows_sent += ch->rows;
+				r->next_seq++;
+				r->offset = 0;
+			}
+			if (st != PGCM_OK && st != PGCM_AGAIN) {
+				pgcm__copy_fault(c, r, st);
+				return 1;
+			}
+			continue;
+		}
+		if (c->producer_done && !r->ended) {
+			st = r->ops->end(r);
+			did = 1;
+			r->last_progress_ms = now;
+			if (st != PGCM_OK) {
+				pgcm__copy_fault(c, r, st);
+				return 1;
+			}
+			continue;
+		}
+		/* Nothing to send: waiting for the producer is not a stall. */
+		r->last_progress_ms = now;
+		break;
+	}
+	return did;
+}
+
+/* pgcm__copy_pending_work: the receiver owes us something (data to take, an end to finish). */
+int
+pgcm__copy_pending_work(const pgcm_copy *c, const pgcm_receiver *r)
+{
+	return r->next_seq < c->window.head || r->ended || !r->ready;
+}
+
+/* check_stalls: a receiver that took nothing for the stall timeout is faulted. */
+static int
+check_stalls(pgcm_copy *c, int64_t now)
+{
+	int did = 0;
+
+	if (c->stall_ms <= 0)
+		return 0;
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		if (r->state != PGCM_RECEIVER_ACTIVE || !pgcm__copy_pending_work(c, r))
+			continue;
+		if (now - r->last_progress_ms >= c->stall_ms) {
+			pgcm__receiver_error(r, PGCM_ERR_TIMEOUT, NULL,
+			                     "accepted no data for %d ms (stall timeout)", c->stall_ms);
+			pgcm__copy_fault(c, r, PGCM_ERR_TIMEOUT);
+			did = 1;
+		}
+	}
+	return did;
+}
+
+/*
+ * settle_dropped: a dropped receiver's COPY is failed without blocking the
+ * others; its fail() is driven step by step until the connection is idle.
+ */
+static void
+settle_dropped(pgcm_copy *c, int64_t now)
+{
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		if (r->state != PGCM_RECEIVER_DROPPED || r->settled)
+			continue;
+		if (!r->wait.deadline_ms)
+			r->wait.deadline_ms = now + c->drain_ms;
+		if (r->ops->fail(r, "receiver dropped after a fault", r->wait.deadline_ms) == PGCM_OK)
+			r->settled = 1;
+	}
+}
+
+/* pgcm__copy_drop_faulted: faults not reconciled before this step are final. */
+void
+pgcm__copy_drop_faulted(pgcm_copy *c)
+{
+	for (size_t i = 0; i < c->nrx; i++)
+		if (c->rx[i]->state == PGCM_RECEIVER_FAULTED) {
+			c->rx[i]->state = PGCM_RECEIVER_DROPPED;
+			c->rx[i]->wait.deadline_ms = 0;
+		}
+}
+
+/* forget_revents: after a step, readiness is stale. */
+static void
+forget_revents(pgcm_copy *c)
+{
+	c->producer->wait.known = 0;
+	for (size_t i = 0; i < c->nrx; i++)
+		c->rx[i]->wait.known = 0;
+}
+
+/* outcome: what the step says, once its work is done. */
+static pgcm_status
+outcome(pgcm_copy *c, int did, size_t faults_before)
+{
+	size_t live = 0, done = 0;
+
+	if (c->producer_failed) {
+		pgcm_producer *p = c->producer;
+		char *why = pgcm__asprintf("%s failed: %s", producer_name(p),
+		                           p->error ? p->error : pgcm_strerror(c->producer_failed));
+		pgcm__copy_abort_now(c, PGCM_ERR_PRODUCER, why ? why : "the producer failed");
+		pgcm__free(why);
+		return c->failure;
+	}
+	if (c->nfaults > faults_before)
+		return PGCM_FAULT;
+	for (size_t i = 0; i < c->nrx; i++) {
+		if (c->rx[i]->state == PGCM_RECEIVER_ACTIVE)
+			live++;
+		else if (c->rx[i]->state == PGCM_RECEIVER_DONE)
+			done++;
+	}
+	if (live == 0 && done == 0) {
+		pgcm__copy_abort_now(c, PGCM_ERR_NO_RECEIVERS, "no receiver is left");
+		return c->failure;
+	}
+	if (live == 0 && c->producer_done) {
+		c->state = COPY_DONE;
+		return PGCM_DONE;
+	}
+	return did ? PGCM_OK : PGCM_AGAIN;
+}
+
+pgcm_status
+pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
+{
+	pgcm_progress local;
+	pgcm_status st;
+	size_t faults_before;
+	int did = 0;
+	int64_t now;
+
+	if (!progress)
+		progress = &local;
+	progress->rows = progress->bytes = 0;
+	if (!c)
+		return PGCM_ERR_ARG;
+	if (c->depth > 0)
+		return pgcm__copy_msg(c, PGCM_ERR_STATE, "a step cannot run inside a callback of a step");
+	if (c->state == COPY_NEW) {
+		st = pgcm_copy_start(c);
+		if (st != PGCM_OK)
+			return st;
+		faults_before = 0;
+	} else {
+		if (c->state == COPY_DONE)
+			return PGCM_DONE;
+		if (c->state == COPY_FAILED)
+			return c->failure;
+		pgcm__copy_drop_faulted(c);
+		faults_before = c->nfaults;
+	}
+	c->cycle_start = faults_before;
+	c->steps++;
+	c->depth++;
+	now = pgcm__now_ms();
+	for (int round = 0; round < STEP_ROUNDS; round++) {
+		int any;
+
+		/* First: a receiver dropped since the last round no longer holds chunks. */
+		pgcm__window_release(&c->window, min_next_seq(c));
+		any = run_producer(c, progress);
+		for (size_t i = 0; i < c->nrx; i++)
+			if (c->rx[i]->state == PGCM_RECEIVER_ACTIVE)
+				any |= service(c, c->rx[i], now);
+		did |= any;
+		if (!any || c->producer_failed || c->abort_pending || c->free_pending)
+			break;
+		/* A cycle moves about one window: fine-grained progress, no 16 MiB gulps. */
+		if (progress->bytes >= c->window.target * (c->window.nslots - 1))
+			break;
+	}
+	did |= check_stalls(c, now);
+	settle_dropped(c, now);
+	forget_revents(c);
+	c->depth--;
+	if (c->free_pending) {
+		c->free_pending = 0;
+		pgcm_copy_free(c);
+		return PGCM_ERR_ABORTED;
+	}
+	if (c->abort_pending) {
+		char *why = c->abort_pending;
+		c->abort_pending = NULL;
+		pgcm__copy_abort_now(c, PGCM_ERR_ABORTED, why);
+		pgcm__free(why);
+		return c->failure;
+	}
+	return outcome(c, did, faults_before);
+}
