@@ -44,7 +44,7 @@ pgcm_copy_new(pgcm_producer *p)
 		pgcm_producer_free(p);
 		return NULL;
 	}
-	p->in_copy = 1;
+	pgcm__producer_attach(p);
 	c->producer = p;
 	c->chunk_bytes = DEFAULT_CHUNK_BYTES;
 	c->chunks = DEFAULT_CHUNKS;
@@ -77,8 +77,7 @@ pgcm_copy_add(pgcm_copy *c, pgcm_receiver *r)
 		c->rx = n;
 		c->caprx = ncap;
 	}
-	r->in_copy = 1;
-	r->index = c->nrx;
+	pgcm__receiver_attach(r, c->nrx);
 	c->rx[c->nrx++] = r;
 	return PGCM_OK;
 }
@@ -129,12 +128,13 @@ pgcm_copy_set_drain_timeout(pgcm_copy *c, int ms)
  * ------------------------------------------------------------------------ */
 
 /*
- * pgcm__copy_fault: take r out of the receiver set and record why.  The
- * record keeps its own copy of the message, so a later fault of the same
- * (reconciled) receiver does not change what an earlier report said.
+ * record_fault: take r out of the receiver set and record why (why: the
+ * manager's message, or NULL for the receiver's own error).  The record keeps
+ * its own copy of the message, so a later fault of the same (reconciled)
+ * receiver does not change what an earlier report said.
  */
-void
-pgcm__copy_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st)
+static void
+record_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const char *why)
 {
 	fault_record *f;
 
@@ -151,12 +151,36 @@ pgcm__copy_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st)
 	f = &c->faults[c->nfaults++];
 	memset(f, 0, sizeof *f);
 	f->receiver = r;
-	f->status = r->fault_status != PGCM_OK ? r->fault_status : st;
-	f->message = pgcm__asprintf("%s: %s", r->name ? r->name : "receiver",
-	                            r->error ? r->error : pgcm_strerror(st));
-	memcpy(f->sqlstate, r->sqlstate, sizeof f->sqlstate);
-	f->row = r->fault_row;
+	if (why) {
+		f->status = st;
+		f->message = pgcm__asprintf("%s: %s", r->name ? r->name : "receiver", why);
+	} else {
+		f->status = r->fault_status != PGCM_OK ? r->fault_status : st;
+		f->message = pgcm__asprintf("%s: %s", r->name ? r->name : "receiver",
+		                            r->error ? r->error : pgcm_strerror(st));
+		memcpy(f->sqlstate, r->sqlstate, sizeof f->sqlstate);
+		f->row = r->fault_row;
+	}
 	f->reconcilable = r->ops->recoverable(r);
+}
+
+void
+pgcm__copy_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st)
+{
+	record_fault(c, r, st, NULL);
+}
+
+void
+pgcm__copy_fault_msg(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	why = pgcm__vasprintf(fmt, ap);
+	va_end(ap);
+	record_fault(c, r, st, why ? why : pgcm_strerror(st));
+	pgcm__free(why);
 }
 
 size_t
@@ -192,8 +216,7 @@ pgcm_copy_reconcile(pgcm_copy *c, pgcm_receiver *r)
 		                      "%s cannot be reconciled: its connection or COPY is gone (%s)", r->name,
 		                      r->error ? r->error : "failed");
 	r->state = PGCM_RECEIVER_ACTIVE;
-	r->fault_status = PGCM_OK;
-	r->fault_row = 0;
+	pgcm__receiver_clear_error(r);
 	r->last_progress_ms = pgcm__now_ms();
 	return PGCM_OK;
 }

@@ -57,7 +57,7 @@ static void
 settle_all(pgcm_copy *c, const char *reason, int64_t deadline)
 {
 	pgcm_producer *p = c->producer;
-	int producer_settled = p->phase == PGCM__P_DONE || p->phase == PGCM__P_IDLE;
+	int producer_settled = c->producer_done || !p->began;
 
 	for (;;) {
 		struct pollfd fds[65];
@@ -67,7 +67,6 @@ settle_all(pgcm_copy *c, const char *reason, int64_t deadline)
 		if (!producer_settled) {
 			if (p->ops->abort(p, deadline) == PGCM_OK) {
 				producer_settled = 1;
-				p->phase = PGCM__P_ABORTED;
 			} else if (p->wait.fd >= 0) {
 				fds[n].fd = p->wait.fd;
 				fds[n++].events = p->wait.events;

@@ -42,12 +42,11 @@ struct pgcm_copy {
 	uint64_t segment_bytes;
 	int stall_ms;
 	int drain_ms;
-	int state;                 /* enum copy_state */
+	enum copy_state state;
 	int producer_done;
 	pgcm_status producer_failed;
 	uint64_t rows;
 	uint64_t bytes;
-	uint64_t steps;            /* steps taken; a fault belongs to one */
 	fault_record *faults;      /* every fault of the copy */
 	size_t nfaults;
 	size_t capfaults;
@@ -65,8 +64,11 @@ struct pgcm_copy {
 /* pgcm__copy_msg: the copy's own message, for the caller; returns st. */
 pgcm_status pgcm__copy_msg(pgcm_copy *c, pgcm_status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* pgcm__copy_fault: take r out of the receiver set and record why. */
+/* pgcm__copy_fault: take r out of the receiver set for its own error. */
 void pgcm__copy_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st);
+/* pgcm__copy_fault_msg: the same for a fault the manager found (a stall, a row count). */
+void pgcm__copy_fault_msg(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* copy_step.c */
 /* pgcm__copy_pending_work: the receiver owes us something (data to take, an end to finish). */

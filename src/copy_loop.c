@@ -81,7 +81,7 @@ pgcm_copy_timeout_ms(const pgcm_copy *c)
 			if (c->stall_ms > 0 && pgcm__copy_pending_work(c, r))
 				d = r->last_progress_ms + c->stall_ms;
 		} else if (r->state == PGCM_RECEIVER_DROPPED && !r->settled) {
-			d = r->wait.deadline_ms;
+			d = r->drain_deadline_ms;
 		}
 		if (d && (!deadline || d < deadline))
 			deadline = d;
@@ -103,16 +103,18 @@ pgcm__copy_note_revents(pgcm_copy *c, const struct pollfd *fds, size_t n)
 	size_t k = 0;
 
 	if (producer_waits(c)) {
-		c->producer->wait.known = k < n;
-		c->producer->wait.revents = k < n ? fds[k].revents : 0;
+		pgcm__polled_forget(&c->producer->polled);
+		if (k < n)
+			pgcm__polled_note(&c->producer->polled, fds[k].revents);
 		k++;
 	}
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
 		if (!receiver_waits(r))
 			continue;
-		r->wait.known = k < n;
-		r->wait.revents = k < n ? fds[k].revents : 0;
+		pgcm__polled_forget(&r->polled);
+		if (k < n)
+			pgcm__polled_note(&r->polled, fds[k].revents);
 		k++;
 	}
 }

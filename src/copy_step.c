@@ -9,11 +9,6 @@
 
 #include "copy_int.h"
 
-static const char *
-producer_name(const pgcm_producer *p)
-{
-	return p->label ? p->label : "producer";
-}
 
 /* ------------------------------------------------------------------------
  * Start
@@ -35,20 +30,13 @@ pgcm_copy_start(pgcm_copy *c)
 	if (st != PGCM_OK)
 		return pgcm__copy_msg(c, st, "cannot allocate the chunk window");
 	for (size_t i = 0; i < c->nrx; i++) {
-		pgcm_receiver *r = c->rx[i];
-		pgcm__free(r->name);
-		r->name = r->label ? pgcm__asprintf("receiver %zu (%s)", i + 1, r->label)
-		                   : pgcm__asprintf("receiver %zu", i + 1);
-		if (!r->name)
+		if (pgcm__receiver_name(c->rx[i]) != PGCM_OK)
 			return pgcm__copy_msg(c, PGCM_ERR_NOMEM, "out of memory");
 	}
 	c->state = COPY_RUNNING;
-	c->producer->phase = PGCM__P_RUNNING;
-	st = c->producer->ops->begin(c->producer);
-	if (st != PGCM_OK) {
+	st = pgcm__producer_begin(c->producer);
+	if (st != PGCM_OK)
 		c->producer_failed = st;
-		c->producer->phase = PGCM__P_FAILED;
-	}
 	/* Every COPY goes out at once; the loop then waits for them to start. */
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
@@ -136,13 +124,11 @@ run_producer(pgcm_copy *c, pgcm_progress *progress)
 		}
 		if (st == PGCM_DONE) {
 			c->producer_done = 1;
-			p->phase = PGCM__P_DONE;
 			did = 1;
 		} else if (st == PGCM_AGAIN) {
 			break;
 		} else if (st != PGCM_OK) {
 			c->producer_failed = st;
-			p->phase = PGCM__P_FAILED;
 			did = 1;
 		}
 	}
@@ -167,13 +153,13 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 			return did;
 
 		st = r->ops->pump(r);
+		r->ready = st == PGCM_OK;
 		if (st == PGCM_DONE) {
 			if (r->rows_confirmed != c->rows) {
-				pgcm__receiver_error(r, PGCM_ERR_ROWCOUNT, NULL,
+				pgcm__copy_fault_msg(c, r, PGCM_ERR_ROWCOUNT,
 				                     "its server confirmed %llu rows, %llu were produced",
 				                     (unsigned long long) r->rows_confirmed,
 				                     (unsigned long long) c->rows);
-				pgcm__copy_fault(c, r, PGCM_ERR_ROWCOUNT);
 			} else {
 				r->state = PGCM_RECEIVER_DONE;
 				r->settled = 1;
@@ -194,6 +180,8 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 			pgcm__chunk *ch = pgcm__window_get(&c->window, r->next_seq);
 			size_t before = r->offset;
 			st = r->ops->put(r, ch, &r->offset);
+			if (st == PGCM_AGAIN)
+				r->ready = 0;
 			if (r->offset != before) {
 				did = 1;
 				r->last_progress_ms = now;
@@ -210,6 +198,7 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 			continue;
 		}
 		if (c->producer_done && !r->ended) {
+			r->ended = 1;
 			st = r->ops->end(r);
 			did = 1;
 			r->last_progress_ms = now;
@@ -246,9 +235,8 @@ check_stalls(pgcm_copy *c, int64_t now)
 		if (r->state != PGCM_RECEIVER_ACTIVE || !pgcm__copy_pending_work(c, r))
 			continue;
 		if (now - r->last_progress_ms >= c->stall_ms) {
-			pgcm__receiver_error(r, PGCM_ERR_TIMEOUT, NULL,
+			pgcm__copy_fault_msg(c, r, PGCM_ERR_TIMEOUT,
 			                     "accepted no data for %d ms (stall timeout)", c->stall_ms);
-			pgcm__copy_fault(c, r, PGCM_ERR_TIMEOUT);
 			did = 1;
 		}
 	}
@@ -266,9 +254,9 @@ settle_dropped(pgcm_copy *c, int64_t now)
 		pgcm_receiver *r = c->rx[i];
 		if (r->state != PGCM_RECEIVER_DROPPED || r->settled)
 			continue;
-		if (!r->wait.deadline_ms)
-			r->wait.deadline_ms = now + c->drain_ms;
-		if (r->ops->fail(r, "receiver dropped after a fault", r->wait.deadline_ms) == PGCM_OK)
+		if (!r->drain_deadline_ms)
+			r->drain_deadline_ms = now + c->drain_ms;
+		if (r->ops->fail(r, "receiver dropped after a fault", r->drain_deadline_ms) == PGCM_OK)
 			r->settled = 1;
 	}
 }
@@ -280,7 +268,7 @@ pgcm__copy_drop_faulted(pgcm_copy *c)
 	for (size_t i = 0; i < c->nrx; i++)
 		if (c->rx[i]->state == PGCM_RECEIVER_FAULTED) {
 			c->rx[i]->state = PGCM_RECEIVER_DROPPED;
-			c->rx[i]->wait.deadline_ms = 0;
+			c->rx[i]->drain_deadline_ms = 0;
 		}
 }
 
@@ -288,9 +276,9 @@ pgcm__copy_drop_faulted(pgcm_copy *c)
 static void
 forget_revents(pgcm_copy *c)
 {
-	c->producer->wait.known = 0;
+	pgcm__polled_forget(&c->producer->polled);
 	for (size_t i = 0; i < c->nrx; i++)
-		c->rx[i]->wait.known = 0;
+		pgcm__polled_forget(&c->rx[i]->polled);
 }
 
 /* outcome: what the step says, once its work is done. */
@@ -301,7 +289,7 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 
 	if (c->producer_failed) {
 		pgcm_producer *p = c->producer;
-		char *why = pgcm__asprintf("%s failed: %s", producer_name(p),
+		char *why = pgcm__asprintf("%s failed: %s", pgcm__producer_name(p),
 		                           p->error ? p->error : pgcm_strerror(c->producer_failed));
 		pgcm__copy_abort_now(c, PGCM_ERR_PRODUCER, why ? why : "the producer failed");
 		pgcm__free(why);
@@ -356,7 +344,6 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 		faults_before = c->nfaults;
 	}
 	c->cycle_start = faults_before;
-	c->steps++;
 	c->depth++;
 	now = pgcm__now_ms();
 	for (int round = 0; round < STEP_ROUNDS; round++) {

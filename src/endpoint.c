@@ -1,12 +1,69 @@
 /*
- * endpoint.c: what every producer and receiver has: a label, getters, the
- * format, free, and the recorders of an endpoint's error.
+ * endpoint.c: what every producer and receiver has: a label and a name for
+ * messages, the getters, the format, free, and the recorders of an
+ * endpoint's error.  The fields written here are written nowhere else.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "internal.h"
 
+void
+pgcm__producer_init(pgcm_producer *p, const pgcm__producer_ops *ops)
+{
+	p->ops = ops;
+	pgcm__wait_on(&p->wait, -1, 0);
+}
+
+void
+pgcm__receiver_init(pgcm_receiver *r, const pgcm__receiver_ops *ops)
+{
+	r->ops = ops;
+	pgcm__wait_on(&r->wait, -1, 0);
+}
+
+void
+pgcm__producer_attach(pgcm_producer *p)
+{
+	p->in_copy = 1;
+}
+
+void
+pgcm__receiver_attach(pgcm_receiver *r, size_t index)
+{
+	r->in_copy = 1;
+	r->index = index;
+}
+
+/*
+ * pgcm__receiver_name: the name every message of the copy gives the
+ * receiver: its position, which the caller knows, and its label.
+ */
+pgcm_status
+pgcm__receiver_name(pgcm_receiver *r)
+{
+	char *name = r->label ? pgcm__asprintf("receiver %zu (%s)", r->index + 1, r->label)
+	                      : pgcm__asprintf("receiver %zu", r->index + 1);
+
+	if (!name)
+		return PGCM_ERR_NOMEM;
+	pgcm__free(r->name);
+	r->name = name;
+	return PGCM_OK;
+}
+
+pgcm_status
+pgcm__producer_begin(pgcm_producer *p)
+{
+	p->began = 1;
+	return p->ops->begin(p);
+}
+
+const char *
+pgcm__producer_name(const pgcm_producer *p)
+{
+	return p->label ? p->label : "producer";
+}
 
 void
 pgcm__producer_error(pgcm_producer *p, const char *sqlstate, const char *fmt, ...)
@@ -21,7 +78,8 @@ pgcm__producer_error(pgcm_producer *p, const char *sqlstate, const char *fmt, ..
 }
 
 void
-pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate, const char *fmt, ...)
+pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate, uint64_t row,
+                     const char *fmt, ...)
 {
 	va_list ap;
 
@@ -29,9 +87,16 @@ pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate, con
 	pgcm__set_msgv(&r->error, fmt, ap);
 	va_end(ap);
 	r->fault_status = st;
+	r->fault_row = row;
 	snprintf(r->sqlstate, sizeof r->sqlstate, "%s", sqlstate ? sqlstate : "");
 }
 
+void
+pgcm__receiver_clear_error(pgcm_receiver *r)
+{
+	r->fault_status = PGCM_OK;
+	r->fault_row = 0;
+}
 
 /* set_label: labels are copied; the copy builds each receiver's name from it. */
 static pgcm_status
@@ -89,10 +154,9 @@ pgcm_producer_set_format(pgcm_producer *p, const pgcm_format *fmt)
 {
 	if (!p || !fmt)
 		return PGCM_ERR_ARG;
-	if (p->phase != PGCM__P_IDLE)
+	if (p->began)
 		return PGCM_ERR_STATE;
 	p->fmt = *fmt;
-	p->fmt_set = 1;
 	return PGCM_OK;
 }
 

@@ -26,7 +26,6 @@ fn_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	return n;
 }
 
-
 pgcm_producer *
 pgcm_producer_fn(pgcm_read_cb read_cb, void *arg, const pgcm_format *fmt)
 {
@@ -42,40 +41,25 @@ pgcm_producer_fn(pgcm_read_cb read_cb, void *arg, const pgcm_format *fmt)
 	return &fp->scan.base;
 }
 
-/* The null producer: no rows, at once. */
-static pgcm_status
-null_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
+/* The null producer: a stream that ends at once. */
+static long
+null_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 {
-	(void) c;
-	(void) target;
-	p->framing.prologue_known = 1;
-	return PGCM_DONE;
+	(void) sp;
+	(void) buf;
+	(void) cap;
+	return 0;
 }
-
-static void
-null_producer_destroy(pgcm_producer *p)
-{
-	(void) p;
-}
-
-static const pgcm__producer_ops null_producer_ops = {
-	.begin = pgcm__stream_producer_begin,
-	.produce = null_produce,
-	.abort = pgcm__scan_abort,
-	.destroy = null_producer_destroy,
-};
 
 pgcm_producer *
 pgcm_producer_null(void)
 {
-	pgcm_producer *p = pgcm__calloc(1, sizeof *p);
+	pgcm_format fmt;
+	pgcm__scan_producer *sp;
 
-	if (!p)
-		return NULL;
-	p->ops = &null_producer_ops;
-	p->wait.fd = -1;
-	pgcm_format_init(&p->fmt, PGCM_FORMAT_TEXT);
-	return p;
+	pgcm_format_init(&fmt, PGCM_FORMAT_TEXT);
+	sp = pgcm__scan_producer_new(sizeof *sp, &fmt, null_read);
+	return sp ? &sp->base : NULL;
 }
 
 /* The callback receiver: all or nothing per call. */
@@ -92,22 +76,12 @@ fn_write(pgcm__stream_receiver *sr, const char *buf, size_t len)
 	int rc = fr->write_cb(fr->arg, buf, len);
 
 	if (rc != 0) {
-		pgcm__receiver_error(&sr->base, PGCM_ERR_CALLBACK, NULL,
+		pgcm__receiver_error(&sr->base, PGCM_ERR_CALLBACK, NULL, 0,
 		                     "the write callback failed (returned %d)", rc);
 		return -1;
 	}
 	return (long) len;
 }
-
-static const pgcm__receiver_ops fn_receiver_ops = {
-	.begin = pgcm__stream_begin,
-	.pump = pgcm__stream_pump,
-	.put = pgcm__stream_put,
-	.end = pgcm__stream_end,
-	.fail = pgcm__stream_fail,
-	.recoverable = pgcm__stream_recoverable,
-	.destroy = pgcm__stream_destroy,
-};
 
 pgcm_receiver *
 pgcm_receiver_fn(pgcm_write_cb write_cb, void *arg)
@@ -116,11 +90,9 @@ pgcm_receiver_fn(pgcm_write_cb write_cb, void *arg)
 
 	if (!write_cb)
 		return NULL;
-	fr = pgcm__calloc(1, sizeof *fr);
+	fr = (fn_receiver *) pgcm__stream_receiver_new(sizeof *fr, fn_write, NULL);
 	if (!fr)
 		return NULL;
-	pgcm__stream_receiver_init(&fr->stream, &fn_receiver_ops);
-	fr->stream.write = fn_write;
 	fr->write_cb = write_cb;
 	fr->arg = arg;
 	return &fr->stream.base;
@@ -138,11 +110,7 @@ null_write(pgcm__stream_receiver *sr, const char *buf, size_t len)
 pgcm_receiver *
 pgcm_receiver_null(void)
 {
-	pgcm__stream_receiver *sr = pgcm__calloc(1, sizeof *sr);
+	pgcm__stream_receiver *sr = pgcm__stream_receiver_new(sizeof *sr, null_write, NULL);
 
-	if (!sr)
-		return NULL;
-	pgcm__stream_receiver_init(sr, &fn_receiver_ops);
-	sr->write = null_write;
-	return &sr->base;
+	return sr ? &sr->base : NULL;
 }

@@ -34,11 +34,12 @@ typedef struct pg_producer {
 	pgcm_producer base;
 	PGconn *conn;
 	char *command;
-	int phase;               /* enum pg_producer_phase */
+	enum pg_producer_phase phase;
 	int was_nonblocking;
 	int binary;
 	int first_seen;          /* the first CopyData message was seen */
 	int cancelled;
+	int aborting;            /* abort() was called */
 	int ok;                  /* the COPY's result said success */
 	uint64_t server_rows;    /* from the command tag */
 } pg_producer;
@@ -153,61 +154,129 @@ take_message(pg_producer *pp, pgcm__chunk *c, const char *msg, size_t n)
 	return PGCM_OK;
 }
 
+/* on_result: one result of the COPY (or of its abort); the first failure is kept. */
+static int
+on_result(void *arg, PGresult *res)
+{
+	pg_producer *pp = arg;
+
+	switch (PQresultStatus(res)) {
+	case PGRES_COMMAND_OK:
+		pp->ok = 1;
+		pp->server_rows = strtoull(PQcmdTuples(res), NULL, 10);
+		return 0;
+	case PGRES_COPY_OUT:
+		/* A COPY OUT still streaming (during an abort): its data is drained first. */
+		pp->phase = PP_COPYING;
+		return 1;
+	case PGRES_COPY_IN:
+		/* Not ours to feed: fail it, so the connection comes back idle. */
+		(void) PQputCopyEnd(pp->conn, "aborted by pgcopyman");
+		return 0;
+	default: {
+		char *msg;
+		/* An aborted COPY fails as asked: that is not the producer's error. */
+		if (pp->base.error || pp->aborting)
+			return 0;
+		msg = pgcm__pq_result_error(pp->conn, res, pp->base.sqlstate);
+		pgcm__producer_error(&pp->base, pp->base.sqlstate, "%s", msg ? msg : "error");
+		pgcm__free(msg);
+		return 0;
+	}
+	}
+}
+
 /*
- * read_results: read the connection's results until PQgetResult returns NULL,
- * without blocking.  The first failure is recorded; a COPY result that
- * reappears (a COPY OUT still streaming during an abort) is handed back.
- * Returns PGCM_AGAIN (wait for input), PGCM_OK when NULL came.
+ * pp_read_results: read the COPY's results without blocking.  Returns
+ * PGCM_AGAIN (wait for input), PGCM_OK when they all came (or a COPY OUT
+ * reappeared: phase says so), or a connection error.
  */
 static pgcm_status
 pp_read_results(pg_producer *pp)
 {
-	PGresult *res;
-
-	for (;;) {
-		if (!PQconsumeInput(pp->conn))
-			return producer_conn_error(pp, "reading the COPY's result");
-		if (PQisBusy(pp->conn)) {
-			pgcm__wait_conn(&pp->base.wait, pp->conn, POLLIN);
-			return PGCM_AGAIN;
-		}
-		res = PQgetResult(pp->conn);
-		if (!res)
-			return PGCM_OK;
-		switch (PQresultStatus(res)) {
-		case PGRES_COMMAND_OK:
-			pp->ok = 1;
-			pp->server_rows = strtoull(PQcmdTuples(res), NULL, 10);
-			break;
-		case PGRES_COPY_OUT:
-			/* A stray COPY OUT during an abort: the caller's loop drains it. */
-			PQclear(res);
-			pp->phase = PP_COPYING;
-			return PGCM_OK;
-		default: {
-			char *msg = pgcm__pq_result_error(pp->conn, res, pp->base.sqlstate);
-			if (!pp->base.error)
-				pgcm__producer_error(&pp->base, pp->base.sqlstate, "%s", msg ? msg : "error");
-			pgcm__free(msg);
-			break;
-		}
-		}
-		PQclear(res);
+	switch (pgcm__pq_results(pp->conn, on_result, pp)) {
+	case PGCM__PQ_BUSY:
+		pgcm__wait_conn(&pp->base.wait, pp->conn, POLLIN);
+		return PGCM_AGAIN;
+	case PGCM__PQ_BROKEN:
+		return producer_conn_error(pp, "reading the COPY's result");
+	case PGCM__PQ_IDLE:
+	case PGCM__PQ_STOP:
+		break;
 	}
+	return PGCM_OK;
 }
 
-/* pp_restore: leave the caller's connection in the blocking mode it had. */
-static void
-pp_restore(pg_producer *pp)
+/*
+ * start_copy: the command's first result: PGRES_COPY_OUT, or why the COPY
+ * did not start (the rest of its results are read, so the connection is left
+ * idle when it can be).
+ */
+static pgcm_status
+start_copy(pg_producer *pp)
 {
-	if (PQstatus(pp->conn) == CONNECTION_OK && !pp->was_nonblocking)
-		(void) PQsetnonblocking(pp->conn, 0);
+	pgcm_producer *p = &pp->base;
+	PGresult *res;
+
+	if (!PQconsumeInput(pp->conn))
+		return producer_conn_error(pp, "starting the COPY");
+	if (PQisBusy(pp->conn)) {
+		pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
+		return PGCM_AGAIN;
+	}
+	res = PQgetResult(pp->conn);
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		char *msg = res ? pgcm__pq_result_error(pp->conn, res, p->sqlstate)
+		                : pgcm__strdup("the command returned no result");
+		if (res && PQresultStatus(res) != PGRES_FATAL_ERROR && !p->sqlstate[0])
+			pgcm__set_msg(&msg, "the command is not a COPY ... TO STDOUT (%s)",
+			              PQresStatus(PQresultStatus(res)));
+		pgcm__producer_error(p, p->sqlstate, "COPY did not start: %s", msg ? msg : "error");
+		pgcm__free(msg);
+		PQclear(res);
+		pp->phase = PP_RESULTS;
+		(void) pp_read_results(pp);
+		return p->sqlstate[0] ? PGCM_ERR_SERVER : PGCM_ERR_PRODUCER;
+	}
+	pp->binary = PQbinaryTuples(res);
+	PQclear(res);
+	pp->phase = PP_COPYING;
+	return PGCM_OK;
+}
+
+/*
+ * finish_copy: the data ended: the COPY's results say whether it succeeded
+ * and how many rows the server sent.
+ */
+static pgcm_status
+finish_copy(pg_producer *pp)
+{
+	pgcm_producer *p = &pp->base;
+	pgcm_status st = pp_read_results(pp);
+
+	if (st != PGCM_OK || pp->phase == PP_COPYING)
+		return st;
+	pp->phase = PP_FINISHED;
+	pgcm__pq_restore(pp->conn, pp->was_nonblocking);
+	if (!pp->ok) {
+		if (!p->error)
+			pgcm__producer_error(p, NULL, "the COPY failed");
+		return p->sqlstate[0] ? PGCM_ERR_SERVER : PGCM_ERR_PRODUCER;
+	}
+	if (pp->server_rows != p->rows) {
+		pgcm__producer_error(p, NULL, "the server counted %llu rows, %llu arrived",
+		                     (unsigned long long) pp->server_rows, (unsigned long long) p->rows);
+		return PGCM_ERR_ROWCOUNT;
+	}
+	return PGCM_DONE;
 }
 
 /*
  * pg_producer_produce: append rows from PQgetCopyData to c.  One CopyData
  * message is one row; libpq hands each in a buffer of its own, which we copy
- * into the chunk so that receivers get few large messages.
+ * into the chunk so that receivers get few large messages.  The socket is
+ * read once per readiness poll() reported (or once per step in a caller's
+ * own loop) before waiting.
  */
 static pgcm_status
 pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
@@ -226,32 +295,9 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 		pp->phase = PP_STARTING;
 	}
 	if (pp->phase == PP_STARTING) {
-		PGresult *res;
-		if (!PQconsumeInput(pp->conn))
-			return producer_conn_error(pp, "starting the COPY");
-		if (PQisBusy(pp->conn)) {
-			pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
-			return PGCM_AGAIN;
-		}
-		res = PQgetResult(pp->conn);
-		if (PQresultStatus(res) != PGRES_COPY_OUT) {
-			char *msg = res ? pgcm__pq_result_error(pp->conn, res, p->sqlstate)
-			                : pgcm__strdup("the command returned no result");
-			if (res && PQresultStatus(res) != PGRES_FATAL_ERROR && !p->sqlstate[0])
-				pgcm__set_msg(&msg, "the command is not a COPY ... TO STDOUT (%s)",
-				              PQresStatus(PQresultStatus(res)));
-			pgcm__producer_error(p, p->sqlstate, "COPY did not start: %s", msg ? msg : "error");
-			pgcm__free(msg);
-			PQclear(res);
-			pp->phase = PP_RESULTS;
-			(void) pp_read_results(pp);
-			return p->sqlstate[0] ? PGCM_ERR_SERVER : PGCM_ERR_PRODUCER;
-		}
-		pp->binary = PQbinaryTuples(res);
-		if (pp->binary)
-			p->fmt.kind = PGCM_FORMAT_BINARY;
-		PQclear(res);
-		pp->phase = PP_COPYING;
+		st = start_copy(pp);
+		if (st != PGCM_OK)
+			return st;
 	}
 	while (pp->phase == PP_COPYING && c->len < target) {
 		char *buf = NULL;
@@ -259,13 +305,13 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 
 		if (n == 0) {
 			/* Nothing complete: read what the socket has, once, before waiting. */
-			if (!pgcm__may(&p->wait, POLLIN)) {
+			if (!pgcm__polled_take(&p->polled, POLLIN)) {
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
 				return PGCM_AGAIN;
 			}
 			if (!PQconsumeInput(pp->conn))
 				return producer_conn_error(pp, "reading COPY data");
-			p->wait.revents = 0;
+			pgcm__polled_spend(&p->polled);
 			n = PQgetCopyData(pp->conn, &buf, 1);
 			if (n == 0) {
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
@@ -286,28 +332,61 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 		if (n == -2 && PQstatus(pp->conn) == CONNECTION_BAD)
 			return producer_conn_error(pp, "reading COPY data");
 	}
-	if (pp->phase == PP_RESULTS) {
-		st = pp_read_results(pp);
-		if (st != PGCM_OK)
-			return st;
-		if (pp->phase == PP_COPYING)
-			return PGCM_OK;
-		pp->phase = PP_FINISHED;
-		pp_restore(pp);
-		if (!pp->ok) {
-			if (!p->error)
-				pgcm__producer_error(p, NULL, "the COPY failed");
-			return p->sqlstate[0] ? PGCM_ERR_SERVER : PGCM_ERR_PRODUCER;
-		}
-		if (pp->server_rows != p->rows) {
-			pgcm__producer_error(p, NULL, "the server counted %llu rows, %llu arrived",
-			                     (unsigned long long) pp->server_rows,
-			                     (unsigned long long) p->rows);
-			return PGCM_ERR_ROWCOUNT;
-		}
-		return PGCM_DONE;
-	}
+	if (pp->phase == PP_RESULTS)
+		return finish_copy(pp);
 	return PGCM_OK;
+}
+
+/*
+ * send_cancel: ask the server to stop sending.  PQcancel is a short
+ * synchronous exchange in libpq 15 (connect to the server, send the key,
+ * wait for it to close): the one wait an abort makes inside a step, measured
+ * in the tests at a few milliseconds on a local server.  Sent only while the
+ * COPY may still be running, so it never hits the caller's next statement.
+ */
+static void
+send_cancel(pg_producer *pp)
+{
+	PGcancel *cancel = PQgetCancel(pp->conn);
+	char errbuf[256];
+
+	pp->cancelled = 1;
+	/* Without a cancel we can still drain, just for longer. */
+	if (cancel)
+		(void) PQcancel(cancel, errbuf, sizeof errbuf);
+	PQfreeCancel(cancel);
+}
+
+/*
+ * drain_copy: read and discard what the server had already sent when it
+ * took the cancel, until the COPY ends.  PGCM_AGAIN: wait for input.
+ */
+static pgcm_status
+drain_copy(pg_producer *pp)
+{
+	for (int consumed = 0;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(pp->conn, &buf, 1);
+
+		if (n > 0) {
+			PQfreemem(buf);
+			consumed = 0;
+			continue;
+		}
+		if (n < 0) {
+			pp->phase = PP_RESULTS;
+			return PGCM_OK;
+		}
+		/* Read the socket, then ask libpq again before waiting: the last
+		 * messages may already be in its buffer. */
+		if (consumed) {
+			pgcm__wait_conn(&pp->base.wait, pp->conn, POLLIN);
+			return PGCM_AGAIN;
+		}
+		if (!PQconsumeInput(pp->conn))
+			return PGCM_ERR_CONNECTION;
+		consumed = 1;
+	}
 }
 
 /*
@@ -322,6 +401,7 @@ pg_producer_abort(pgcm_producer *p, int64_t deadline_ms)
 {
 	pg_producer *pp = (pg_producer *) p;
 
+	pp->aborting = 1;
 	if (PQstatus(pp->conn) == CONNECTION_BAD || pp->phase == PP_FINISHED)
 		return PGCM_OK;
 	if (deadline_ms && pgcm__now_ms() >= deadline_ms) {
@@ -339,62 +419,29 @@ pg_producer_abort(pgcm_producer *p, int64_t deadline_ms)
 		}
 		pp->phase = PP_STARTING;
 	}
-	if (!pp->cancelled && (pp->phase == PP_STARTING || pp->phase == PP_COPYING)) {
-		PGcancel *cancel = PQgetCancel(pp->conn);
-		char errbuf[256];
-
-		pp->cancelled = 1;
-		if (!cancel || !PQcancel(cancel, errbuf, sizeof errbuf)) {
-			/* Without a cancel we can still drain, just for longer. */
-		}
-		PQfreeCancel(cancel);
-	}
-	for (int consumed = 0;;) {
-		PGresult *res;
-
-		if (PQstatus(pp->conn) == CONNECTION_BAD)
-			return PGCM_OK;
+	if (!pp->cancelled && (pp->phase == PP_STARTING || pp->phase == PP_COPYING))
+		send_cancel(pp);
+	for (;;) {
 		if (pp->phase == PP_COPYING) {
-			char *buf = NULL;
-			int n = PQgetCopyData(pp->conn, &buf, 1);
-			if (n > 0) {
-				PQfreemem(buf);
-				consumed = 0;
-				continue;
-			}
-			if (n == 0) {
-				/* Read the socket, then ask libpq again before waiting: the
-				 * last messages may already be in its buffer. */
-				if (consumed) {
-					pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
-					return PGCM_AGAIN;
-				}
-				if (!PQconsumeInput(pp->conn))
-					return PGCM_OK;
-				consumed = 1;
-				continue;
-			}
-			pp->phase = PP_RESULTS;
+			pgcm_status st = drain_copy(pp);
+			if (st == PGCM_AGAIN)
+				return st;
+			if (st != PGCM_OK)
+				return PGCM_OK;   /* the connection is gone: nothing to settle */
 		}
-		if (!PQconsumeInput(pp->conn))
-			return PGCM_OK;
-		if (PQisBusy(pp->conn)) {
+		switch (pgcm__pq_results(pp->conn, on_result, pp)) {
+		case PGCM__PQ_BUSY:
 			pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
 			return PGCM_AGAIN;
-		}
-		res = PQgetResult(pp->conn);
-		if (!res) {
+		case PGCM__PQ_STOP:
+			continue;   /* a COPY OUT: drain it */
+		case PGCM__PQ_BROKEN:
+			return PGCM_OK;
+		case PGCM__PQ_IDLE:
 			pp->phase = PP_FINISHED;
-			pp_restore(pp);
+			pgcm__pq_restore(pp->conn, pp->was_nonblocking);
 			return PGCM_OK;
 		}
-		if (PQresultStatus(res) == PGRES_COPY_OUT)
-			pp->phase = PP_COPYING;
-		else if (PQresultStatus(res) == PGRES_COPY_IN)
-			(void) PQputCopyEnd(pp->conn, "aborted by pgcopyman");
-		else
-			pp->phase = PP_RESULTS;
-		PQclear(res);
 	}
 }
 
@@ -423,9 +470,8 @@ pgcm_producer_pg(PGconn *conn, const char *copy_to)
 	pp = pgcm__calloc(1, sizeof *pp);
 	if (!pp)
 		return NULL;
-	pp->base.ops = &pg_producer_ops;
+	pgcm__producer_init(&pp->base, &pg_producer_ops);
 	pgcm_format_init(&pp->base.fmt, PGCM_FORMAT_TEXT);
-	pp->base.wait.fd = -1;
 	pp->conn = conn;
 	pp->command = pgcm__strdup(copy_to);
 	if (!pp->command) {

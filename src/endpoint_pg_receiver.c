@@ -34,20 +34,19 @@ typedef struct pg_receiver {
 	pgcm_receiver base;
 	PGconn *conn;
 	char *command;
-	int phase;              /* enum pg_receiver_phase */
+	enum pg_receiver_phase phase;
 	int was_nonblocking;
 	int flushing;           /* libpq holds output it could not send yet */
 	int prologue_sent;      /* in this segment */
 	int final;              /* the segment being ended is the last */
 	int seg_ok;             /* the segment's COPY result said success */
-	int fail_sent;          /* PQputCopyEnd(reason) went out */
 	int segmented;          /* inside the caller's transaction block: segments allowed */
 	int spoke;              /* the server sent something during this segment's COPY */
 	uint64_t seg_bytes;     /* data bytes in this segment */
 	uint64_t seg_rows;      /* rows in this segment */
 	uint64_t seg_first_row; /* 1-based stream row of the segment's first row */
 	uint64_t seg_confirmed; /* rows the server's command tag gave */
-	uint64_t segments;
+	pgcm_status seg_fault;  /* the first failure among the segment's results */
 } pg_receiver;
 
 /* rx_conn_fault: the receiver's connection failed. */
@@ -57,11 +56,10 @@ rx_conn_fault(pg_receiver *pr, const char *what)
 	char *msg = pgcm__pq_message(PQerrorMessage(pr->conn));
 	pgcm_status st = PQstatus(pr->conn) == CONNECTION_BAD ? PGCM_ERR_CONNECTION : PGCM_ERR_SERVER;
 
-	pgcm__receiver_error(&pr->base, st, NULL, "%s: %s", what, msg ? msg : "connection lost");
+	pgcm__receiver_error(&pr->base, st, NULL, 0, "%s: %s", what, msg ? msg : "connection lost");
 	pgcm__free(msg);
 	if (PQstatus(pr->conn) == CONNECTION_BAD)
 		pr->phase = PR_DEAD;
-	pr->base.ready = 0;
 	return st;
 }
 
@@ -81,14 +79,13 @@ rx_server_fault(pg_receiver *pr, const PGresult *res)
 		if (line > header)
 			row = pr->seg_first_row + (line - header) - 1;
 	}
-	pr->base.fault_row = row;
 	if (row)
-		pgcm__receiver_error(&pr->base, PGCM_ERR_SERVER, sqlstate, "row %llu: %s",
+		pgcm__receiver_error(&pr->base, PGCM_ERR_SERVER, sqlstate, row, "row %llu: %s",
 		                     (unsigned long long) row, msg ? msg : "COPY failed");
 	else
-		pgcm__receiver_error(&pr->base, PGCM_ERR_SERVER, sqlstate, "%s", msg ? msg : "COPY failed");
+		pgcm__receiver_error(&pr->base, PGCM_ERR_SERVER, sqlstate, 0, "%s",
+		                     msg ? msg : "COPY failed");
 	pgcm__free(msg);
-	pr->base.ready = 0;
 	return PGCM_ERR_SERVER;
 }
 
@@ -104,9 +101,8 @@ rx_send_command(pg_receiver *pr)
 	pr->seg_bytes = 0;
 	pr->seg_rows = 0;
 	pr->seg_ok = 0;
+	pr->seg_fault = PGCM_OK;
 	pr->seg_first_row = pr->base.rows_sent + 1;
-	pr->segments++;
-	pr->base.ready = 0;
 	return PGCM_OK;
 }
 
@@ -120,7 +116,8 @@ pg_receiver_begin(pgcm_receiver *r)
 		return rx_conn_fault(pr, "connection not usable");
 	}
 	if (PQisBusy(pr->conn) || PQtransactionStatus(pr->conn) == PQTRANS_ACTIVE) {
-		pgcm__receiver_error(r, PGCM_ERR_STATE, NULL, "the connection is busy with another command");
+		pgcm__receiver_error(r, PGCM_ERR_STATE, NULL, 0,
+		                     "the connection is busy with another command");
 		pr->phase = PR_FINISHED;
 		return PGCM_ERR_STATE;
 	}
@@ -162,7 +159,8 @@ rx_put_bytes(pg_receiver *pr, const char *buf, size_t n)
 		if (rc < 0)
 			return rx_conn_fault(pr, "sending COPY data");
 		if (rc == 0) {
-			pgcm__receiver_error(&pr->base, PGCM_ERR_NOMEM, NULL, "libpq could not buffer COPY data");
+			pgcm__receiver_error(&pr->base, PGCM_ERR_NOMEM, NULL, 0,
+			                     "libpq could not buffer COPY data");
 			return PGCM_ERR_NOMEM;
 		}
 		buf += part;
@@ -193,7 +191,6 @@ rx_end_segment(pg_receiver *pr, int final)
 		return rx_conn_fault(pr, "ending the COPY");
 	pr->phase = PR_ENDING;
 	pr->final = final;
-	pr->base.ready = 0;
 	if (rx_flush(pr) < 0)
 		return rx_conn_fault(pr, "ending the COPY");
 	return PGCM_OK;
@@ -226,7 +223,7 @@ pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	pr->seg_rows += c->rows;
 	*done = c->len;
 	if (pr->segmented) {
-		if (!pr->spoke && !r->wait.known && pgcm__pq_readable_now(pr->conn))
+		if (!pr->spoke && !pgcm__polled_known(&r->polled) && pgcm__pq_readable_now(pr->conn))
 			pr->spoke = 1;
 		spoke = pr->spoke && pr->seg_bytes >= EARLY_SEGMENT_MIN;
 		if ((r->segment_bytes && pr->seg_bytes >= r->segment_bytes) || spoke)
@@ -237,63 +234,179 @@ pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	 * now would mostly meet a full socket.  When the copy's own poll() runs,
 	 * wait for it to say writable; otherwise flush now, as before.
 	 */
-	if (r->wait.known) {
+	if (pgcm__polled_known(&r->polled)) {
 		pr->flushing = 1;
-		r->ready = 0;
-		r->wait.revents = 0;
+		pgcm__polled_spend(&r->polled);
 		pgcm__wait_conn(&r->wait, pr->conn, POLLIN | POLLOUT);
 		return PGCM_AGAIN;
 	}
 	if (rx_flush(pr) < 0)
 		return rx_conn_fault(pr, "sending COPY data");
-	if (pr->flushing)
-		r->ready = 0;
 	return pr->flushing ? PGCM_AGAIN : PGCM_OK;
 }
 
 /*
- * rx_read_results: read a segment's results without blocking.  A COPY_IN
- * result here means the server is still in the COPY we are ending: that
- * cannot happen after PQputCopyEnd, except after a protocol error.
+ * on_segment_result: one result of a segment's end.  A COPY_IN result here
+ * means the server is still in the COPY we are ending: that cannot happen
+ * after PQputCopyEnd, except after a protocol error.
+ */
+static int
+on_segment_result(void *arg, PGresult *res)
+{
+	pg_receiver *pr = arg;
+
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		pr->seg_ok = 1;
+		pr->seg_confirmed = strtoull(PQcmdTuples(res), NULL, 10);
+	} else if (PQresultStatus(res) == PGRES_COPY_IN) {
+		(void) PQputCopyEnd(pr->conn, "unexpected COPY state");
+	} else if (pr->seg_fault == PGCM_OK) {
+		/* Reading goes on to NULL so the connection is idle; the fault stays. */
+		pr->seg_fault = rx_server_fault(pr, res);
+	}
+	return 0;
+}
+
+/*
+ * rx_read_results: read a segment's results without blocking.  A failure is
+ * returned as soon as it is read, even while later results are still due:
+ * the receiver is then dropped, and its fail() reads the rest.
  */
 static pgcm_status
 rx_read_results(pg_receiver *pr)
 {
-	PGresult *res;
-	pgcm_status fault = PGCM_OK;
-
-	for (;;) {
-		if (!PQconsumeInput(pr->conn))
-			return rx_conn_fault(pr, "reading the COPY's result");
-		if (PQisBusy(pr->conn)) {
-			pgcm__wait_conn(&pr->base.wait, pr->conn, POLLIN);
-			return fault != PGCM_OK ? fault : PGCM_AGAIN;
-		}
-		res = PQgetResult(pr->conn);
-		if (!res)
-			return fault != PGCM_OK ? fault : PGCM_OK;
-		if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-			pr->seg_ok = 1;
-			pr->seg_confirmed = strtoull(PQcmdTuples(res), NULL, 10);
-		} else if (PQresultStatus(res) == PGRES_COPY_IN) {
-			(void) PQputCopyEnd(pr->conn, "unexpected COPY state");
-		} else if (fault == PGCM_OK) {
-			fault = rx_server_fault(pr, res);
-		}
-		PQclear(res);
-		if (fault != PGCM_OK) {
-			/* Keep reading to NULL so the connection is idle; the fault stays. */
-			continue;
-		}
+	switch (pgcm__pq_results(pr->conn, on_segment_result, pr)) {
+	case PGCM__PQ_BROKEN:
+		return rx_conn_fault(pr, "reading the COPY's result");
+	case PGCM__PQ_BUSY:
+		pgcm__wait_conn(&pr->base.wait, pr->conn, POLLIN);
+		return pr->seg_fault != PGCM_OK ? pr->seg_fault : PGCM_AGAIN;
+	case PGCM__PQ_IDLE:
+	case PGCM__PQ_STOP:
+		break;
 	}
+	return pr->seg_fault;
 }
 
 /* rx_restore: leave the caller's connection in the blocking mode it had. */
 static void
 rx_restore(pg_receiver *pr)
 {
-	if (PQstatus(pr->conn) == CONNECTION_OK && !pr->was_nonblocking && !pr->flushing)
-		(void) PQsetnonblocking(pr->conn, 0);
+	if (!pr->flushing)
+		pgcm__pq_restore(pr->conn, pr->was_nonblocking);
+}
+
+/* rx_started: the answer to a segment's COPY command: PGRES_COPY_IN, or why not. */
+static pgcm_status
+rx_started(pg_receiver *pr)
+{
+	pgcm_receiver *r = &pr->base;
+	pgcm_status st;
+	PGresult *res;
+
+	if (!PQconsumeInput(pr->conn))
+		return rx_conn_fault(pr, "starting the COPY");
+	if (PQisBusy(pr->conn)) {
+		pgcm__wait_conn(&r->wait, pr->conn, POLLIN);
+		return PGCM_AGAIN;
+	}
+	res = PQgetResult(pr->conn);
+	if (PQresultStatus(res) == PGRES_COPY_IN) {
+		PQclear(res);
+		pr->phase = PR_COPYING;
+		return PGCM_OK;
+	}
+	if (!res) {
+		pgcm__receiver_error(r, PGCM_ERR_SERVER, NULL, 0, "the COPY command returned no result");
+		st = PGCM_ERR_SERVER;
+	} else if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+		char sqlstate[6];
+		char *msg = pgcm__pq_result_error(pr->conn, res, sqlstate);
+		pgcm__receiver_error(r, PGCM_ERR_SERVER, sqlstate, 0, "COPY did not start: %s",
+		                     msg ? msg : "error");
+		pgcm__free(msg);
+		st = PGCM_ERR_SERVER;
+	} else {
+		pgcm__receiver_error(r, PGCM_ERR_ARG, NULL, 0,
+		                     "the command is not a COPY ... FROM STDIN (%s)",
+		                     PQresStatus(PQresultStatus(res)));
+		st = PGCM_ERR_ARG;
+	}
+	PQclear(res);
+	pr->phase = PR_FAILING;
+	return st;
+}
+
+/*
+ * rx_copying: mid-COPY.  The server speaking is most likely an error: note
+ * it before libpq takes the bytes, and read them (a NOTICE must not block
+ * the server's side).  Then finish a pending flush.
+ */
+static pgcm_status
+rx_copying(pg_receiver *pr)
+{
+	pgcm_receiver *r = &pr->base;
+
+	if (pgcm__polled_known(&r->polled) ? pgcm__polled_has(&r->polled, POLLIN)
+	                                   : pr->flushing && pgcm__pq_readable_now(pr->conn)) {
+		pr->spoke = 1;
+		if (!PQconsumeInput(pr->conn))
+			return rx_conn_fault(pr, "reading from the server");
+	}
+	if (pr->flushing) {
+		int f;
+		if (!pgcm__polled_take(&r->polled, POLLOUT))
+			return PGCM_AGAIN;
+		f = rx_flush(pr);
+		if (f < 0)
+			return rx_conn_fault(pr, "sending COPY data");
+		if (f > 0)
+			return PGCM_AGAIN;
+	}
+	if (PQstatus(pr->conn) != CONNECTION_OK)
+		return rx_conn_fault(pr, "sending COPY data");
+	pgcm__wait_conn(&r->wait, pr->conn, POLLIN);
+	return PGCM_OK;
+}
+
+/*
+ * rx_ending: a segment's end: its results, its row count; then the next
+ * segment, or the end of the stream.
+ */
+static pgcm_status
+rx_ending(pg_receiver *pr)
+{
+	pgcm_receiver *r = &pr->base;
+	pgcm_status st;
+	int f = rx_flush(pr);
+
+	if (f < 0)
+		return rx_conn_fault(pr, "ending the COPY");
+	if (f > 0)
+		return PGCM_AGAIN;
+	st = rx_read_results(pr);
+	if (st != PGCM_OK)
+		return st;
+	if (!pr->seg_ok) {
+		pgcm__receiver_error(r, PGCM_ERR_SERVER, NULL, 0, "the COPY ended without a result");
+		pr->phase = PR_FINISHED;
+		return PGCM_ERR_SERVER;
+	}
+	if (pr->seg_confirmed != pr->seg_rows) {
+		pgcm__receiver_error(r, PGCM_ERR_ROWCOUNT, NULL, 0,
+		                     "the server counted %llu rows, %llu were sent",
+		                     (unsigned long long) pr->seg_confirmed,
+		                     (unsigned long long) pr->seg_rows);
+		pr->phase = PR_FINISHED;
+		return PGCM_ERR_ROWCOUNT;
+	}
+	r->rows_confirmed += pr->seg_confirmed;
+	if (pr->final) {
+		pr->phase = PR_FINISHED;
+		rx_restore(pr);
+		return PGCM_DONE;
+	}
+	return rx_send_command(pr);
 }
 
 static pgcm_status
@@ -301,8 +414,13 @@ pg_receiver_pump(pgcm_receiver *r)
 {
 	pg_receiver *pr = (pg_receiver *) r;
 	pgcm_status st;
-	PGresult *res;
 
+	if (pr->phase == PR_ENDING) {
+		st = rx_ending(pr);
+		if (st != PGCM_OK)
+			return st;
+		/* The next segment's COPY went out: on to starting it. */
+	}
 	switch (pr->phase) {
 	case PR_DEAD:
 		return PGCM_ERR_CONNECTION;
@@ -316,101 +434,11 @@ pg_receiver_pump(pgcm_receiver *r)
 	}
 		/* fall through */
 	case PR_STARTING:
-		if (!PQconsumeInput(pr->conn))
-			return rx_conn_fault(pr, "starting the COPY");
-		if (PQisBusy(pr->conn)) {
-			pgcm__wait_conn(&r->wait, pr->conn, POLLIN);
-			return PGCM_AGAIN;
-		}
-		res = PQgetResult(pr->conn);
-		if (PQresultStatus(res) != PGRES_COPY_IN) {
-			if (!res) {
-				pgcm__receiver_error(r, PGCM_ERR_SERVER, NULL, "the COPY command returned no result");
-				st = PGCM_ERR_SERVER;
-			} else if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
-				char sqlstate[6];
-				char *msg = pgcm__pq_result_error(pr->conn, res, sqlstate);
-				pgcm__receiver_error(r, PGCM_ERR_SERVER, sqlstate, "COPY did not start: %s",
-				                     msg ? msg : "error");
-				pgcm__free(msg);
-				st = PGCM_ERR_SERVER;
-			} else {
-				pgcm__receiver_error(r, PGCM_ERR_ARG, NULL,
-				                     "the command is not a COPY ... FROM STDIN (%s)",
-				                     PQresStatus(PQresultStatus(res)));
-				st = PGCM_ERR_ARG;
-			}
-			PQclear(res);
-			pr->phase = PR_FAILING;
-			pr->fail_sent = 1;
-			r->ready = 0;
-			return st;
-		}
-		PQclear(res);
-		pr->phase = PR_COPYING;
-		r->ready = 1;
-		return PGCM_OK;
+		return rx_started(pr);
 	case PR_COPYING:
-		/*
-		 * The server speaking mid-COPY is most likely an error: note it
-		 * before libpq takes the bytes, and read them (a NOTICE must not
-		 * block the server's side).
-		 */
-		if (r->wait.known ? (r->wait.revents & (POLLIN | POLLHUP | POLLERR)) != 0
-		                  : pr->flushing && pgcm__pq_readable_now(pr->conn)) {
-			pr->spoke = 1;
-			if (!PQconsumeInput(pr->conn))
-				return rx_conn_fault(pr, "reading from the server");
-		}
-		if (pr->flushing) {
-			int f;
-			if (!pgcm__may(&r->wait, POLLOUT))
-				return PGCM_AGAIN;
-			r->wait.revents = 0;
-			f = rx_flush(pr);
-			if (f < 0)
-				return rx_conn_fault(pr, "sending COPY data");
-			if (f > 0)
-				return PGCM_AGAIN;
-		}
-		if (PQstatus(pr->conn) != CONNECTION_OK)
-			return rx_conn_fault(pr, "sending COPY data");
-		r->ready = 1;
-		pgcm__wait_conn(&r->wait, pr->conn, POLLIN);
-		return PGCM_OK;
-	case PR_ENDING: {
-		int f = rx_flush(pr);
-		if (f < 0)
-			return rx_conn_fault(pr, "ending the COPY");
-		if (f > 0)
-			return PGCM_AGAIN;
-		st = rx_read_results(pr);
-		if (st != PGCM_OK)
-			return st;
-		if (!pr->seg_ok) {
-			pgcm__receiver_error(r, PGCM_ERR_SERVER, NULL, "the COPY ended without a result");
-			pr->phase = PR_FINISHED;
-			return PGCM_ERR_SERVER;
-		}
-		if (pr->seg_confirmed != pr->seg_rows) {
-			pgcm__receiver_error(r, PGCM_ERR_ROWCOUNT, NULL,
-			                     "the server counted %llu rows, %llu were sent",
-			                     (unsigned long long) pr->seg_confirmed,
-			                     (unsigned long long) pr->seg_rows);
-			pr->phase = PR_FINISHED;
-			return PGCM_ERR_ROWCOUNT;
-		}
-		r->rows_confirmed += pr->seg_confirmed;
-		if (pr->final) {
-			pr->phase = PR_FINISHED;
-			rx_restore(pr);
-			return PGCM_DONE;
-		}
-		st = rx_send_command(pr);
-		if (st != PGCM_OK)
-			return st;
-		return pg_receiver_pump(r);
-	}
+		return rx_copying(pr);
+	case PR_ENDING:
+		return PGCM_AGAIN;
 	case PR_FINISHED:
 		return PGCM_DONE;
 	case PR_FAILING:
@@ -424,7 +452,6 @@ pg_receiver_end(pgcm_receiver *r)
 {
 	pg_receiver *pr = (pg_receiver *) r;
 
-	r->ended = 1;
 	if (pr->phase == PR_COPYING)
 		return rx_end_segment(pr, 1);
 	/* A segment is ending or starting: it becomes the last when it ends. */
@@ -432,19 +459,37 @@ pg_receiver_end(pgcm_receiver *r)
 	return PGCM_OK;
 }
 
+/* What fail() hands its result callback. */
+typedef struct failing {
+	pg_receiver *pr;
+	const char *why;
+} failing;
+
+/* on_fail_result: a COPY that is still starting is failed once it has started. */
+static int
+on_fail_result(void *arg, PGresult *res)
+{
+	failing *fl = arg;
+
+	if (PQresultStatus(res) != PGRES_COPY_IN)
+		return 0;
+	if (PQputCopyEnd(fl->pr->conn, fl->why) < 0)
+		fl->pr->phase = PR_DEAD;
+	return 1;   /* flush the CopyFail before reading on */
+}
+
 /*
  * pg_receiver_fail: fail the COPY so that its server rolls it back.
  * PQputCopyEnd with a reason sends CopyFail (PQcancel does nothing to a
- * server waiting for COPY data); then results are read until NULL.  A COPY
- * that is still starting is failed once it has started.
+ * server waiting for COPY data); then results are read until NULL.
  */
 static pgcm_status
 pg_receiver_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms)
 {
 	pg_receiver *pr = (pg_receiver *) r;
 	char why[200];
+	failing fl = {pr, why};
 
-	r->ready = 0;
 	if (pr->phase == PR_DEAD || PQstatus(pr->conn) == CONNECTION_BAD) {
 		pr->phase = PR_DEAD;
 		return PGCM_OK;
@@ -460,20 +505,16 @@ pg_receiver_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms)
 	}
 	/* A CopyFail message near 10 kB makes the server drop the connection. */
 	snprintf(why, sizeof why, "%s", reason && *reason ? reason : "aborted by pgcopyman");
-	if (pr->phase == PR_COPYING) {
-		if (PQputCopyEnd(pr->conn, why) < 0) {
-			pr->phase = PR_DEAD;
-			return PGCM_OK;
-		}
-		pr->fail_sent = 1;
+	if (pr->phase == PR_COPYING && PQputCopyEnd(pr->conn, why) < 0) {
+		pr->phase = PR_DEAD;
+		return PGCM_OK;
 	}
 	pr->phase = PR_FAILING;
 	for (;;) {
-		PGresult *res;
 		int f = PQflush(pr->conn);
 
 		pr->flushing = f > 0;
-		if (f < 0 || !PQconsumeInput(pr->conn)) {
+		if (f < 0) {
 			pr->phase = PR_DEAD;
 			return PGCM_OK;
 		}
@@ -481,24 +522,22 @@ pg_receiver_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms)
 			pgcm__wait_conn(&r->wait, pr->conn, POLLIN | POLLOUT);
 			return PGCM_AGAIN;
 		}
-		if (PQisBusy(pr->conn)) {
+		switch (pgcm__pq_results(pr->conn, on_fail_result, &fl)) {
+		case PGCM__PQ_STOP:
+			if (pr->phase == PR_DEAD)
+				return PGCM_OK;
+			continue;
+		case PGCM__PQ_BUSY:
 			pgcm__wait_conn(&r->wait, pr->conn, POLLIN);
 			return PGCM_AGAIN;
-		}
-		res = PQgetResult(pr->conn);
-		if (!res) {
+		case PGCM__PQ_BROKEN:
+			pr->phase = PR_DEAD;
+			return PGCM_OK;
+		case PGCM__PQ_IDLE:
 			pr->phase = PR_FINISHED;
 			rx_restore(pr);
 			return PGCM_OK;
 		}
-		if (PQresultStatus(res) == PGRES_COPY_IN) {
-			if (PQputCopyEnd(pr->conn, why) < 0) {
-				PQclear(res);
-				pr->phase = PR_DEAD;
-				return PGCM_OK;
-			}
-		}
-		PQclear(res);
 	}
 }
 
@@ -538,8 +577,7 @@ pgcm_receiver_pg(PGconn *conn, const char *copy_from)
 	pr = pgcm__calloc(1, sizeof *pr);
 	if (!pr)
 		return NULL;
-	pr->base.ops = &pg_receiver_ops;
-	pr->base.wait.fd = -1;
+	pgcm__receiver_init(&pr->base, &pg_receiver_ops);
 	pr->conn = conn;
 	pr->command = pgcm__strdup(copy_from);
 	if (!pr->command) {

@@ -15,45 +15,12 @@
  * The stream producer
  * ------------------------------------------------------------------------ */
 
-/* pgcm__stream_producer_begin: a stream has nothing to send before its data. */
-pgcm_status
-pgcm__stream_producer_begin(pgcm_producer *p)
+/* stream_producer_begin: a stream has nothing to send before its data. */
+static pgcm_status
+stream_producer_begin(pgcm_producer *p)
 {
 	(void) p;
 	return PGCM_OK;
-}
-
-/* One table for every stream producer: they differ only in their read(). */
-static const pgcm__producer_ops scan_producer_ops = {
-	.begin = pgcm__stream_producer_begin,
-	.produce = pgcm__scan_produce,
-	.abort = pgcm__scan_abort,
-	.destroy = pgcm__scan_producer_destroy,
-};
-
-pgcm__scan_producer *
-pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
-                        long (*read)(pgcm__scan_producer *sp, char *buf, size_t cap))
-{
-	pgcm__scan_producer *sp = pgcm__calloc(1, size);
-
-	if (!sp)
-		return NULL;
-	sp->base.ops = &scan_producer_ops;
-	sp->read = read;
-	sp->base.wait.fd = -1;
-	sp->base.fmt = *fmt;
-	if (sp->base.fmt.max_row == 0)
-		sp->base.fmt.max_row = (size_t) 1 << 30;
-	sp->base.fmt_set = 1;
-	pgcm__rowscan_init(&sp->scan, &sp->base.fmt);
-	sp->cap = READ_BUFFER;
-	sp->buf = pgcm__malloc(sp->cap);
-	if (!sp->buf) {
-		pgcm__free(sp);
-		return NULL;
-	}
-	return sp;
 }
 
 /* set_framing: keep a copy of bytes that start or end every COPY of the stream. */
@@ -94,11 +61,24 @@ flush_rows(pgcm__scan_producer *sp, pgcm__chunk *c, size_t end, uint64_t rows)
 	return PGCM_OK;
 }
 
-/* make_room: keep the partial unit, drop what was given out, grow for a long row. */
+/*
+ * make_room: keep the partial unit, drop what was given out, grow for a long
+ * row.  The buffer comes with the first read: a producer that never reads
+ * (no rows, an aborted copy) holds none.
+ */
 static pgcm_status
 make_room(pgcm__scan_producer *sp)
 {
 	size_t keep = sp->len - sp->row_start;
+
+	if (!sp->buf) {
+		sp->buf = pgcm__malloc(READ_BUFFER);
+		if (!sp->buf) {
+			pgcm__producer_error(&sp->base, NULL, "out of memory for the read buffer");
+			return PGCM_ERR_NOMEM;
+		}
+		sp->cap = READ_BUFFER;
+	}
 
 	if (sp->row_start > 0) {
 		memmove(sp->buf, sp->buf + sp->row_start, keep);
@@ -127,17 +107,17 @@ make_room(pgcm__scan_producer *sp)
 }
 
 /*
- * pgcm__scan_produce: read bytes, let the scanner find where units end, and
+ * scan_produce: read bytes, let the scanner find where units end, and
  * hand out only whole rows; a partial row waits in the buffer for its end.
  * Headers and trailers are kept aside as the stream's framing.
  */
-pgcm_status
-pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
+static pgcm_status
+scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 {
 	pgcm__scan_producer *sp = (pgcm__scan_producer *) p;
 	pgcm_status st;
 
-	if (p->phase == PGCM__P_DONE)
+	if (sp->finished)
 		return PGCM_DONE;
 	for (;;) {
 		uint64_t rows = 0;
@@ -181,7 +161,6 @@ pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 					if (st != PGCM_OK)
 						return st;
 				}
-				sp->ended = 1;
 			}
 			sp->row_start = pos;
 		}
@@ -222,7 +201,7 @@ pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 				return PGCM_ERR_FORMAT;
 			}
 			p->framing.prologue_known = 1;
-			p->phase = PGCM__P_DONE;
+			sp->finished = 1;
 			return PGCM_DONE;
 		}
 		st = make_room(sp);
@@ -241,37 +220,57 @@ pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 	}
 }
 
-pgcm_status
-pgcm__scan_abort(pgcm_producer *p, int64_t deadline_ms)
+/* scan_abort: a stream has no peer to settle; the descriptor stays the caller's. */
+static pgcm_status
+scan_abort(pgcm_producer *p, int64_t deadline_ms)
 {
 	(void) p;
 	(void) deadline_ms;
 	return PGCM_OK;
 }
 
-void
-pgcm__scan_producer_destroy(pgcm_producer *p)
+static void
+scan_producer_destroy(pgcm_producer *p)
 {
 	pgcm__scan_producer *sp = (pgcm__scan_producer *) p;
 
 	pgcm__free(sp->buf);
 }
 
+/* One table for every stream producer: they differ only in their read(). */
+static const pgcm__producer_ops scan_producer_ops = {
+	.begin = stream_producer_begin,
+	.produce = scan_produce,
+	.abort = scan_abort,
+	.destroy = scan_producer_destroy,
+};
+
+pgcm__scan_producer *
+pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
+                        long (*read)(pgcm__scan_producer *sp, char *buf, size_t cap))
+{
+	pgcm__scan_producer *sp = pgcm__calloc(1, size);
+
+	if (!sp)
+		return NULL;
+	pgcm__producer_init(&sp->base, &scan_producer_ops);
+	sp->read = read;
+	sp->base.fmt = *fmt;
+	if (sp->base.fmt.max_row == 0)
+		sp->base.fmt.max_row = (size_t) 1 << 30;
+	pgcm__rowscan_init(&sp->scan, &sp->base.fmt);
+	return sp;
+}
+
 /* ------------------------------------------------------------------------
  * The stream receiver
  * ------------------------------------------------------------------------ */
 
-void
-pgcm__stream_receiver_init(pgcm__stream_receiver *sr, const pgcm__receiver_ops *ops)
+/* stream_begin: a stream has nothing to send before its data. */
+static pgcm_status
+stream_begin(pgcm_receiver *r)
 {
-	sr->base.ops = ops;
-	sr->base.wait.fd = -1;
-}
-
-pgcm_status
-pgcm__stream_begin(pgcm_receiver *r)
-{
-	r->ready = 1;
+	(void) r;
 	return PGCM_OK;
 }
 
@@ -281,14 +280,10 @@ write_all(pgcm__stream_receiver *sr, const char *buf, size_t len, size_t *done)
 {
 	while (*done < len) {
 		long n = sr->write(sr, buf + *done, len - *done);
-		if (n < 0) {
-			sr->base.ready = 0;
+		if (n < 0)
 			return sr->base.fault_status != PGCM_OK ? sr->base.fault_status : PGCM_ERR_IO;
-		}
-		if (n == 0) {
-			sr->base.ready = 0;
+		if (n == 0)
 			return PGCM_AGAIN;
-		}
 		*done += (size_t) n;
 	}
 	return PGCM_OK;
@@ -312,8 +307,8 @@ write_prologue(pgcm__stream_receiver *sr)
 	return PGCM_OK;
 }
 
-pgcm_status
-pgcm__stream_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
+static pgcm_status
+stream_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 {
 	pgcm__stream_receiver *sr = (pgcm__stream_receiver *) r;
 	pgcm_status st = write_prologue(sr);
@@ -323,8 +318,12 @@ pgcm__stream_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	return write_all(sr, c->data, c->len, done);
 }
 
-pgcm_status
-pgcm__stream_pump(pgcm_receiver *r)
+/*
+ * stream_pump: a stream takes data whenever asked (its write says when the
+ * descriptor is full); after end() the framing's epilogue goes out.
+ */
+static pgcm_status
+stream_pump(pgcm_receiver *r)
 {
 	pgcm__stream_receiver *sr = (pgcm__stream_receiver *) r;
 	const pgcm__framing *f = r->framing;
@@ -332,10 +331,8 @@ pgcm__stream_pump(pgcm_receiver *r)
 
 	if (sr->broken)
 		return r->fault_status != PGCM_OK ? r->fault_status : PGCM_ERR_IO;
-	if (!r->ended) {
-		r->ready = 1;
+	if (!sr->ending)
 		return PGCM_OK;
-	}
 	if (sr->finished)
 		return PGCM_DONE;
 	st = write_prologue(sr);
@@ -353,37 +350,63 @@ pgcm__stream_pump(pgcm_receiver *r)
 	return PGCM_DONE;
 }
 
-pgcm_status
-pgcm__stream_end(pgcm_receiver *r)
+static pgcm_status
+stream_end(pgcm_receiver *r)
 {
-	r->ended = 1;
+	((pgcm__stream_receiver *) r)->ending = 1;
 	return PGCM_OK;
 }
 
-pgcm_status
-pgcm__stream_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms)
+/* stream_fail: a stream cannot take back what it wrote; the caller owns the descriptor. */
+static pgcm_status
+stream_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms)
 {
 	pgcm__stream_receiver *sr = (pgcm__stream_receiver *) r;
 
 	(void) reason;
 	(void) deadline_ms;
-	r->ready = 0;
 	if (sr->close)
 		sr->close(sr);
 	return PGCM_OK;
 }
 
-int
-pgcm__stream_recoverable(pgcm_receiver *r)
+static int
+stream_recoverable(pgcm_receiver *r)
 {
 	return !((pgcm__stream_receiver *) r)->broken;
 }
 
-void
-pgcm__stream_destroy(pgcm_receiver *r)
+static void
+stream_destroy(pgcm_receiver *r)
 {
 	pgcm__stream_receiver *sr = (pgcm__stream_receiver *) r;
 
 	if (sr->close)
 		sr->close(sr);
+}
+
+/* One table for every stream receiver: they differ only in their write() and close(). */
+static const pgcm__receiver_ops stream_receiver_ops = {
+	.begin = stream_begin,
+	.pump = stream_pump,
+	.put = stream_put,
+	.end = stream_end,
+	.fail = stream_fail,
+	.recoverable = stream_recoverable,
+	.destroy = stream_destroy,
+};
+
+pgcm__stream_receiver *
+pgcm__stream_receiver_new(size_t size,
+                          long (*write)(pgcm__stream_receiver *sr, const char *buf, size_t len),
+                          void (*close)(pgcm__stream_receiver *sr))
+{
+	pgcm__stream_receiver *sr = pgcm__calloc(1, size);
+
+	if (!sr)
+		return NULL;
+	pgcm__receiver_init(&sr->base, &stream_receiver_ops);
+	sr->write = write;
+	sr->close = close;
+	return sr;
 }

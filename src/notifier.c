@@ -21,8 +21,7 @@ struct pgcm_notifier {
 	size_t n;
 	size_t cap;
 	size_t cursor;            /* where the next round-robin scan starts */
-	int idle_ms;              /* > 0 idle events, 0 poll mode, -1 none */
-	int64_t last_ms;          /* the idle clock: last batch or idle event */
+	pgcm__idle idle;
 	pgcm__batch b;
 	char *event_msg;          /* the message of the last FAILED event */
 	char *errmsg;
@@ -35,8 +34,7 @@ pgcm_notifier_new(void)
 
 	if (!n)
 		return NULL;
-	n->idle_ms = -1;
-	n->last_ms = pgcm__now_ms();
+	(void) pgcm__idle_set(&n->idle, -1);
 	return n;
 }
 
@@ -116,11 +114,9 @@ pgcm_notifier_count(const pgcm_notifier *n)
 pgcm_status
 pgcm_notifier_set_idle_interval(pgcm_notifier *n, int ms)
 {
-	if (!n || ms < -1)
+	if (!n)
 		return PGCM_ERR_ARG;
-	n->idle_ms = ms;
-	n->last_ms = pgcm__now_ms();
-	return PGCM_OK;
+	return pgcm__idle_set(&n->idle, ms);
 }
 
 /*
@@ -155,7 +151,6 @@ pgcm_status
 pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
 {
 	size_t live = 0;
-	int64_t now;
 
 	if (!n || !ev)
 		return PGCM_ERR_ARG;
@@ -182,7 +177,7 @@ pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
 		}
 		if (n->b.count > 0) {
 			n->cursor = (i + 1) % n->n;
-			n->last_ms = pgcm__now_ms();
+			pgcm__idle_reset(&n->idle, pgcm__now_ms());
 			ev->kind = PGCM_NOTIFY_BATCH;
 			ev->conn = e->conn;
 			ev->notifies = n->b.items;
@@ -202,20 +197,9 @@ pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
 		live++;
 	}
 
-	if (n->idle_ms == 0) {
-		ev->kind = PGCM_NOTIFY_POLL_END;
+	if (pgcm__idle_event(&n->idle, pgcm__now_ms(), ev))
 		return PGCM_OK;
-	}
-	now = pgcm__now_ms();
-	if (n->idle_ms > 0) {
-		if (now - n->last_ms >= n->idle_ms) {
-			n->last_ms = now;
-			ev->kind = PGCM_NOTIFY_IDLE;
-			return PGCM_OK;
-		}
-		return PGCM_AGAIN;
-	}
-	if (live == 0) {
+	if (live == 0 && n->idle.ms < 0) {
 		pgcm__set_msg(&n->errmsg, "no live connection to watch and no idle interval");
 		return PGCM_ERR_STATE;
 	}
@@ -256,11 +240,7 @@ pgcm_notifier_timeout_ms(const pgcm_notifier *n)
 	for (size_t i = 0; i < n->n; i++)
 		if (n->w[i].failed && !n->w[i].reported)
 			return 0;
-	if (n->idle_ms == 0)
-		return 0;
-	if (n->idle_ms < 0)
-		return -1;
-	return pgcm__ms_until(n->last_ms + n->idle_ms, pgcm__now_ms());
+	return pgcm__idle_timeout(&n->idle, pgcm__now_ms());
 }
 
 pgcm_status

@@ -1,7 +1,8 @@
 /*
  * notify_event.c: what the notifier and the listener share: batches of
  * notifications taken from libpq and handed out until the next call, the
- * event, the wait of the blocking next calls, and timeout arithmetic.
+ * event, the idle clock, the wait of the blocking next calls, and timeout
+ * arithmetic.
  */
 #include <errno.h>
 #include <poll.h>
@@ -121,4 +122,50 @@ pgcm__min_timeout(int a, int b)
 	if (b < 0)
 		return a;
 	return a < b ? a : b;
+}
+
+pgcm_status
+pgcm__idle_set(pgcm__idle *id, int ms)
+{
+	if (ms < -1)
+		return PGCM_ERR_ARG;
+	id->ms = ms;
+	id->last = pgcm__now_ms();
+	return PGCM_OK;
+}
+
+void
+pgcm__idle_reset(pgcm__idle *id, int64_t now)
+{
+	id->last = now;
+}
+
+/*
+ * pgcm__idle_event: the idle rule, written once for both objects: idle
+ * events come only after everything real came up empty, so they never hide
+ * a notification that is waiting.
+ */
+int
+pgcm__idle_event(pgcm__idle *id, int64_t now, pgcm_notify_event *ev)
+{
+	if (id->ms == 0) {
+		ev->kind = PGCM_NOTIFY_POLL_END;
+		return 1;
+	}
+	if (id->ms > 0 && now - id->last >= id->ms) {
+		id->last = now;
+		ev->kind = PGCM_NOTIFY_IDLE;
+		return 1;
+	}
+	return 0;
+}
+
+int
+pgcm__idle_timeout(const pgcm__idle *id, int64_t now)
+{
+	if (id->ms < 0)
+		return -1;
+	if (id->ms == 0)
+		return 0;
+	return pgcm__ms_until(id->last + id->ms, now);
 }

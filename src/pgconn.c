@@ -1,7 +1,8 @@
 /*
- * pgconn.c: libpq helpers shared by the connection producer and receiver:
- * the descriptor to wait on, a look at the socket, giving up on a peer that
- * does not answer, and a result's error as one line.
+ * pgconn.c: libpq helpers shared by the connection producer and receiver
+ * (and the listener): the descriptor to wait on, a look at the socket, giving
+ * up on a peer that does not answer, a result's error as one line, and the
+ * one loop that reads results until NULL.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -13,8 +14,7 @@
 void
 pgcm__wait_conn(pgcm__wait *w, PGconn *conn, short events)
 {
-	w->fd = PQstatus(conn) == CONNECTION_BAD ? -1 : PQsocket(conn);
-	w->events = events;
+	pgcm__wait_on(w, PQstatus(conn) == CONNECTION_BAD ? -1 : PQsocket(conn), events);
 }
 
 /* pgcm__pq_readable_now: a zero-timeout poll: has the server sent us something? */
@@ -79,3 +79,37 @@ pgcm__pq_context_line(const PGresult *res)
 	return strtoull(p + 7, NULL, 10);
 }
 
+
+/*
+ * pgcm__pq_results: the one "read results until NULL" loop.  Input is read
+ * once; then results are taken while libpq has them whole, so this never
+ * blocks: PGCM__PQ_BUSY means the rest has not arrived yet.  Every exit path
+ * of a command goes through here, so that a connection is left idle.
+ */
+pgcm__pq_end
+pgcm__pq_results(PGconn *conn, int (*on_result)(void *arg, PGresult *res), void *arg)
+{
+	if (!PQconsumeInput(conn))
+		return PGCM__PQ_BROKEN;
+	for (;;) {
+		PGresult *res;
+		int stop;
+
+		if (PQisBusy(conn))
+			return PQstatus(conn) == CONNECTION_BAD ? PGCM__PQ_BROKEN : PGCM__PQ_BUSY;
+		res = PQgetResult(conn);
+		if (!res)
+			return PGCM__PQ_IDLE;
+		stop = on_result ? on_result(arg, res) : 0;
+		PQclear(res);
+		if (stop)
+			return PGCM__PQ_STOP;
+	}
+}
+
+void
+pgcm__pq_restore(PGconn *conn, int was_nonblocking)
+{
+	if (PQstatus(conn) == CONNECTION_OK && !was_nonblocking)
+		(void) PQsetnonblocking(conn, 0);
+}

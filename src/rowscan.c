@@ -44,7 +44,7 @@ pgcm__rowscan_fail(pgcm__rowscan *s, uint64_t at, const char *fmt, ...)
 	else
 		snprintf(s->error, sizeof s->error, "row %llu (byte %llu): %s",
 		         (unsigned long long) s->rows + 1, (unsigned long long) at, msg);
-	s->state = S_ERROR;
+	s->state = RS_ERROR;
 	return STEP_ERROR;
 }
 
@@ -62,11 +62,11 @@ pgcm__rowscan_init(pgcm__rowscan *s, const pgcm_format *fmt)
 	s->first_nfields = -1;
 	switch (fmt->kind) {
 	case PGCM_FORMAT_BINARY:
-		s->state = B_SIG;
+		s->state = RS_B_SIG;
 		s->flags = F_HEADER;
 		break;
 	case PGCM_FORMAT_CSV:
-		s->state = L_DATA;
+		s->state = RS_L_DATA;
 		s->flags = F_CSV | F_LINE_START | (fmt->header ? F_HEADER : 0);
 		/* An escape of 0 means "the same as the quote", the default. */
 		if (fmt->escape != '\0' && fmt->escape != fmt->quote)
@@ -77,7 +77,7 @@ pgcm__rowscan_init(pgcm__rowscan *s, const pgcm_format *fmt)
 			                   "invalid format: the CSV quote cannot be a newline or carriage return");
 		break;
 	case PGCM_FORMAT_TEXT:
-		s->state = L_DATA;
+		s->state = RS_L_DATA;
 		s->flags = fmt->header ? F_HEADER : 0;
 		break;
 	default:
@@ -94,7 +94,7 @@ pgcm__rowscan_init(pgcm__rowscan *s, const pgcm_format *fmt)
 pgcm__scan_kind
 pgcm__rowscan_next(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 {
-	if (s->state == S_ERROR)
+	if (s->state == RS_ERROR)
 		return PGCM__SCAN_ERROR;
 	if (*pos > len) {
 		pgcm__rowscan_fail(s, s->offset,
@@ -115,7 +115,7 @@ pgcm__rowscan_next(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 pgcm__scan_kind
 pgcm__rowscan_eof(pgcm__rowscan *s)
 {
-	if (s->state == S_ERROR)
+	if (s->state == RS_ERROR)
 		return PGCM__SCAN_ERROR;
 	if (s->fmt.kind == PGCM_FORMAT_BINARY)
 		return pgcm__rowscan_binary_eof(s);

@@ -57,7 +57,7 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 
 	while (i < len) {
 		switch (s->state) {
-		case B_SIG:
+		case RS_B_SIG:
 			if (b[i] != binary_signature[s->acc_len]) {
 				pgcm__rowscan_fail(s, base + i, "COPY file signature not recognized");
 				goto error;
@@ -66,10 +66,10 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 			if (++s->acc_len == (int) sizeof binary_signature) {
 				s->acc_len = 0;
 				s->acc = 0;
-				s->state = B_FLAGS;
+				s->state = RS_B_FLAGS;
 			}
 			continue;
-		case B_FLAGS:
+		case RS_B_FLAGS:
 			if (!take(s, b, &i, len, 4))
 				continue;
 			v = s->acc;
@@ -82,9 +82,9 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 				                   "unrecognized critical flags in COPY file header");
 				goto error;
 			}
-			s->state = B_EXTLEN;
+			s->state = RS_B_EXTLEN;
 			continue;
-		case B_EXTLEN:
+		case RS_B_EXTLEN:
 			if (!take(s, b, &i, len, 4))
 				continue;
 			if ((int32_t) s->acc < 0) {
@@ -100,19 +100,19 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 				                   (unsigned long long) s->max_row);
 				goto error;
 			}
-			s->state = B_EXT;
+			s->state = RS_B_EXT;
 			/* fall through */
-		case B_EXT:
+		case RS_B_EXT:
 			m = s->need < len - i ? s->need : len - i;
 			i += m;
 			s->need -= m;
 			if (s->need)
 				continue;
 			s->flags &= ~F_HEADER;
-			s->state = B_COUNT;
+			s->state = RS_B_COUNT;
 			kind = PGCM__SCAN_HEADER;
 			goto unit;
-		case B_COUNT:
+		case RS_B_COUNT:
 			if (s->acc_len == 0 && len - i >= 2) {
 				n = (int16_t) (uint16_t) ((unsigned) b[i] << 8 | b[i + 1]);
 				i += 2;
@@ -122,7 +122,7 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 				n = (int16_t) (uint16_t) s->acc;
 			}
 			if (n == -1) {
-				s->state = B_END;
+				s->state = RS_B_END;
 				s->ended = 1;
 				kind = PGCM__SCAN_END;
 				goto unit;
@@ -140,9 +140,9 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 			s->first_nfields = n;
 			s->nfields = n;
 			s->field = 0;
-			s->state = B_LEN;
+			s->state = RS_B_LEN;
 			/* fall through */
-		case B_LEN:
+		case RS_B_LEN:
 			while (s->field < s->nfields) {
 				int32_t flen;
 
@@ -170,7 +170,7 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 					if ((size_t) flen > len - i) {
 						s->need = (uint64_t) flen - (len - i);
 						i = len;
-						s->state = B_DATA;
+						s->state = RS_B_DATA;
 						goto more;
 					}
 					i += (size_t) flen;
@@ -178,17 +178,17 @@ pgcm__rowscan_binary(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 				s->field++;
 			}
 			goto row;
-		case B_DATA:
+		case RS_B_DATA:
 			m = s->need < len - i ? s->need : len - i;
 			i += m;
 			s->need -= m;
 			if (s->need)
 				continue;
-			s->state = B_LEN;
+			s->state = RS_B_LEN;
 			if (++s->field < s->nfields)
 				continue;
 			goto row;
-		case B_END:
+		case RS_B_END:
 			pgcm__rowscan_fail(s, base + i, "received copy data after EOF marker");
 			goto error;
 		default:
@@ -208,7 +208,7 @@ more:
 	}
 	return PGCM__SCAN_MORE;
 row:
-	s->state = B_COUNT;
+	s->state = RS_B_COUNT;
 	kind = PGCM__SCAN_ROW;
 unit:
 	*pos = i;
@@ -233,29 +233,29 @@ pgcm__rowscan_binary_eof(pgcm__rowscan *s)
 	const char *msg = NULL;
 
 	switch (s->state) {
-	case B_SIG:
+	case RS_B_SIG:
 		msg = "COPY file signature not recognized";
 		break;
-	case B_FLAGS:
+	case RS_B_FLAGS:
 		msg = "invalid COPY file header (missing flags)";
 		break;
-	case B_EXTLEN:
+	case RS_B_EXTLEN:
 		msg = "invalid COPY file header (missing length)";
 		break;
-	case B_EXT:
+	case RS_B_EXT:
 		msg = "invalid COPY file header (wrong length)";
 		break;
-	case B_COUNT:
+	case RS_B_COUNT:
 		if (s->acc_len)
 			msg = "unexpected EOF in COPY data";
 		break;
-	case B_LEN:
-	case B_DATA:
+	case RS_B_LEN:
+	case RS_B_DATA:
 		msg = "unexpected EOF in COPY data";
 		break;
-	case B_END:
+	case RS_B_END:
 		break;
-	case S_ERROR:
+	case RS_ERROR:
 		return PGCM__SCAN_ERROR;
 	default:
 		msg = "internal error: bad scanner state";

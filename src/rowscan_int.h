@@ -10,34 +10,6 @@
 /* The server's own limit on a row (MaxAllocSize is 1 GiB - 1; close enough). */
 #define DEFAULT_MAX_ROW ((uint64_t) 1 << 30)
 
-/* s->state */
-/* s->state */
-enum {
-	/* text and CSV */
-	L_DATA = 0,     /* inside a line, or at its start (F_LINE_START) */
-	L_BS,           /* text: after a backslash; the next byte is escaped */
-	L_LS_BS,        /* CSV: after a backslash that started a line */
-	L_CR,           /* after an unquoted CR while the line ending may be CR LF */
-	L_DOT,          /* after the "\." of an end marker */
-	L_DOT_CR,       /* after "\." CR with CR LF line endings: LF must follow */
-	L_END_CR,       /* after "\." CR on the first line: one LF may follow */
-	L_END,          /* the end marker was seen: nothing may follow */
-	/* binary */
-	B_SIG,          /* matching the 11-byte signature (acc_len bytes matched) */
-	B_FLAGS,        /* gathering the int32 flags */
-	B_EXTLEN,       /* gathering the int32 header extension length */
-	B_EXT,          /* skipping the header extension (need bytes left) */
-	B_COUNT,        /* gathering a tuple's int16 field count */
-	B_LEN,          /* gathering a field's int32 length */
-	B_DATA,         /* skipping a field's bytes (need bytes left) */
-	B_END,          /* the trailer was seen: nothing may follow */
-	/* any */
-	S_ERROR         /* an error was reported; it is reported again */
-};
-
-/* s->eol: the line ending, taken from the first line as the server does. */
-enum { EOL_UNKNOWN = 0, EOL_NL, EOL_CR, EOL_CRNL };
-
 /* s->flags */
 #define F_IN_QUOTE    0x01    /* CSV: inside a quoted field */
 #define F_ESCAPED     0x02    /* CSV: the last byte was an escape inside quotes */

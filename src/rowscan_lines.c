@@ -34,7 +34,7 @@ line_finish(pgcm__rowscan *s, uint64_t end)
 	if (kind == PGCM__SCAN_ERROR)
 		return kind;
 	s->flags = (flags & ~UNIT_FLAGS) | ((flags & F_CSV) ? F_LINE_START : 0);
-	s->state = marker ? L_END : L_DATA;
+	s->state = marker ? RS_L_END : RS_L_DATA;
 	if (marker)
 		s->ended = 1;
 	return kind;
@@ -68,24 +68,24 @@ data_byte(pgcm__rowscan *s, int c, uint64_t at)
 	s->flags = flags;
 	/* Inside quotes CR and LF are data (but a backslash that opened them still counts). */
 	if (c == '\r' && !(flags & F_IN_QUOTE)) {
-		if (s->eol == EOL_UNKNOWN || s->eol == EOL_CRNL) {
-			s->state = L_CR;     /* CR LF or CR alone: the next byte says */
+		if (s->eol == RS_EOL_UNKNOWN || s->eol == RS_EOL_CRNL) {
+			s->state = RS_L_CR;     /* CR LF or CR alone: the next byte says */
 			return STEP_CONT;
 		}
-		if (s->eol == EOL_NL)
+		if (s->eol == RS_EOL_NL)
 			return pgcm__rowscan_fail(s, at, csv ? "unquoted carriage return found in data"
 			                          : "literal carriage return found in data");
 		return STEP_INCL;
 	}
 	if (c == '\n' && !(flags & F_IN_QUOTE)) {
-		if (s->eol == EOL_CR || s->eol == EOL_CRNL)
+		if (s->eol == RS_EOL_CR || s->eol == RS_EOL_CRNL)
 			return pgcm__rowscan_fail(s, at, csv ? "unquoted newline found in data"
 			                          : "literal newline found in data");
-		s->eol = EOL_NL;
+		s->eol = RS_EOL_NL;
 		return STEP_INCL;
 	}
 	if (c == '\\' && (!csv || line_start))
-		s->state = csv ? L_LS_BS : L_BS;
+		s->state = csv ? RS_L_LS_BS : RS_L_BS;
 	return STEP_CONT;
 }
 
@@ -102,7 +102,7 @@ not_marker(pgcm__rowscan *s, int c, uint64_t at, int had_cr)
 {
 	int r;
 
-	s->state = L_DATA;
+	s->state = RS_L_DATA;
 	r = data_byte(s, '.', at - 1 - (uint64_t) had_cr);
 	if (r == STEP_CONT && had_cr)
 		r = data_byte(s, '\r', at - 1);
@@ -122,9 +122,9 @@ dot_byte(pgcm__rowscan *s, int c, uint64_t at)
 {
 	int csv = s->flags & F_CSV;
 
-	if (s->eol == EOL_CRNL) {
+	if (s->eol == RS_EOL_CRNL) {
 		if (c == '\r') {
-			s->state = L_DOT_CR;
+			s->state = RS_L_DOT_CR;
 			return STEP_CONT;
 		}
 		if (!csv)
@@ -134,13 +134,13 @@ dot_byte(pgcm__rowscan *s, int c, uint64_t at)
 		return not_marker(s, c, at, 0);
 	}
 	if (c == '\r' || c == '\n') {
-		if (s->eol != EOL_UNKNOWN && (s->eol == EOL_NL) != (c == '\n'))
+		if (s->eol != RS_EOL_UNKNOWN && (s->eol == RS_EOL_NL) != (c == '\n'))
 			return pgcm__rowscan_fail(s, at,
 			                          "end-of-copy marker does not match previous newline style");
 		s->flags |= F_MARKER;
-		if (s->eol == EOL_UNKNOWN && c == '\r') {
+		if (s->eol == RS_EOL_UNKNOWN && c == '\r') {
 			/* The server stops at the CR; take a following LF along. */
-			s->state = L_END_CR;
+			s->state = RS_L_END_CR;
 			return STEP_CONT;
 		}
 		return STEP_INCL;
@@ -161,26 +161,26 @@ line_step(pgcm__rowscan *s, int c, uint64_t at)
 	int csv = s->flags & F_CSV;
 
 	switch (s->state) {
-	case L_DATA:
+	case RS_L_DATA:
 		return data_byte(s, c, at);
-	case L_BS:
-		s->state = L_DATA;
+	case RS_L_BS:
+		s->state = RS_L_DATA;
 		if (c == '.') {
 			if (at - 1 > s->cur_start)
 				s->flags |= F_DOT_DATA;
-			s->state = L_DOT;
+			s->state = RS_L_DOT;
 		}
 		return STEP_CONT;   /* any other byte is escaped, even CR or LF */
-	case L_LS_BS:
+	case RS_L_LS_BS:
 		if (c == '.') {
-			s->state = L_DOT;
+			s->state = RS_L_DOT;
 			return STEP_CONT;
 		}
-		s->state = L_DATA;
+		s->state = RS_L_DATA;
 		return data_byte(s, c, at);
-	case L_DOT:
+	case RS_L_DOT:
 		return dot_byte(s, c, at);
-	case L_DOT_CR:
+	case RS_L_DOT_CR:
 		if (c == '\n') {
 			s->flags |= F_MARKER;
 			return STEP_INCL;
@@ -191,20 +191,20 @@ line_step(pgcm__rowscan *s, int c, uint64_t at)
 		if (!csv)
 			return pgcm__rowscan_fail(s, at, "end-of-copy marker corrupt");
 		return not_marker(s, c, at, 1);
-	case L_END_CR:
+	case RS_L_END_CR:
 		return c == '\n' ? STEP_INCL : STEP_EXCL;
-	case L_CR:
-		s->state = L_DATA;
+	case RS_L_CR:
+		s->state = RS_L_DATA;
 		if (c == '\n') {
-			s->eol = EOL_CRNL;
+			s->eol = RS_EOL_CRNL;
 			return STEP_INCL;
 		}
-		if (s->eol == EOL_CRNL)
+		if (s->eol == RS_EOL_CRNL)
 			return pgcm__rowscan_fail(s, at - 1, csv ? "unquoted carriage return found in data"
 			                          : "literal carriage return found in data");
-		s->eol = EOL_CR;
+		s->eol = RS_EOL_CR;
 		return STEP_EXCL;
-	case L_END:
+	case RS_L_END:
 		return pgcm__rowscan_fail(s, at, "data after the end-of-copy marker");
 	default:
 		return pgcm__rowscan_fail(s, at, "internal error: scanner state %d", s->state);
@@ -242,10 +242,10 @@ pgcm__rowscan_lines(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 	int r;
 
 	while (p < end) {
-		if (s->state != L_DATA || (s->flags & (F_LINE_START | F_ESCAPED))) {
+		if (s->state != RS_L_DATA || (s->flags & (F_LINE_START | F_ESCAPED))) {
 			r = line_step(s, (unsigned char) *p, base + (uint64_t) (p - buf));
 		} else {
-			int t = s->eol == EOL_CR ? '\r' : '\n';
+			int t = s->eol == RS_EOL_CR ? '\r' : '\n';
 			int x = t == '\n' ? '\r' : '\n';
 			const char *sp;
 
@@ -336,39 +336,39 @@ pgcm__rowscan_lines_eof(pgcm__rowscan *s)
 
 	for (;;) {
 		switch (s->state) {
-		case L_DOT:
-		case L_DOT_CR:
+		case RS_L_DOT:
+		case RS_L_DOT_CR:
 			if (!csv) {
 				pgcm__rowscan_fail(s, s->offset, "end-of-copy marker corrupt");
 				return PGCM__SCAN_ERROR;
 			}
-			if (s->state == L_DOT_CR) {
-				s->state = L_DATA;
+			if (s->state == RS_L_DOT_CR) {
+				s->state = RS_L_DATA;
 				data_byte(s, '.', s->offset - 2);
 				if (data_byte(s, '\r', s->offset - 1) == STEP_ERROR)
 					return PGCM__SCAN_ERROR;
 			} else {
-				s->state = L_DATA;
+				s->state = RS_L_DATA;
 				data_byte(s, '.', s->offset - 1);
 			}
 			continue;
-		case L_CR:
-			if (s->eol == EOL_CRNL) {
+		case RS_L_CR:
+			if (s->eol == RS_EOL_CRNL) {
 				pgcm__rowscan_fail(s, s->offset - 1,
 				                   csv ? "unquoted carriage return found in data"
 				                   : "literal carriage return found in data");
 				return PGCM__SCAN_ERROR;
 			}
-			s->eol = EOL_CR;
-			s->state = L_DATA;
+			s->eol = RS_EOL_CR;
+			s->state = RS_L_DATA;
 			return line_finish(s, s->offset);
-		case L_END_CR:
+		case RS_L_END_CR:
 			return line_finish(s, s->offset);
-		case L_BS:
-		case L_LS_BS:
-			s->state = L_DATA;  /* a backslash just before the end is data */
+		case RS_L_BS:
+		case RS_L_LS_BS:
+			s->state = RS_L_DATA;  /* a backslash just before the end is data */
 			/* fall through */
-		case L_DATA:
+		case RS_L_DATA:
 			/* The server throws a header line away unparsed, open quote or not. */
 			if ((s->flags & (F_IN_QUOTE | F_HEADER)) == F_IN_QUOTE) {
 				pgcm__rowscan_fail(s, s->offset,
@@ -378,9 +378,9 @@ pgcm__rowscan_lines_eof(pgcm__rowscan *s)
 			if (s->offset > s->cur_start)
 				return line_finish(s, s->offset);
 			return PGCM__SCAN_MORE;
-		case L_END:
+		case RS_L_END:
 			return PGCM__SCAN_MORE;
-		case S_ERROR:
+		case RS_ERROR:
 			return PGCM__SCAN_ERROR;
 		default:
 			pgcm__rowscan_fail(s, s->offset, "internal error: scanner state %d", s->state);
