@@ -245,7 +245,11 @@ PGCM_API pgcm_status pgcm_copy_set_segment_bytes(pgcm_copy *c, uint64_t bytes);
 /* pgcm_copy_set_stall_timeout: fault a receiver that accepts nothing for ms (default 60000; 0 = never). */
 PGCM_API pgcm_status pgcm_copy_set_stall_timeout(pgcm_copy *c, int ms);
 
-/* pgcm_copy_set_drain_timeout: how long an abort waits for a connection to settle (default 10000). */
+/*
+ * pgcm_copy_set_drain_timeout: how long an abort gives the connections to
+ * settle (default 10000 ms): past it a connection that has not answered is
+ * shut down and reported dead.  This bounds every blocking call below.
+ */
 PGCM_API pgcm_status pgcm_copy_set_drain_timeout(pgcm_copy *c, int ms);
 
 /*
@@ -259,6 +263,15 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
 /*
  * pgcm_copy_step: do whatever can be done now without blocking, and add the
  * rows and bytes handed to the receivers to *progress (set to zero first).
+ * Never waits for a peer, aborts included: when the copy must end early (the
+ * producer failed, no receiver is left, pgcm_copy_abort_start(), an abort
+ * from a callback) each step drives the abort a little further (the source's
+ * COPY cancelled and drained as its data arrives, each live receiver's COPY
+ * failed and its results read, deadlines checked) and returns PGCM_AGAIN
+ * until every connection has settled.  The one exchange a step may wait for
+ * is the cancel request sent to a connection producer's server when an abort
+ * begins: PQcancel() is synchronous in libpq 15 (a connect and one short
+ * message; a few milliseconds on a local network).
  * Returns:
  *   PGCM_OK     progress or a change of state; call again
  *   PGCM_AGAIN  nothing can be done: wait on pgcm_copy_pollfds() for at most
@@ -267,15 +280,20 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  *               they may be reconciled before the next step
  *   PGCM_DONE   the copy completed; call pgcm_copy_finish()
  *   an error    the copy was aborted (producer failed, no receivers left,
- *               aborted); pgcm_copy_finish() gives the failure report
+ *               aborted) and every connection settled (or was given up at the
+ *               drain deadline); pgcm_copy_finish() gives the failure report
  */
 PGCM_API pgcm_status pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress);
 
 /*
- * pgcm_copy_step_polled: pgcm_copy_step() after a poll() of exactly the n
- * descriptors pgcm_copy_pollfds() gave, in its order: their revents let the
- * step skip reads and writes the kernel would refuse (fewer system calls).
- * Returns what pgcm_copy_step() returns.
+ * pgcm_copy_step_polled: pgcm_copy_step() after a poll() of the descriptors
+ * pgcm_copy_pollfds() gave: fds[0..n) (any order, any subset; entries with a
+ * negative fd are skipped) are matched to the copy's endpoints by
+ * descriptor, and their revents let the step skip reads and writes the
+ * kernel would refuse (fewer system calls).  An endpoint whose descriptor is
+ * not in fds makes its system calls as in pgcm_copy_step().  Returns what
+ * pgcm_copy_step() returns, or PGCM_ERR_ARG (nothing done; the message says
+ * which) when an entry's descriptor is none of the copy's.
  */
 PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fds, size_t n,
                                            pgcm_progress *progress);
@@ -287,7 +305,8 @@ PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fd
  * cycle that moves the last rows returns PGCM_OK, and PGCM_DONE comes with no
  * progress.  A signal that interrupts the wait returns PGCM_OK with what moved
  * so far (possibly nothing), so the caller can look at its flags.  Starts the
- * copy if needed.
+ * copy if needed.  Blocks: while peers are silent, up to the stall timeout;
+ * while an abort settles, up to the drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);
 
@@ -295,7 +314,7 @@ PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);
  * pgcm_copy_run: run the copy to its end, leaving faulted receivers out, then
  * finish it.  *total (may be NULL) gets the rows and bytes produced.  Returns
  * PGCM_OK when every receiver completed, PGCM_FAULT when some faulted and the
- * rest completed, or the failure status.
+ * rest completed, or the failure status.  Blocks for the whole copy.
  */
 PGCM_API pgcm_status pgcm_copy_run(pgcm_copy *c, pgcm_progress *total);
 
@@ -317,18 +336,30 @@ PGCM_API pgcm_status pgcm_copy_reconcile(pgcm_copy *c, pgcm_receiver *r);
 /*
  * pgcm_copy_abort: end the copy early with reason (copied; kept short): the
  * producer's COPY is cancelled and drained, every live receiver's COPY is
- * failed with the reason, and every connection is left usable.  Blocks for at
- * most the drain timeout per connection.  Called from a callback, it only marks
- * the copy; the abort happens when the step returns.  Returns PGCM_ERR_ABORTED,
- * or PGCM_ERR_STATE when the copy had already ended.
+ * failed with the reason, and every connection is left usable.  Blocks until
+ * then: at most the drain timeout (all connections settle together).  Called
+ * from a callback, it only marks the copy; the abort begins when the step
+ * returns.  Returns PGCM_ERR_ABORTED, or PGCM_ERR_STATE when the copy had
+ * already ended, or was already ending (then it waits for that abort).
  */
 PGCM_API pgcm_status pgcm_copy_abort(pgcm_copy *c, const char *reason);
+
+/*
+ * pgcm_copy_abort_start: pgcm_copy_abort() for a caller's own loop: marks the
+ * copy and returns at once; the following steps drive the abort (see
+ * pgcm_copy_step()) and the last of them returns PGCM_ERR_ABORTED.  Returns
+ * PGCM_ERR_ABORTED, or PGCM_ERR_STATE when the copy had already ended or was
+ * already ending.  Never blocks.
+ */
+PGCM_API pgcm_status pgcm_copy_abort_start(pgcm_copy *c, const char *reason);
 
 /*
  * pgcm_copy_finish: end the copy.  If it completed, returns PGCM_OK (or
  * PGCM_FAULT when receivers were dropped on the way).  Otherwise aborts it
  * ("copy finished before completion") and returns the failure status.
  * *failure (may be NULL) gets the report; its strings live until pgcm_copy_free().
+ * Blocks while connections settle (an abort, dropped receivers): at most the
+ * drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_finish(pgcm_copy *c, pgcm_failure *failure);
 
@@ -340,8 +371,8 @@ PGCM_API pgcm_progress pgcm_copy_totals(const pgcm_copy *c);
 
 /*
  * pgcm_copy_pollfds: the descriptors to wait on before the next step, at most
- * cap of them into fds; returns how many there are.  pgcm_copy_timeout_ms():
- * how long to wait at most (-1 = no limit).
+ * cap of them into fds; returns how many there are (also while an abort
+ * settles).  pgcm_copy_timeout_ms(): how long to wait at most (-1 = no limit).
  */
 PGCM_API size_t pgcm_copy_pollfds(const pgcm_copy *c, struct pollfd *fds, size_t cap);
 PGCM_API int pgcm_copy_timeout_ms(const pgcm_copy *c);
@@ -352,8 +383,9 @@ PGCM_API pgcm_receiver *pgcm_copy_receiver(const pgcm_copy *c, size_t i);
 
 /*
  * pgcm_copy_free: free the copy, its producer and receivers (finishing it
- * first if needed).  The caller's connections stay open.  NULL is fine.
- * Called from a callback, it only marks the copy; it is freed when the step returns.
+ * first if needed: then it blocks as pgcm_copy_finish() does).  The caller's
+ * connections stay open.  NULL is fine.  Called from a callback, it only
+ * marks the copy; it is freed when the step returns.
  */
 PGCM_API void pgcm_copy_free(pgcm_copy *c);
 

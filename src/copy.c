@@ -260,9 +260,7 @@ pgcm_copy_free(pgcm_copy *c)
 		c->free_pending = 1;
 		return;
 	}
-	if (c->state == COPY_RUNNING)
-		(void) pgcm_copy_finish(c, NULL);
-	else if (c->state == COPY_DONE)
+	if (c->state == COPY_RUNNING || c->state == COPY_ABORTING || c->state == COPY_DONE)
 		(void) pgcm_copy_finish(c, NULL);
 	for (size_t i = 0; i < c->nrx; i++)
 		pgcm_receiver_free(c->rx[i]);

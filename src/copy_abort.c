@@ -1,152 +1,222 @@
 /*
- * copy_abort.c: ending a copy: abort (cancel and drain the producer, fail
- * every live receiver's COPY, leave every connection usable) and finish
- * (settle what is left, build the failure report).
+ * copy_abort.c: ending a copy early, and finishing it.
+ *
+ * An abort is a state (COPY_ABORTING), not a wait: pgcm__copy_abort_begin()
+ * only marks the copy, and each later step drives it a little further, as
+ * curl parks a closing connection in its shutdown queue: a stream cut
+ * mid-chunk gets the rest of that chunk (so it ends on a row boundary), the
+ * producer's COPY is cancelled and drained as its data arrives, every live
+ * receiver's COPY is failed and its results read, and past the drain
+ * deadline a connection that does not answer is given up.  Only the calls
+ * documented as blocking (abort, finish, free, next, run) wait for it, in
+ * poll() over the same descriptors a caller's loop would use.
  */
 #include <poll.h>
 #include <string.h>
 
 #include "copy_int.h"
 
-/* ------------------------------------------------------------------------
- * Abort and finish
- * ------------------------------------------------------------------------ */
-
-/* endpoint_deadline: a drain deadline, never 0 (0 means none). */
+/* drain_deadline: when an abort gives connections up; never 0 (0 means none). */
 static int64_t
-drain_deadline(const pgcm_copy *c)
+drain_deadline(const pgcm_copy *c, int64_t now)
 {
-	return pgcm__now_ms() + (c->drain_ms > 0 ? c->drain_ms : 1);
+	return now + (c->drain_ms > 0 ? c->drain_ms : 1);
 }
 
-/*
- * realign: a receiver that took part of a chunk gets the rest of it, so that
- * every stream ends on a row boundary (a pipe or file receiver can stop
- * mid-chunk; a connection receiver always takes whole chunks).
- */
-static void
-realign(pgcm_copy *c, int64_t deadline)
-{
-	for (size_t i = 0; i < c->nrx; i++) {
-		pgcm_receiver *r = c->rx[i];
-		while (r->state == PGCM_RECEIVER_ACTIVE && r->offset > 0 && pgcm__now_ms() < deadline) {
-			pgcm__chunk *ch = pgcm__window_get(&c->window, r->next_seq);
-			pgcm_status st = r->ops->put(r, ch, &r->offset);
-			if (r->offset == ch->len) {
-				r->rows_sent += ch->rows;
-				r->next_seq++;
-				r->offset = 0;
-				break;
-			}
-			if (st == PGCM_AGAIN && r->wait.fd >= 0) {
-				struct pollfd pfd = {.fd = r->wait.fd, .events = r->wait.events};
-				(void) poll(&pfd, 1, (int) (deadline - pgcm__now_ms()));
-			} else if (st != PGCM_OK) {
-				break;
-			}
-		}
-	}
-}
-
-/*
- * settle_all: drive the producer's abort and every live receiver's fail to
- * the end, waiting in poll() for all of them together.  Each endpoint gives
- * up on its connection at its deadline, so this ends.
- */
-static void
-settle_all(pgcm_copy *c, const char *reason, int64_t deadline)
-{
-	pgcm_producer *p = c->producer;
-	int producer_settled = c->producer_done || !p->began;
-
-	for (;;) {
-		struct pollfd fds[65];
-		size_t n = 0;
-		int64_t now;
-
-		if (!producer_settled) {
-			if (p->ops->abort(p, deadline) == PGCM_OK) {
-				producer_settled = 1;
-			} else if (p->wait.fd >= 0) {
-				fds[n].fd = p->wait.fd;
-				fds[n++].events = p->wait.events;
-			}
-		}
-		for (size_t i = 0; i < c->nrx; i++) {
-			pgcm_receiver *r = c->rx[i];
-			if (r->settled || r->state == PGCM_RECEIVER_IDLE || r->state == PGCM_RECEIVER_DONE)
-				continue;
-			if (r->ops->fail(r, reason, deadline) == PGCM_OK) {
-				r->settled = 1;
-			} else if (r->wait.fd >= 0 && n < 65) {
-				fds[n].fd = r->wait.fd;
-				fds[n++].events = r->wait.events;
-			}
-		}
-		if (producer_settled) {
-			size_t open = 0;
-			for (size_t i = 0; i < c->nrx; i++)
-				if (!c->rx[i]->settled && c->rx[i]->state != PGCM_RECEIVER_IDLE
-				    && c->rx[i]->state != PGCM_RECEIVER_DONE)
-					open++;
-			if (open == 0)
-				return;
-		}
-		now = pgcm__now_ms();
-		(void) poll(fds, (nfds_t) n, deadline > now ? (int) (deadline - now) : 0);
-	}
-}
-
-/*
- * pgcm__copy_abort_now: end the copy early: realign the streams, cancel and
- * drain the producer, fail every live receiver's COPY with the reason, and
- * wait until every connection is idle (or given up as dead at the drain
- * deadline).
- */
 void
-pgcm__copy_abort_now(pgcm_copy *c, pgcm_status why, const char *reason)
+pgcm__copy_abort_begin(pgcm_copy *c, pgcm_status why, const char *reason)
 {
-	int64_t deadline;
-
-	if (c->state == COPY_FAILED || c->state == COPY_DONE)
+	if (c->state != COPY_NEW && c->state != COPY_RUNNING)
 		return;
 	c->failure = why;
 	pgcm__free(c->reason);
 	c->reason = pgcm__strdup(reason ? reason : pgcm_strerror(why));
 	pgcm__copy_msg(c, why, "copy aborted: %s", reason ? reason : pgcm_strerror(why));
 	if (c->state == COPY_NEW) {
+		/* Nothing was sent anywhere. */
 		c->state = COPY_FAILED;
 		return;
 	}
-	c->depth++;
-	deadline = drain_deadline(c);
-	realign(c, deadline);
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
-		if (r->state == PGCM_RECEIVER_ACTIVE)
+		if (r->state == PGCM_RECEIVER_ACTIVE) {
 			r->state = PGCM_RECEIVER_ABORTED;
-		else if (r->state == PGCM_RECEIVER_FAULTED)
+			r->realigned = r->offset == 0;
+		} else if (r->state == PGCM_RECEIVER_FAULTED) {
 			r->state = PGCM_RECEIVER_DROPPED;
+		}
 	}
-	settle_all(c, c->reason ? c->reason : "aborted", deadline);
-	c->depth--;
-	c->state = COPY_FAILED;
+	c->producer_settled = !c->producer_started || c->producer_done;
+	c->abort_deadline_ms = drain_deadline(c, pgcm__now_ms());
+	c->state = COPY_ABORTING;
 }
 
-pgcm_status
-pgcm_copy_abort(pgcm_copy *c, const char *reason)
+/*
+ * realign: an aborted receiver that took part of a chunk gets the rest of
+ * it, so that every stream ends on a row boundary (a pipe or file receiver
+ * can stop mid-chunk; a connection receiver always takes whole chunks).
+ * Returns 0 when done (or given up: an error, the deadline), 1 to wait for
+ * its descriptor.
+ */
+static int
+realign(pgcm_copy *c, pgcm_receiver *r, int64_t now)
+{
+	while (!r->realigned) {
+		pgcm__chunk *ch = pgcm__window_get(&c->window, r->next_seq);
+		pgcm_status st;
+
+		if (now >= c->abort_deadline_ms)
+			break;
+		st = r->ops->put(r, ch, &r->offset);
+		if (r->offset == ch->len) {
+			r->rows_sent += ch->rows;
+			r->next_seq++;
+			r->offset = 0;
+			break;
+		}
+		if (st == PGCM_AGAIN && r->wait.fd >= 0)
+			return 1;
+		if (st != PGCM_OK)
+			break;
+	}
+	r->realigned = 1;
+	return 0;
+}
+
+int
+pgcm__copy_receiver_open(const pgcm_receiver *r)
+{
+	return !r->settled && r->state != PGCM_RECEIVER_IDLE && r->state != PGCM_RECEIVER_DONE
+	       && r->state != PGCM_RECEIVER_ACTIVE && r->state != PGCM_RECEIVER_FAULTED;
+}
+
+/*
+ * pgcm__copy_abort_drive: give the producer's abort and every open
+ * receiver's realign and fail one non-blocking turn each.  Each gives up its
+ * connection at the drain deadline, so the abort ends.
+ */
+int
+pgcm__copy_abort_drive(pgcm_copy *c)
+{
+	pgcm_producer *p = c->producer;
+	const char *reason = c->reason ? c->reason : "aborted";
+	int64_t now = pgcm__now_ms();
+	int open = 0;
+
+	if (!c->producer_settled) {
+		if (p->ops->abort(p, c->abort_deadline_ms) == PGCM_OK)
+			c->producer_settled = 1;
+		else
+			open++;
+	}
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+
+		if (!pgcm__copy_receiver_open(r))
+			continue;
+		if (r->state == PGCM_RECEIVER_ABORTED && realign(c, r, now)) {
+			open++;
+			continue;
+		}
+		if (r->ops->fail(r, reason, c->abort_deadline_ms) == PGCM_OK)
+			r->settled = 1;
+		else
+			open++;
+	}
+	return open == 0;
+}
+
+/*
+ * pgcm__copy_settle_dropped: a dropped receiver's COPY is failed without
+ * blocking the others; its fail() is driven step by step until the
+ * connection is idle, or given up at its own drain deadline.
+ */
+void
+pgcm__copy_settle_dropped(pgcm_copy *c, int64_t now)
+{
+	for (size_t i = 0; i < c->nrx; i++) {
+		pgcm_receiver *r = c->rx[i];
+		if (r->state != PGCM_RECEIVER_DROPPED || r->settled)
+			continue;
+		if (!r->drain_deadline_ms)
+			r->drain_deadline_ms = drain_deadline(c, now);
+		if (r->ops->fail(r, "receiver dropped after a fault", r->drain_deadline_ms) == PGCM_OK)
+			r->settled = 1;
+	}
+}
+
+/* dropped_open: a dropped receiver is still settling. */
+static int
+dropped_open(const pgcm_copy *c)
+{
+	for (size_t i = 0; i < c->nrx; i++)
+		if (c->rx[i]->state == PGCM_RECEIVER_DROPPED && !c->rx[i]->settled)
+			return 1;
+	return 0;
+}
+
+/*
+ * settle_blocking: the blocking calls' wait: drive the abort (or, for a
+ * completed copy, the dropped receivers) and poll() the descriptors until
+ * everything settled.  The deadlines bound it.
+ */
+static void
+settle_blocking(pgcm_copy *c)
+{
+	c->depth++;
+	for (;;) {
+		if (c->state == COPY_ABORTING) {
+			if (pgcm__copy_abort_drive(c)) {
+				c->state = COPY_FAILED;
+				break;
+			}
+		} else {
+			pgcm__copy_settle_dropped(c, pgcm__now_ms());
+			if (!dropped_open(c))
+				break;
+		}
+		pgcm__copy_forget_polled(c);
+		(void) pgcm__copy_wait(c);
+	}
+	pgcm__copy_forget_polled(c);
+	c->depth--;
+}
+
+/* abort_request: abort and abort_start share their checks. */
+static pgcm_status
+abort_request(pgcm_copy *c, const char *reason, int wait)
 {
 	if (!c)
 		return PGCM_ERR_ARG;
 	if (c->state == COPY_DONE || c->state == COPY_FAILED)
 		return pgcm__copy_msg(c, PGCM_ERR_STATE, "the copy has already ended");
 	if (c->depth > 0) {
+		/* Inside a callback: the step that runs it aborts when it unwinds. */
 		if (!c->abort_pending)
 			c->abort_pending = pgcm__strdup(reason ? reason : "aborted by the caller");
 		return PGCM_ERR_ABORTED;
 	}
-	pgcm__copy_abort_now(c, PGCM_ERR_ABORTED, reason ? reason : "aborted by the caller");
+	if (c->state == COPY_ABORTING) {
+		if (wait)
+			settle_blocking(c);
+		return pgcm__copy_msg(c, PGCM_ERR_STATE, "the copy is already ending");
+	}
+	pgcm__copy_abort_begin(c, PGCM_ERR_ABORTED, reason ? reason : "aborted by the caller");
+	if (wait && c->state == COPY_ABORTING)
+		settle_blocking(c);
 	return PGCM_ERR_ABORTED;
+}
+
+pgcm_status
+pgcm_copy_abort(pgcm_copy *c, const char *reason)
+{
+	return abort_request(c, reason, 1);
+}
+
+pgcm_status
+pgcm_copy_abort_start(pgcm_copy *c, const char *reason)
+{
+	return abort_request(c, reason, 0);
 }
 
 /* build_report: the failure report's view of every fault. */
@@ -183,17 +253,15 @@ pgcm_copy_finish(pgcm_copy *c, pgcm_failure *failure)
 		return PGCM_ERR_ARG;
 	if (c->depth > 0)
 		return pgcm__copy_msg(c, PGCM_ERR_STATE, "finish cannot run inside a callback of a step");
-	if (c->state == COPY_NEW) {
-		pgcm__copy_abort_now(c, PGCM_ERR_ABORTED, "copy finished before it started");
-	} else if (c->state == COPY_RUNNING) {
-		pgcm__copy_abort_now(c, PGCM_ERR_ABORTED, "copy finished before completion");
-	} else if (c->state == COPY_DONE) {
+	if (c->state == COPY_NEW)
+		pgcm__copy_abort_begin(c, PGCM_ERR_ABORTED, "copy finished before it started");
+	else if (c->state == COPY_RUNNING)
+		pgcm__copy_abort_begin(c, PGCM_ERR_ABORTED, "copy finished before completion");
+	else if (c->state == COPY_DONE)
 		/* Faulted receivers the caller did not reconcile are dropped now. */
 		pgcm__copy_drop_faulted(c);
-		c->depth++;
-		settle_all(c, "receiver dropped after a fault", drain_deadline(c));
-		c->depth--;
-	}
+	if (c->state == COPY_ABORTING || c->state == COPY_DONE)
+		settle_blocking(c);
 	for (size_t i = 0; i < c->nrx; i++)
 		if (c->rx[i]->state == PGCM_RECEIVER_DROPPED)
 			dropped++;
@@ -206,4 +274,3 @@ pgcm_copy_finish(pgcm_copy *c, pgcm_failure *failure)
 	}
 	return PGCM_OK;
 }
-

@@ -18,8 +18,10 @@
 enum copy_state {
 	COPY_NEW = 0,
 	COPY_RUNNING,
+	COPY_ABORTING,   /* ending early: each step drives the producer's cancel and drain
+	                    and the receivers' fails a little further (copy_abort.c) */
 	COPY_DONE,       /* completed; finish() settles the dropped receivers */
-	COPY_FAILED      /* aborted */
+	COPY_FAILED      /* aborted, and every connection settled */
 };
 
 typedef struct fault_record {
@@ -43,8 +45,11 @@ struct pgcm_copy {
 	int stall_ms;
 	int drain_ms;
 	enum copy_state state;
+	int producer_started;      /* its begin() succeeded: an abort must settle it */
 	int producer_done;
 	pgcm_status producer_failed;
+	int producer_settled;      /* COPY_ABORTING: the producer's abort() finished */
+	int64_t abort_deadline_ms; /* COPY_ABORTING: connections not settled by then are given up */
 	uint64_t rows;
 	uint64_t bytes;
 	fault_record *faults;      /* every fault of the copy */
@@ -75,13 +80,24 @@ void pgcm__copy_fault_msg(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const 
 int pgcm__copy_pending_work(const pgcm_copy *c, const pgcm_receiver *r);
 /* pgcm__copy_drop_faulted: faults not reconciled before this step are final. */
 void pgcm__copy_drop_faulted(pgcm_copy *c);
+/* pgcm__copy_forget_polled: what poll() said is stale once a step has run. */
+void pgcm__copy_forget_polled(pgcm_copy *c);
 
 /* copy_loop.c */
-/* pgcm__copy_note_revents: hand each endpoint what poll() said of its descriptor. */
-void pgcm__copy_note_revents(pgcm_copy *c, const struct pollfd *fds, size_t n);
+/* pgcm__copy_wait: one poll() over the copy's descriptors; -1 when a signal interrupted it. */
+int pgcm__copy_wait(pgcm_copy *c);
 
 /* copy_abort.c */
-/* pgcm__copy_abort_now: end the copy early, waiting until every connection settled. */
-void pgcm__copy_abort_now(pgcm_copy *c, pgcm_status why, const char *reason);
+/*
+ * pgcm__copy_abort_begin: the copy is to end early (why, reason copied): from
+ * now on each step drives the abort further.  Never blocks.
+ */
+void pgcm__copy_abort_begin(pgcm_copy *c, pgcm_status why, const char *reason);
+/* pgcm__copy_abort_drive: one non-blocking round of the abort; 1 when all is settled. */
+int pgcm__copy_abort_drive(pgcm_copy *c);
+/* pgcm__copy_settle_dropped: fail the COPY of each dropped receiver, without blocking. */
+void pgcm__copy_settle_dropped(pgcm_copy *c, int64_t now);
+/* pgcm__copy_receiver_open: r still has a connection to settle (its fail() has not finished). */
+int pgcm__copy_receiver_open(const pgcm_receiver *r);
 
 #endif /* PGCM_COPY_INT_H */

@@ -8,17 +8,17 @@
 
 #include "copy_int.h"
 
-/* ------------------------------------------------------------------------
- * Waiting: descriptors, timeout, next, run
- * ------------------------------------------------------------------------ */
-
-/* producer_waits: the producer is waiting on I/O and may be read now. */
+/* producer_waits: the producer is waiting on its descriptor. */
 static int
 producer_waits(const pgcm_copy *c)
 {
 	const pgcm_producer *p = c->producer;
 
-	if (c->producer_done || c->producer_failed || p->wait.fd < 0)
+	if (p->wait.fd < 0)
+		return 0;
+	if (c->state == COPY_ABORTING)
+		return !c->producer_settled;
+	if (c->state != COPY_RUNNING || c->producer_done || c->producer_failed)
 		return 0;
 	/* With the window full the source must not be read: TCP pushes back. */
 	return c->window.head - c->window.tail < c->window.nslots - 1;
@@ -26,13 +26,25 @@ producer_waits(const pgcm_copy *c)
 
 /* receiver_waits: the receiver is waiting on its descriptor. */
 static int
-receiver_waits(const pgcm_receiver *r)
+receiver_waits(const pgcm_copy *c, const pgcm_receiver *r)
 {
 	if (r->wait.fd < 0)
 		return 0;
 	if (r->state == PGCM_RECEIVER_ACTIVE)
-		return 1;
-	return r->state == PGCM_RECEIVER_DROPPED && !r->settled;
+		return c->state == COPY_RUNNING;
+	return pgcm__copy_receiver_open(r);
+}
+
+/* add_fd: one entry of pgcm_copy_pollfds(), counted even past cap. */
+static void
+add_fd(struct pollfd *fds, size_t cap, size_t *n, const pgcm__wait *w)
+{
+	if (*n < cap) {
+		fds[*n].fd = w->fd;
+		fds[*n].events = w->events;
+		fds[*n].revents = 0;
+	}
+	(*n)++;
 }
 
 size_t
@@ -40,28 +52,21 @@ pgcm_copy_pollfds(const pgcm_copy *c, struct pollfd *fds, size_t cap)
 {
 	size_t n = 0;
 
-	if (!c || c->state != COPY_RUNNING)
+	if (!c || c->state == COPY_NEW || c->state == COPY_FAILED)
 		return 0;
-	if (producer_waits(c)) {
-		if (n < cap) {
-			fds[n].fd = c->producer->wait.fd;
-			fds[n].events = c->producer->wait.events;
-			fds[n].revents = 0;
-		}
-		n++;
-	}
-	for (size_t i = 0; i < c->nrx; i++) {
-		const pgcm_receiver *r = c->rx[i];
-		if (!receiver_waits(r))
-			continue;
-		if (n < cap) {
-			fds[n].fd = r->wait.fd;
-			fds[n].events = r->wait.events;
-			fds[n].revents = 0;
-		}
-		n++;
-	}
+	if (producer_waits(c))
+		add_fd(fds, cap, &n, &c->producer->wait);
+	for (size_t i = 0; i < c->nrx; i++)
+		if (receiver_waits(c, c->rx[i]))
+			add_fd(fds, cap, &n, &c->rx[i]->wait);
 	return n;
+}
+
+/* earlier: the sooner of two deadlines, 0 meaning none. */
+static int64_t
+earlier(int64_t a, int64_t b)
+{
+	return !a || (b && b < a) ? b : a;
 }
 
 int
@@ -69,59 +74,66 @@ pgcm_copy_timeout_ms(const pgcm_copy *c)
 {
 	int64_t now, deadline = 0;
 
-	if (!c || c->state != COPY_RUNNING)
+	if (!c || c->state == COPY_NEW || c->state == COPY_FAILED)
 		return -1;
-	now = pgcm__now_ms();
+	if (c->state == COPY_ABORTING)
+		deadline = c->abort_deadline_ms;
 	for (size_t i = 0; i < c->nrx; i++) {
 		const pgcm_receiver *r = c->rx[i];
-		int64_t d = 0;
-		if (r->state == PGCM_RECEIVER_ACTIVE) {
+		if (c->state == COPY_RUNNING && r->state == PGCM_RECEIVER_ACTIVE) {
 			if (r->ready && r->next_seq < c->window.head)
 				return 0;
 			if (c->stall_ms > 0 && pgcm__copy_pending_work(c, r))
-				d = r->last_progress_ms + c->stall_ms;
+				deadline = earlier(deadline, r->last_progress_ms + c->stall_ms);
 		} else if (r->state == PGCM_RECEIVER_DROPPED && !r->settled) {
-			d = r->drain_deadline_ms;
+			deadline = earlier(deadline, r->drain_deadline_ms);
 		}
-		if (d && (!deadline || d < deadline))
-			deadline = d;
 	}
 	if (!deadline)
 		return -1;
+	now = pgcm__now_ms();
 	if (deadline <= now)
 		return 0;
 	return deadline - now > 60000 ? 60000 : (int) (deadline - now);
 }
 
 /*
- * pgcm__copy_note_revents: hand each endpoint what poll() said of its
- * descriptor, in the order pgcm_copy_pollfds() listed them.
+ * note_polled: hand each endpoint what poll() said of its descriptor,
+ * matched by descriptor (an endpoint absent from fds learns nothing, and
+ * makes its system calls).  A descriptor that is none of the copy's
+ * endpoints' is the caller's mistake: PGCM_ERR_ARG, and nothing is noted.
  */
-void
-pgcm__copy_note_revents(pgcm_copy *c, const struct pollfd *fds, size_t n)
+static pgcm_status
+note_polled(pgcm_copy *c, const struct pollfd *fds, size_t n)
 {
-	size_t k = 0;
+	pgcm__copy_forget_polled(c);
+	for (size_t k = 0; k < n; k++) {
+		int found = 0;
 
-	if (producer_waits(c)) {
-		pgcm__polled_forget(&c->producer->polled);
-		if (k < n)
+		if (fds[k].fd < 0)
+			continue;   /* poll() ignores it too */
+		if (c->producer->wait.fd == fds[k].fd) {
 			pgcm__polled_note(&c->producer->polled, fds[k].revents);
-		k++;
+			found = 1;
+		}
+		for (size_t i = 0; i < c->nrx; i++) {
+			if (c->rx[i]->wait.fd == fds[k].fd) {
+				pgcm__polled_note(&c->rx[i]->polled, fds[k].revents);
+				found = 1;
+			}
+		}
+		if (!found) {
+			pgcm__copy_forget_polled(c);
+			return pgcm__copy_msg(c, PGCM_ERR_ARG,
+			                      "descriptor %d (entry %zu) is not one of the copy's", fds[k].fd,
+			                      k);
+		}
 	}
-	for (size_t i = 0; i < c->nrx; i++) {
-		pgcm_receiver *r = c->rx[i];
-		if (!receiver_waits(r))
-			continue;
-		pgcm__polled_forget(&r->polled);
-		if (k < n)
-			pgcm__polled_note(&r->polled, fds[k].revents);
-		k++;
-	}
+	return PGCM_OK;
 }
 
-/* wait_copy: poll the copy's descriptors once; 0, or -1 when interrupted by a signal. */
-static int
-wait_copy(pgcm_copy *c)
+int
+pgcm__copy_wait(pgcm_copy *c)
 {
 	struct pollfd fds[64], *pfds = fds;
 	size_t n = pgcm_copy_pollfds(c, fds, 64);
@@ -138,7 +150,7 @@ wait_copy(pgcm_copy *c)
 	}
 	rc = poll(pfds, (nfds_t) n, pgcm_copy_timeout_ms(c));
 	if (rc >= 0)
-		pgcm__copy_note_revents(c, pfds, n);
+		(void) note_polled(c, pfds, n);
 	if (pfds != fds)
 		pgcm__free(pfds);
 	return rc < 0 && errno == EINTR ? -1 : 0;
@@ -158,11 +170,17 @@ pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress)
 		pgcm_status st = pgcm_copy_step(c, &step);
 		progress->rows += step.rows;
 		progress->bytes += step.bytes;
+		/* Once an abort began, the cycle ends with it: only its status matters. */
+		if ((st == PGCM_AGAIN || st == PGCM_OK) && c->state == COPY_ABORTING) {
+			if (st == PGCM_AGAIN && pgcm__copy_wait(c) < 0)
+				return PGCM_OK;
+			continue;
+		}
 		if (st == PGCM_AGAIN) {
 			if (progress->rows || progress->bytes)
 				return PGCM_OK;
 			/* A signal ends the wait, so the caller can look at its flags. */
-			if (wait_copy(c) < 0)
+			if (pgcm__copy_wait(c) < 0)
 				return PGCM_OK;
 			continue;
 		}
@@ -197,10 +215,16 @@ pgcm_copy_run(pgcm_copy *c, pgcm_progress *total)
 pgcm_status
 pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fds, size_t n, pgcm_progress *progress)
 {
+	pgcm_status st;
+
+	if (progress)
+		progress->rows = progress->bytes = 0;
 	if (!c || (n && !fds))
 		return PGCM_ERR_ARG;
-	if (c->state == COPY_RUNNING && c->depth == 0 && n == pgcm_copy_pollfds(c, NULL, 0))
-		pgcm__copy_note_revents(c, fds, n);
+	if (c->depth > 0)
+		return pgcm__copy_msg(c, PGCM_ERR_STATE, "a step cannot run inside a callback of a step");
+	st = note_polled(c, fds, n);
+	if (st != PGCM_OK)
+		return st;
 	return pgcm_copy_step(c, progress);
 }
-

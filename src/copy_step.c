@@ -37,6 +37,8 @@ pgcm_copy_start(pgcm_copy *c)
 	st = pgcm__producer_begin(c->producer);
 	if (st != PGCM_OK)
 		c->producer_failed = st;
+	else
+		c->producer_started = 1;
 	/* Every COPY goes out at once; the loop then waits for them to start. */
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
@@ -243,24 +245,6 @@ check_stalls(pgcm_copy *c, int64_t now)
 	return did;
 }
 
-/*
- * settle_dropped: a dropped receiver's COPY is failed without blocking the
- * others; its fail() is driven step by step until the connection is idle.
- */
-static void
-settle_dropped(pgcm_copy *c, int64_t now)
-{
-	for (size_t i = 0; i < c->nrx; i++) {
-		pgcm_receiver *r = c->rx[i];
-		if (r->state != PGCM_RECEIVER_DROPPED || r->settled)
-			continue;
-		if (!r->drain_deadline_ms)
-			r->drain_deadline_ms = now + c->drain_ms;
-		if (r->ops->fail(r, "receiver dropped after a fault", r->drain_deadline_ms) == PGCM_OK)
-			r->settled = 1;
-	}
-}
-
 /* pgcm__copy_drop_faulted: faults not reconciled before this step are final. */
 void
 pgcm__copy_drop_faulted(pgcm_copy *c)
@@ -272,13 +256,26 @@ pgcm__copy_drop_faulted(pgcm_copy *c)
 		}
 }
 
-/* forget_revents: after a step, readiness is stale. */
-static void
-forget_revents(pgcm_copy *c)
+void
+pgcm__copy_forget_polled(pgcm_copy *c)
 {
 	pgcm__polled_forget(&c->producer->polled);
 	for (size_t i = 0; i < c->nrx; i++)
 		pgcm__polled_forget(&c->rx[i]->polled);
+}
+
+/*
+ * abort_in_step: an abort the step itself decided (the producer failed, no
+ * receiver is left, a callback asked): it begins now and gets its first
+ * turn, so a copy whose connections settle at once ends in this step.
+ */
+static pgcm_status aborting_step(pgcm_copy *c);
+
+static pgcm_status
+abort_in_step(pgcm_copy *c, pgcm_status why, const char *reason)
+{
+	pgcm__copy_abort_begin(c, why, reason);
+	return c->state == COPY_ABORTING ? aborting_step(c) : c->failure;
 }
 
 /* outcome: what the step says, once its work is done. */
@@ -291,9 +288,9 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 		pgcm_producer *p = c->producer;
 		char *why = pgcm__asprintf("%s failed: %s", pgcm__producer_name(p),
 		                           p->error ? p->error : pgcm_strerror(c->producer_failed));
-		pgcm__copy_abort_now(c, PGCM_ERR_PRODUCER, why ? why : "the producer failed");
+		pgcm_status st = abort_in_step(c, PGCM_ERR_PRODUCER, why ? why : "the producer failed");
 		pgcm__free(why);
-		return c->failure;
+		return st;
 	}
 	if (c->nfaults > faults_before)
 		return PGCM_FAULT;
@@ -303,10 +300,8 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 		else if (c->rx[i]->state == PGCM_RECEIVER_DONE)
 			done++;
 	}
-	if (live == 0 && done == 0) {
-		pgcm__copy_abort_now(c, PGCM_ERR_NO_RECEIVERS, "no receiver is left");
-		return c->failure;
-	}
+	if (live == 0 && done == 0)
+		return abort_in_step(c, PGCM_ERR_NO_RECEIVERS, "no receiver is left");
 	if (live == 0 && c->producer_done) {
 		c->state = COPY_DONE;
 		return PGCM_DONE;
@@ -314,12 +309,37 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 	return did ? PGCM_OK : PGCM_AGAIN;
 }
 
+/*
+ * aborting_step: a step of an abort in progress: one non-blocking turn.
+ * Returns PGCM_AGAIN until every connection settled, then the failure.
+ */
+static pgcm_status
+aborting_step(pgcm_copy *c)
+{
+	int settled;
+
+	c->cycle_start = c->nfaults;
+	c->depth++;
+	settled = pgcm__copy_abort_drive(c);
+	pgcm__copy_forget_polled(c);
+	c->depth--;
+	if (c->free_pending) {
+		c->free_pending = 0;
+		pgcm_copy_free(c);
+		return PGCM_ERR_ABORTED;
+	}
+	if (!settled)
+		return PGCM_AGAIN;
+	c->state = COPY_FAILED;
+	return c->failure;
+}
+
 pgcm_status
 pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 {
 	pgcm_progress local;
 	pgcm_status st;
-	size_t faults_before;
+	size_t faults_before = 0;
 	int did = 0;
 	int64_t now;
 
@@ -330,18 +350,23 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 		return PGCM_ERR_ARG;
 	if (c->depth > 0)
 		return pgcm__copy_msg(c, PGCM_ERR_STATE, "a step cannot run inside a callback of a step");
-	if (c->state == COPY_NEW) {
+	switch (c->state) {
+	case COPY_NEW:
 		st = pgcm_copy_start(c);
 		if (st != PGCM_OK)
 			return st;
 		faults_before = 0;
-	} else {
-		if (c->state == COPY_DONE)
-			return PGCM_DONE;
-		if (c->state == COPY_FAILED)
-			return c->failure;
+		break;
+	case COPY_RUNNING:
 		pgcm__copy_drop_faulted(c);
 		faults_before = c->nfaults;
+		break;
+	case COPY_ABORTING:
+		return aborting_step(c);
+	case COPY_DONE:
+		return PGCM_DONE;
+	case COPY_FAILED:
+		return c->failure;
 	}
 	c->cycle_start = faults_before;
 	c->depth++;
@@ -363,8 +388,8 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 			break;
 	}
 	did |= check_stalls(c, now);
-	settle_dropped(c, now);
-	forget_revents(c);
+	pgcm__copy_settle_dropped(c, now);
+	pgcm__copy_forget_polled(c);
 	c->depth--;
 	if (c->free_pending) {
 		c->free_pending = 0;
@@ -374,9 +399,9 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	if (c->abort_pending) {
 		char *why = c->abort_pending;
 		c->abort_pending = NULL;
-		pgcm__copy_abort_now(c, PGCM_ERR_ABORTED, why);
+		st = abort_in_step(c, PGCM_ERR_ABORTED, why);
 		pgcm__free(why);
-		return c->failure;
+		return st;
 	}
 	return outcome(c, did, faults_before);
 }

@@ -364,6 +364,7 @@ struct pgcm_receiver {
 	int ready;                      /* pump() said put() may be called */
 	int ended;                      /* end() was called */
 	int settled;                    /* fail() returned PGCM_OK, or the end completed */
+	int realigned;                  /* aborted: its partial chunk was completed (or given up) */
 	int64_t drain_deadline_ms;      /* a dropped receiver gives up its connection then */
 	uint64_t next_seq;              /* next chunk to take */
 	size_t offset;                  /* bytes of chunk next_seq already taken */
