@@ -11,7 +11,8 @@ COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 WERROR ?= 1
 SANITIZE ?= 0
 
-VERSION = 0.1.0
+# The version is the header's (PGCM_VERSION): one place to change it.
+VERSION := $(shell sed -n 's/^#define PGCM_VERSION "\(.*\)"/\1/p' include/pgcopyman.h)
 SOMAJOR = 0
 
 ifeq ($(SANITIZE),1)

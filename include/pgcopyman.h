@@ -24,7 +24,17 @@ extern "C" {
 #define PGCM_API
 #endif
 
+/* The version of this header: "major.minor.patch", and major * 10000 + minor * 100 + patch. */
 #define PGCM_VERSION "0.1.0"
+#define PGCM_VERSION_NUM 100
+
+/*
+ * pgcm_version, pgcm_version_num: the version of the library actually
+ * loaded (which may differ from the header a program was built with).
+ * Static strings; never fail.
+ */
+PGCM_API const char *pgcm_version(void);
+PGCM_API int pgcm_version_num(void);
 
 /* ------------------------------------------------------------------------
  * Status codes
@@ -77,6 +87,9 @@ typedef struct pgcm_format {
 	size_t max_row;     /* file and callback producers: longest row accepted
 	                       (0 = 1 GiB, the server's own limit) */
 } pgcm_format;
+
+/* pgcm_format_kind_name: "text", "csv" or "binary" ("unknown" for another value). Static. */
+PGCM_API const char *pgcm_format_kind_name(pgcm_format_kind kind);
 
 /* pgcm_format_init: fill *fmt with the server's defaults for kind. */
 PGCM_API void pgcm_format_init(pgcm_format *fmt, pgcm_format_kind kind);
@@ -173,6 +186,12 @@ typedef enum pgcm_receiver_state {
 
 /* pgcm_receiver_state: where the receiver stands. */
 PGCM_API pgcm_receiver_state pgcm_receiver_get_state(const pgcm_receiver *r);
+
+/*
+ * pgcm_receiver_state_name: "idle", "active", "faulted", "dropped", "done" or
+ * "aborted" ("unknown" for another value).  Static.
+ */
+PGCM_API const char *pgcm_receiver_state_name(pgcm_receiver_state st);
 
 /* pgcm_receiver_rows: rows the receiver's server confirmed (its command tags). */
 PGCM_API uint64_t pgcm_receiver_rows(const pgcm_receiver *r);
@@ -418,6 +437,12 @@ typedef enum pgcm_notify_kind {
 	                             sent while it was away were lost: resynchronise */
 } pgcm_notify_kind;
 
+/*
+ * pgcm_notify_kind_name: "none", "batch", "idle", "poll_end", "failed",
+ * "disconnected" or "reconnected" ("unknown" for another value).  Static.
+ */
+PGCM_API const char *pgcm_notify_kind_name(pgcm_notify_kind kind);
+
 /* One notification.  Strings are borrowed: see pgcm_notify_event. */
 typedef struct pgcm_notification {
 	const char *channel;
@@ -470,6 +495,12 @@ PGCM_API pgcm_status pgcm_notifier_remove(pgcm_notifier *n, PGconn *conn);
 PGCM_API size_t pgcm_notifier_count(const pgcm_notifier *n);
 
 /*
+ * pgcm_notifier_live: how many watched connections have not failed.  When it
+ * is 0, step and next return PGCM_DONE.
+ */
+PGCM_API size_t pgcm_notifier_live(const pgcm_notifier *n);
+
+/*
  * pgcm_notifier_set_idle_interval: ms > 0: an IDLE event whenever nothing
  * arrived for ms (guaranteed to come while quiet, never while notifications
  * are waiting); 0: poll mode (return what is pending, then POLL_END; never
@@ -483,7 +514,10 @@ PGCM_API pgcm_status pgcm_notifier_set_idle_interval(pgcm_notifier *n, int ms);
  *   PGCM_OK         *ev holds an event
  *   PGCM_AGAIN      none now: wait on pgcm_notifier_pollfds() for at most
  *                   pgcm_notifier_timeout_ms(), then step again
- *   PGCM_ERR_STATE  nothing left to wait for: no live connection and no idle events
+ *   PGCM_DONE       no live connection is left (none was added, or each one
+ *                   failed and was reported as FAILED): the iteration is over
+ *                   (as py-postgresql's NotificationManager ends it), whatever
+ *                   the idle mode; add a connection to go on
  *   PGCM_ERR_NOMEM  out of memory (the notifications stay queued; call again)
  *   PGCM_ERR_ARG    a NULL argument
  * A watched connection that fails is reported once as FAILED (after its last

@@ -111,6 +111,16 @@ pgcm_notifier_count(const pgcm_notifier *n)
 	return n ? n->n : 0;
 }
 
+size_t
+pgcm_notifier_live(const pgcm_notifier *n)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; n && i < n->n; i++)
+		live += !n->w[i].failed;
+	return live;
+}
+
 pgcm_status
 pgcm_notifier_set_idle_interval(pgcm_notifier *n, int ms)
 {
@@ -145,7 +155,9 @@ check_conn(watched *e)
  * caller ran its own commands, or a COPY), then read; the first that yields a
  * batch or a failure ends the scan, so one busy connection cannot starve the
  * others.  Idle events are checked only after every connection came up empty:
- * an idle event never hides a waiting notification.
+ * an idle event never hides a waiting notification.  With no live connection
+ * left (each failure reported) the iteration is over, whatever the idle mode:
+ * idle events about nothing would go on forever.
  */
 pgcm_status
 pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
@@ -197,12 +209,12 @@ pgcm_notifier_step(pgcm_notifier *n, pgcm_notify_event *ev)
 		live++;
 	}
 
+	if (live == 0) {
+		pgcm__set_msg(&n->errmsg, "no live connection is left to watch");
+		return PGCM_DONE;
+	}
 	if (pgcm__idle_event(&n->idle, pgcm__now_ms(), ev))
 		return PGCM_OK;
-	if (live == 0 && n->idle.ms < 0) {
-		pgcm__set_msg(&n->errmsg, "no live connection to watch and no idle interval");
-		return PGCM_ERR_STATE;
-	}
 	return PGCM_AGAIN;
 }
 
@@ -236,10 +248,12 @@ pgcm_notifier_timeout_ms(const pgcm_notifier *n)
 {
 	if (!n)
 		return -1;
-	/* A connection not yet reported as failed must be reported now. */
+	/* A failure not yet reported, or the end of the iteration, is due now. */
 	for (size_t i = 0; i < n->n; i++)
 		if (n->w[i].failed && !n->w[i].reported)
 			return 0;
+	if (pgcm_notifier_live(n) == 0)
+		return 0;
 	return pgcm__idle_timeout(&n->idle, pgcm__now_ms());
 }
 

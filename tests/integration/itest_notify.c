@@ -504,18 +504,58 @@ test_failed_connection(void **state)
 		assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
 	}
 	assert_int_equal(failed, 1);
+	assert_int_equal(pgcm_notifier_count(n), 3);
+	assert_int_equal(pgcm_notifier_live(n), 2);
 	/* Still the caller's: the notifier did not close it. */
 	assert_int_equal(PQstatus(dead), CONNECTION_BAD);
 	assert_int_equal(pgcm_notifier_remove(n, dead), PGCM_OK);
 
-	/* Every connection failed and no idle events: nothing left to wait for. */
-	pgcm_notifier_free(n);
-	n = pgcm_notifier_new();
-	assert_int_equal(pgcm_notifier_add(n, dead), PGCM_OK);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
-	assert_int_equal(ev.kind, PGCM_NOTIFY_FAILED);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_ERR_STATE);
-	assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
+	/*
+	 * The last live connection fails: its notifications, then FAILED, then the
+	 * end of the iteration, although idle events are on (they stop).
+	 */
+	{
+		PGconn *last = listening_conn(c2, "f4");
+		int batches = 0;
+
+		pgcm_notifier_free(n);
+		n = pgcm_notifier_new();
+		assert_int_equal(pgcm_notifier_add(n, dead), PGCM_OK);
+		assert_int_equal(pgcm_notifier_add(n, last), PGCM_OK);
+		assert_int_equal(pgcm_notifier_set_idle_interval(n, 100), PGCM_OK);
+		send_notify(s2, "f4", "before the end");
+		for (;;) {
+			notifier_within(n, &ev, 5000);
+			if (ev.kind == PGCM_NOTIFY_BATCH)
+				batches++;
+			if (ev.kind == PGCM_NOTIFY_FAILED && ev.conn == dead)
+				break;
+		}
+		it_terminate(c2, PQbackendPID(last));
+		for (;;) {
+			notifier_within(n, &ev, 5000);
+			if (ev.kind == PGCM_NOTIFY_BATCH)
+				batches++;
+			if (ev.kind == PGCM_NOTIFY_FAILED) {
+				assert_ptr_equal(ev.conn, last);
+				break;
+			}
+			assert_true(ev.kind == PGCM_NOTIFY_IDLE || ev.kind == PGCM_NOTIFY_BATCH);
+		}
+		assert_int_equal(batches, 1);
+		assert_int_equal(pgcm_notifier_live(n), 0);
+		assert_int_equal(pgcm_notifier_timeout_ms(n), 0);
+		assert_int_equal(pgcm_notifier_step(n, &ev), PGCM_DONE);
+		assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_DONE);
+		assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
+		/* A live connection added: the iteration goes on. */
+		assert_int_equal(pgcm_notifier_add(n, ok1), PGCM_OK);
+		assert_int_equal(pgcm_notifier_live(n), 1);
+		notifier_within(n, &ev, 2000);
+		assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
+		assert_int_equal(pgcm_notifier_remove(n, ok1), PGCM_OK);
+		PQfinish(last);
+	}
 
 	pgcm_notifier_free(n);
 	PQfinish(dead);
