@@ -101,11 +101,16 @@ typedef struct pgcm_producer pgcm_producer;
 
 /*
  * pgcm_read_cb: fill buf with up to cap bytes of COPY data.  Return the number
- * of bytes stored, 0 at the end of the data, or -1 on failure (the producer
- * fails and the copy is aborted).  Bytes may be cut anywhere: the producer
- * finds row boundaries itself.
+ * of bytes stored, 0 at the end of the data, PGCM_READ_AGAIN when nothing is
+ * there yet, or -1 (any other negative value) on failure (the producer fails
+ * and the copy is aborted).  Bytes may be cut anywhere: the producer finds
+ * row boundaries itself.  After PGCM_READ_AGAIN the step hands on the whole
+ * rows it has and returns; the callback is asked again by a later step
+ * (pgcm_copy_timeout_ms() is then at most 10 ms, so next and run poll it), and
+ * the stall timeout covers a callback that never has anything.
  */
 typedef long (*pgcm_read_cb)(void *arg, char *buf, size_t cap);
+#define PGCM_READ_AGAIN (-2L)
 
 /*
  * pgcm_producer_pg: a producer that runs copy_to ("COPY ... TO STDOUT") on
@@ -118,6 +123,8 @@ PGCM_API pgcm_producer *pgcm_producer_pg(PGconn *conn, const char *copy_to);
 /*
  * pgcm_producer_fd: a producer reading COPY data in format fmt (copied) from
  * fd (a file, a pipe, stdin).  The fd stays the caller's and is not closed.
+ * It reads only what is there: a quiet pipe makes the step return PGCM_AGAIN
+ * (with fd among the poll descriptors), after handing on every whole row.
  */
 PGCM_API pgcm_producer *pgcm_producer_fd(int fd, const pgcm_format *fmt);
 
@@ -261,7 +268,14 @@ PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size
  */
 PGCM_API pgcm_status pgcm_copy_set_segment_bytes(pgcm_copy *c, uint64_t bytes);
 
-/* pgcm_copy_set_stall_timeout: fault a receiver that accepts nothing for ms (default 60000; 0 = never). */
+/*
+ * pgcm_copy_set_stall_timeout: one rule for every endpoint (default 60000 ms;
+ * 0 = never): a receiver that takes nothing, and whose peer does nothing, for
+ * ms while data or its end waits for it is faulted (the others go on); a
+ * producer whose source sends nothing for ms while the window has room fails,
+ * which ends the copy (PGCM_ERR_PRODUCER, "... stall timeout").  A source
+ * query that needs longer than ms before its first row needs a longer timeout.
+ */
 PGCM_API pgcm_status pgcm_copy_set_stall_timeout(pgcm_copy *c, int ms);
 
 /*

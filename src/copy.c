@@ -272,6 +272,7 @@ pgcm_copy_free(pgcm_copy *c)
 	pgcm__free(c->faults);
 	pgcm__free(c->report);
 	pgcm__free(c->reason);
+	pgcm__free(c->producer_stalled);
 	pgcm__free(c->errmsg);
 	pgcm__free(c->abort_pending);
 	pgcm__free(c);

@@ -226,7 +226,10 @@ build_report(pgcm_copy *c, pgcm_failure *failure)
 	memset(failure, 0, sizeof *failure);
 	failure->status = c->state == COPY_FAILED ? c->failure : PGCM_OK;
 	failure->reason = c->reason;
-	if (c->producer->error && (c->state == COPY_FAILED || c->producer_failed)) {
+	if (c->producer_stalled) {
+		failure->producer_error = c->producer_stalled;
+		failure->producer_sqlstate = "";
+	} else if (c->producer->error && (c->state == COPY_FAILED || c->producer_failed)) {
 		failure->producer_error = c->producer->error;
 		failure->producer_sqlstate = c->producer->sqlstate;
 	}

@@ -14,6 +14,8 @@
 #define DEFAULT_DRAIN_MS 10000
 /* A step gives up the CPU after this many rounds, so a caller's loop stays responsive. */
 #define STEP_ROUNDS 64
+/* A producer that would block without a descriptor (a callback) is asked again this soon. */
+#define RETRY_MS 10
 
 enum copy_state {
 	COPY_NEW = 0,
@@ -48,6 +50,9 @@ struct pgcm_copy {
 	int producer_started;      /* its begin() succeeded: an abort must settle it */
 	int producer_done;
 	pgcm_status producer_failed;
+	char *producer_stalled;    /* the manager's reason when it failed the producer (a stall) */
+	int producer_blocked;      /* its last produce() would have blocked */
+	int64_t producer_progress_ms;  /* for the stall timeout */
 	int producer_settled;      /* COPY_ABORTING: the producer's abort() finished */
 	int64_t abort_deadline_ms; /* COPY_ABORTING: connections not settled by then are given up */
 	uint64_t rows;
@@ -80,6 +85,8 @@ void pgcm__copy_fault_msg(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const 
 int pgcm__copy_pending_work(const pgcm_copy *c, const pgcm_receiver *r);
 /* pgcm__copy_drop_faulted: faults not reconciled before this step are final. */
 void pgcm__copy_drop_faulted(pgcm_copy *c);
+/* pgcm__copy_producer_asked: the producer is running and the window has room for its rows. */
+int pgcm__copy_producer_asked(const pgcm_copy *c);
 /* pgcm__copy_forget_polled: what poll() said is stale once a step has run. */
 void pgcm__copy_forget_polled(pgcm_copy *c);
 

@@ -39,6 +39,7 @@ pgcm_copy_start(pgcm_copy *c)
 		c->producer_failed = st;
 	else
 		c->producer_started = 1;
+	c->producer_progress_ms = now;
 	/* Every COPY goes out at once; the loop then waits for them to start. */
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
@@ -72,16 +73,16 @@ min_next_seq(const pgcm_copy *c)
 	return m;
 }
 
-/* receivers_caught_up: no live receiver has a sealed chunk waiting. */
+/* receiver_idle: a live receiver has taken every sealed chunk: it could use more rows now. */
 static int
-receivers_caught_up(const pgcm_copy *c)
+receiver_idle(const pgcm_copy *c)
 {
 	for (size_t i = 0; i < c->nrx; i++) {
 		const pgcm_receiver *r = c->rx[i];
-		if (r->state == PGCM_RECEIVER_ACTIVE && r->next_seq < c->window.head)
-			return 0;
+		if (r->state == PGCM_RECEIVER_ACTIVE && r->next_seq == c->window.head)
+			return 1;
 	}
-	return 1;
+	return 0;
 }
 
 /* seal: the open chunk goes to the receivers. */
@@ -98,29 +99,39 @@ seal(pgcm_copy *c, pgcm__chunk *ch, pgcm_progress *progress)
 
 /*
  * run_producer: fill the window.  A chunk is sealed when full, when the data
- * ends, or when the producer must wait while every receiver is idle: then
- * receivers never wait for a chunk to fill.  Returns 1 if anything happened.
+ * ends, or when the producer would block while a receiver has nothing to
+ * do: whole rows never wait for a chunk to fill (or for more input) while a
+ * receiver could take them; while every receiver is busy they gather into
+ * larger chunks.  The producer's progress (anything its source sent) keeps
+ * its stall clock going; with the window full it is not asked, which is not
+ * a stall either.  Returns 1 if anything happened.
  */
 static int
-run_producer(pgcm_copy *c, pgcm_progress *progress)
+run_producer(pgcm_copy *c, pgcm_progress *progress, int64_t now)
 {
 	pgcm_producer *p = c->producer;
 	int did = 0;
 
 	while (!c->producer_done && !c->producer_failed) {
 		pgcm__chunk *ch = pgcm__window_open(&c->window);
+		uint64_t activity = p->activity;
 		size_t before;
 		pgcm_status st;
 
-		if (!ch)
+		if (!ch) {
+			c->producer_progress_ms = now;
 			break;
+		}
 		before = ch->len;
 		st = p->ops->produce(p, ch, c->window.target);
+		c->producer_blocked = st == PGCM_AGAIN;
+		if (ch->len != before || p->activity != activity || st != PGCM_AGAIN)
+			c->producer_progress_ms = now;
 		if (ch->len != before)
 			did = 1;
 		if (ch->len > 0
 		    && (ch->len >= c->window.target || st == PGCM_DONE
-		        || (st == PGCM_AGAIN && receivers_caught_up(c)))) {
+		        || (st == PGCM_AGAIN && receiver_idle(c)))) {
 			seal(c, ch, progress);
 			did = 1;
 		}
@@ -139,7 +150,10 @@ run_producer(pgcm_copy *c, pgcm_progress *progress)
 
 /*
  * service: move one receiver along: pump it, hand it the chunks it has not
- * taken, end it once the producer is done.  Returns 1 if anything happened.
+ * taken, end it once the producer is done.  Its progress (what it took, and
+ * anything its peer did: p->activity) keeps its stall clock going; being
+ * ready again proves nothing (a full pipe is "ready" to be tried).  Returns 1
+ * if anything happened.
  */
 static int
 service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
@@ -148,7 +162,7 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 
 	for (int round = 0; round < STEP_ROUNDS && r->state == PGCM_RECEIVER_ACTIVE; round++) {
 		pgcm_status st;
-		int was_ready = r->ready;
+		uint64_t activity = r->activity;
 
 		/* A callback asked for an abort or a free: hand out nothing more. */
 		if (c->abort_pending || c->free_pending)
@@ -156,6 +170,10 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 
 		st = r->ops->pump(r);
 		r->ready = st == PGCM_OK;
+		if (r->activity != activity) {
+			did = 1;
+			r->last_progress_ms = now;
+		}
 		if (st == PGCM_DONE) {
 			if (r->rows_confirmed != c->rows) {
 				pgcm__copy_fault_msg(c, r, PGCM_ERR_ROWCOUNT,
@@ -171,10 +189,6 @@ service(pgcm_copy *c, pgcm_receiver *r, int64_t now)
 		if (st != PGCM_OK && st != PGCM_AGAIN) {
 			pgcm__copy_fault(c, r, st);
 			return 1;
-		}
-		if (r->ready && !was_ready) {
-			did = 1;
-			r->last_progress_ms = now;
 		}
 		if (!r->ready)
 			break;
@@ -224,7 +238,20 @@ pgcm__copy_pending_work(const pgcm_copy *c, const pgcm_receiver *r)
 	return r->next_seq < c->window.head || r->ended || !r->ready;
 }
 
-/* check_stalls: a receiver that took nothing for the stall timeout is faulted. */
+/* pgcm__copy_producer_asked: the producer is running and the window has room for its rows. */
+int
+pgcm__copy_producer_asked(const pgcm_copy *c)
+{
+	return c->producer_started && !c->producer_done && !c->producer_failed
+	       && c->window.head - c->window.tail < c->window.nslots - 1;
+}
+
+/*
+ * check_stalls: one rule for every endpoint: no progress for the stall
+ * timeout while it owes us something is a fault.  A receiver is taken out
+ * (the others go on); a producer that sent nothing while the window had room
+ * fails, which ends the copy.
+ */
 static int
 check_stalls(pgcm_copy *c, int64_t now)
 {
@@ -232,6 +259,12 @@ check_stalls(pgcm_copy *c, int64_t now)
 
 	if (c->stall_ms <= 0)
 		return 0;
+	if (pgcm__copy_producer_asked(c) && now - c->producer_progress_ms >= c->stall_ms) {
+		pgcm__free(c->producer_stalled);
+		c->producer_stalled = pgcm__asprintf("sent no data for %d ms (stall timeout)", c->stall_ms);
+		c->producer_failed = PGCM_ERR_TIMEOUT;
+		did = 1;
+	}
 	for (size_t i = 0; i < c->nrx; i++) {
 		pgcm_receiver *r = c->rx[i];
 		if (r->state != PGCM_RECEIVER_ACTIVE || !pgcm__copy_pending_work(c, r))
@@ -286,8 +319,9 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 
 	if (c->producer_failed) {
 		pgcm_producer *p = c->producer;
-		char *why = pgcm__asprintf("%s failed: %s", pgcm__producer_name(p),
-		                           p->error ? p->error : pgcm_strerror(c->producer_failed));
+		const char *what = c->producer_stalled ? c->producer_stalled
+		                   : p->error ? p->error : pgcm_strerror(c->producer_failed);
+		char *why = pgcm__asprintf("%s failed: %s", pgcm__producer_name(p), what);
 		pgcm_status st = abort_in_step(c, PGCM_ERR_PRODUCER, why ? why : "the producer failed");
 		pgcm__free(why);
 		return st;
@@ -376,7 +410,7 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 
 		/* First: a receiver dropped since the last round no longer holds chunks. */
 		pgcm__window_release(&c->window, min_next_seq(c));
-		any = run_producer(c, progress);
+		any = run_producer(c, progress, now);
 		for (size_t i = 0; i < c->nrx; i++)
 			if (c->rx[i]->state == PGCM_RECEIVER_ACTIVE)
 				any |= service(c, c->rx[i], now);

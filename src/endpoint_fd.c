@@ -20,7 +20,11 @@ typedef struct fd_producer {
 	int fd;
 } fd_producer;
 
-/* fd_read: read what is there now; -2 (wait for POLLIN) when nothing is. */
+/*
+ * fd_read: read what is there now; -2 (wait for POLLIN) when nothing is.
+ * What the copy's poll() said decides when it looked; otherwise a
+ * zero-timeout poll() does, so that a quiet pipe never blocks the step.
+ */
 static long
 fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 {
@@ -28,7 +32,8 @@ fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	struct pollfd pfd = {.fd = fp->fd, .events = POLLIN};
 	ssize_t n;
 
-	if (poll(&pfd, 1, 0) == 0) {
+	if (pgcm__polled_known(&sp->base.polled) ? !pgcm__polled_take(&sp->base.polled, POLLIN)
+	                                         : poll(&pfd, 1, 0) == 0) {
 		pgcm__wait_on(&sp->base.wait, fp->fd, POLLIN);
 		return -2;
 	}
@@ -101,6 +106,11 @@ fd_write(pgcm__stream_receiver *sr, const char *buf, size_t len)
 	fd_receiver *fr = (fd_receiver *) sr;
 	ssize_t n;
 
+	/* The copy's poll() said the pipe is still full: no write to fail. */
+	if (!pgcm__polled_take(&sr->base.polled, POLLOUT)) {
+		pgcm__wait_on(&sr->base.wait, fr->fd, POLLOUT);
+		return 0;
+	}
 	fd_prepare(fr);
 	do
 		n = write(fr->fd, buf, len);

@@ -13,12 +13,20 @@ typedef struct fn_producer {
 	void *arg;
 } fn_producer;
 
+/*
+ * fn_read: the callback's answer.  PGCM_READ_AGAIN (nothing yet) has no
+ * descriptor to wait on: the copy tries again soon (pgcm_copy_timeout_ms).
+ */
 static long
 fn_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 {
 	fn_producer *fp = (fn_producer *) sp;
 	long n = fp->read_cb(fp->arg, buf, cap);
 
+	if (n == PGCM_READ_AGAIN) {
+		pgcm__wait_on(&sp->base.wait, -1, 0);
+		return -2;
+	}
 	if (n < 0 || (size_t) n > cap) {
 		pgcm__producer_error(&sp->base, NULL, "the read callback failed (returned %ld)", n);
 		return -1;

@@ -241,6 +241,7 @@ start_copy(pg_producer *pp)
 	pp->binary = PQbinaryTuples(res);
 	PQclear(res);
 	pp->phase = PP_COPYING;
+	p->activity++;
 	return PGCM_OK;
 }
 
@@ -256,6 +257,7 @@ finish_copy(pg_producer *pp)
 
 	if (st != PGCM_OK || pp->phase == PP_COPYING)
 		return st;
+	p->activity++;
 	pp->phase = PP_FINISHED;
 	pgcm__pq_restore(pp->conn, pp->was_nonblocking);
 	if (!pp->ok) {
@@ -309,6 +311,9 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
 				return PGCM_AGAIN;
 			}
+			/* Bytes arrived, a whole row or not (a long row takes a while). */
+			if (pgcm__polled_known(&p->polled) || pgcm__pq_readable_now(pp->conn))
+				p->activity++;
 			if (!PQconsumeInput(pp->conn))
 				return producer_conn_error(pp, "reading COPY data");
 			pgcm__polled_spend(&p->polled);
@@ -319,6 +324,7 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 			}
 		}
 		if (n > 0) {
+			p->activity++;
 			st = take_message(pp, c, buf, (size_t) n);
 			PQfreemem(buf);
 			if (st != PGCM_OK)

@@ -255,6 +255,7 @@ on_segment_result(void *arg, PGresult *res)
 {
 	pg_receiver *pr = arg;
 
+	pr->base.activity++;
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		pr->seg_ok = 1;
 		pr->seg_confirmed = strtoull(PQcmdTuples(res), NULL, 10);
@@ -314,6 +315,7 @@ rx_started(pg_receiver *pr)
 	if (PQresultStatus(res) == PGRES_COPY_IN) {
 		PQclear(res);
 		pr->phase = PR_COPYING;
+		r->activity++;
 		return PGCM_OK;
 	}
 	if (!res) {
@@ -360,6 +362,9 @@ rx_copying(pg_receiver *pr)
 		f = rx_flush(pr);
 		if (f < 0)
 			return rx_conn_fault(pr, "sending COPY data");
+		/* The server took bytes: poll() said it would, or all of them went. */
+		if (pgcm__polled_known(&r->polled) || f == 0)
+			r->activity++;
 		if (f > 0)
 			return PGCM_AGAIN;
 	}

@@ -208,12 +208,19 @@ scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 		if (st != PGCM_OK)
 			return st;
 		n = sp->read(sp, sp->buf + sp->len, sp->cap - sp->len);
+		/*
+		 * Nothing more now: say so, whatever the chunk holds.  The manager
+		 * hands its whole rows on, and the caller's loop may be the one
+		 * that feeds this pipe.
+		 */
 		if (n == -2)
-			return c->len ? PGCM_OK : PGCM_AGAIN;
+			return PGCM_AGAIN;
 		if (n < 0)
 			return p->error ? PGCM_ERR_IO : PGCM_ERR_PRODUCER;
 		if (n == 0)
 			sp->eof = 1;
+		else
+			p->activity++;
 		sp->len += (size_t) n;
 		if (n > 0 && c->len > 0 && c->len >= target / 2)
 			return PGCM_OK;
@@ -284,6 +291,7 @@ write_all(pgcm__stream_receiver *sr, const char *buf, size_t len, size_t *done)
 			return sr->base.fault_status != PGCM_OK ? sr->base.fault_status : PGCM_ERR_IO;
 		if (n == 0)
 			return PGCM_AGAIN;
+		sr->base.activity++;
 		*done += (size_t) n;
 	}
 	return PGCM_OK;

@@ -274,9 +274,11 @@ typedef struct pgcm__producer_ops {
 	pgcm_status (*begin)(pgcm_producer *p);
 	/*
 	 * Append whole rows to c until it holds at least target bytes, or nothing
-	 * more is available now.  Returns PGCM_OK (call again), PGCM_AGAIN (wait
-	 * for p->wait), PGCM_DONE (the data ended and the COPY completed), or an
-	 * error (p->error says what).
+	 * more is available now.  Returns PGCM_OK (call again), PGCM_AGAIN (it
+	 * would block: wait for p->wait, or, when p->wait.fd is -1, try again
+	 * soon), PGCM_DONE (the data ended and the COPY completed), or an error
+	 * (p->error says what).  Bumps p->activity whenever its source sent
+	 * something, whole rows or not.
 	 */
 	pgcm_status (*produce)(pgcm_producer *p, pgcm__chunk *c, size_t target);
 	/*
@@ -299,6 +301,7 @@ struct pgcm_producer {
 	char *label;
 	int in_copy;              /* given to a copy (pgcm__producer_attach) */
 	int began;                /* begin() was called (pgcm__producer_begin) */
+	uint64_t activity;        /* bumped whenever its source sent something (the stall rule) */
 	pgcm__wait wait;
 	pgcm__polled polled;
 	pgcm__framing framing;
@@ -351,6 +354,7 @@ struct pgcm_receiver {
 	size_t index;             /* in the order added (pgcm__receiver_attach) */
 	int in_copy;
 	pgcm__wait wait;
+	uint64_t activity;        /* bumped whenever its peer took or sent something (the stall rule) */
 	uint64_t rows_confirmed;  /* rows the server confirmed */
 	pgcm_status fault_status; /* the last error (pgcm__receiver_error) */
 	char *error;
