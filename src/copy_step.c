@@ -347,6 +347,20 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
  * aborting_step: a step of an abort in progress: one non-blocking turn.
  * Returns PGCM_AGAIN until every connection settled, then the failure.
  */
+/*
+ * freed_by_callback: a callback of this step asked for the copy to be freed:
+ * it is, now that the step has unwound.  Returns 1 when c is gone.
+ */
+static int
+freed_by_callback(pgcm_copy *c)
+{
+	if (!c->free_pending)
+		return 0;
+	c->free_pending = 0;
+	pgcm_copy_free(c);
+	return 1;
+}
+
 static pgcm_status
 aborting_step(pgcm_copy *c)
 {
@@ -357,11 +371,8 @@ aborting_step(pgcm_copy *c)
 	settled = pgcm__copy_abort_drive(c);
 	pgcm__copy_forget_polled(c);
 	c->depth--;
-	if (c->free_pending) {
-		c->free_pending = 0;
-		pgcm_copy_free(c);
+	if (freed_by_callback(c))
 		return PGCM_ERR_ABORTED;
-	}
 	if (!settled)
 		return PGCM_AGAIN;
 	c->state = COPY_FAILED;
@@ -425,11 +436,8 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	pgcm__copy_settle_dropped(c, now);
 	pgcm__copy_forget_polled(c);
 	c->depth--;
-	if (c->free_pending) {
-		c->free_pending = 0;
-		pgcm_copy_free(c);
+	if (freed_by_callback(c))
 		return PGCM_ERR_ABORTED;
-	}
 	if (c->abort_pending) {
 		char *why = c->abort_pending;
 		c->abort_pending = NULL;

@@ -59,6 +59,26 @@ pgcm__rowscan_finish(pgcm__rowscan *s, pgcm__scan_kind kind, uint64_t end)
 	return kind;
 }
 
+/*
+ * pgcm__rowscan_more: the piece buf[..len) ended inside a unit (base: the
+ * absolute offset of buf[0]).  PGCM__SCAN_MORE, or an error once the unit is
+ * already longer than the row-size cap: a producer never has to hold more.
+ */
+static inline pgcm__scan_kind
+pgcm__rowscan_more(pgcm__rowscan *s, uint64_t base, size_t len, size_t *pos)
+{
+	*pos = len;
+	s->offset = base + len;
+	s->unit_start = s->cur_start;
+	if (s->offset - s->cur_start > s->max_row) {
+		pgcm__rowscan_fail(s, s->cur_start + s->max_row,
+		                   "longer than the maximum row size of %llu bytes",
+		                   (unsigned long long) s->max_row);
+		return PGCM__SCAN_ERROR;
+	}
+	return PGCM__SCAN_MORE;
+}
+
 /* rowscan_lines.c: text and CSV */
 pgcm__scan_kind pgcm__rowscan_lines(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos);
 pgcm__scan_kind pgcm__rowscan_lines_eof(pgcm__rowscan *s);

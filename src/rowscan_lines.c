@@ -309,16 +309,7 @@ pgcm__rowscan_lines(pgcm__rowscan *s, const char *buf, size_t len, size_t *pos)
 			return PGCM__SCAN_ERROR;
 		}
 	}
-	*pos = len;
-	s->offset = base + len;
-	s->unit_start = s->cur_start;
-	if (s->offset - s->cur_start > s->max_row) {
-		pgcm__rowscan_fail(s, s->cur_start + s->max_row,
-		                   "longer than the maximum row size of %llu bytes",
-		                   (unsigned long long) s->max_row);
-		return PGCM__SCAN_ERROR;
-	}
-	return PGCM__SCAN_MORE;
+	return pgcm__rowscan_more(s, base, len, pos);
 }
 
 

@@ -23,17 +23,7 @@
 
 typedef it_world world;
 
-static int
-setup(void **state)
-{
-	return it_world_setup(state, 2, ROWS, 0);
-}
-
-static int
-teardown(void **state)
-{
-	return it_world_teardown(state);
-}
+IT_WORLD_FIXTURE(2, ROWS, 0)
 
 /* slow_down: a trigger that sleeps per row on t, so a copy into conn lasts seconds. */
 static void

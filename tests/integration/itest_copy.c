@@ -19,18 +19,8 @@
 
 typedef it_world world;
 
-/* setup: the source's t is empty: each test fills it. */
-static int
-setup(void **state)
-{
-	return it_world_setup(state, 3, 0, 0);
-}
-
-static int
-teardown(void **state)
-{
-	return it_world_teardown(state);
-}
+/* The source's t is empty: each test fills it. */
+IT_WORLD_FIXTURE(3, 0, 0)
 
 /*
  * copy_cycles: run a copy cycle by cycle; check that the cycles add up to the

@@ -20,18 +20,8 @@
 
 typedef it_world world;
 
-/* setup: the tests kill connections and leave transactions open: the teardown copes. */
-static int
-setup(void **state)
-{
-	return it_world_setup(state, 2, ROWS, IT_LENIENT);
-}
-
-static int
-teardown(void **state)
-{
-	return it_world_teardown(state);
-}
+/* The tests kill connections and leave transactions open: the teardown copes. */
+IT_WORLD_FIXTURE(2, ROWS, IT_LENIENT)
 
 /* new_copy: t from the source to t on the first n targets, each inside BEGIN. */
 static pgcm_copy *

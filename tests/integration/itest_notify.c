@@ -30,7 +30,7 @@ second_cluster(void)
 static void
 notifier_within(pgcm_notifier *n, pgcm_notify_event *ev, int ms)
 {
-	long long deadline = it_now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd fds[16];
@@ -61,7 +61,7 @@ notifier_within(pgcm_notifier *n, pgcm_notify_event *ev, int ms)
 static void
 listener_within(pgcm_listener *l, pgcm_notify_event *ev, int ms)
 {
-	long long deadline = it_now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd fd;
@@ -91,7 +91,7 @@ listener_within(pgcm_listener *l, pgcm_notify_event *ev, int ms)
 static void
 listener_until_ready(pgcm_listener *l, int ms)
 {
-	long long deadline = it_now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	while (!pgcm_listener_ready(l)) {
 		pgcm_notify_event ev;
@@ -357,7 +357,7 @@ test_idle_events(void **state)
 	PGconn *b = it_connect(1);
 	pgcm_notifier *n = pgcm_notifier_new();
 	pgcm_notify_event ev;
-	long long t0, t;
+	double t0, t;
 	(void) state;
 
 	assert_int_equal(pgcm_notifier_add(n, a), PGCM_OK);
@@ -411,7 +411,7 @@ test_poll_mode(void **state)
 	PGconn *b = it_connect(1);
 	pgcm_notifier *n = pgcm_notifier_new();
 	pgcm_notify_event ev;
-	long long t0, deadline;
+	double t0, deadline;
 	int got = 0;
 	(void) state;
 
@@ -752,7 +752,7 @@ test_listener_silent_death(void **state)
 	pgcm_listener *l = pgcm_listener_new(it_conninfo(1), chans, 1);
 	PGconn *b = it_connect(1);
 	int pid;
-	long long t0;
+	double t0;
 	(void) state;
 
 	assert_int_equal(pgcm_listener_set_ping(l, 300, 500), PGCM_OK);

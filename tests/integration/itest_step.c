@@ -25,26 +25,7 @@
 
 typedef it_world world;
 
-static int
-setup(void **state)
-{
-	return it_world_setup(state, 3, ROWS, IT_LENIENT);
-}
-
-static int
-teardown(void **state)
-{
-	return it_world_teardown(state);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
+IT_WORLD_FIXTURE(3, ROWS, IT_LENIENT)
 
 /* What a loop saw: the longest step and how many steps it took. */
 typedef struct loop_stats {
@@ -75,7 +56,7 @@ drive(pgcm_copy *const *copies, pgcm_status *st, int n, hook_fn hook, void *arg,
 {
 	struct pollfd fds[64];
 	size_t at[MAX_COPIES + 1] = {0};
-	double give_up = now_ms() + 120000;
+	double give_up = it_now_ms() + 120000;
 	int live = n;
 
 	memset(stats, 0, sizeof *stats);
@@ -89,9 +70,9 @@ drive(pgcm_copy *const *copies, pgcm_status *st, int n, hook_fn hook, void *arg,
 			double t0;
 			if (is_over(st[j]))
 				continue;
-			t0 = now_ms();
+			t0 = it_now_ms();
 			st[j] = pgcm_copy_step_polled(copies[j], fds + at[j], at[j + 1] - at[j], NULL);
-			t0 = now_ms() - t0;
+			t0 = it_now_ms() - t0;
 			stats->steps++;
 			if (t0 > stats->max_ms) {
 				stats->max_ms = t0;
@@ -120,7 +101,7 @@ drive(pgcm_copy *const *copies, pgcm_status *st, int n, hook_fn hook, void *arg,
 		}
 		if (live)
 			(void) poll(fds, (nfds_t) at[n], timeout);
-		if (now_ms() > give_up) {
+		if (it_now_ms() > give_up) {
 			print_error("the copies did not end within 120 s\n");
 			fail();
 		}
@@ -323,9 +304,9 @@ test_abort_with_a_stopped_target(void **state)
 	/* A stopped target never answers its CopyFail: the abort gives it up at the drain deadline. */
 	pgcm_copy_set_drain_timeout(c, 1500);
 	t.pid = it_backend_pid(w->dst[0]);
-	t0 = now_ms();
+	t0 = it_now_ms();
 	drive(&c, &st, 1, when_rows, &t, &s);
-	t0 = now_ms() - t0;
+	t0 = it_now_ms() - t0;
 	it_signal_backend(t.pid, SIGCONT);
 	assert_true(t.fired);
 	assert_int_equal(st, PGCM_ERR_ABORTED);

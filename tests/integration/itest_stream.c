@@ -31,26 +31,7 @@
 
 typedef it_world world;
 
-static int
-setup(void **state)
-{
-	return it_world_setup(state, 2, ROWS, IT_LENIENT);
-}
-
-static int
-teardown(void **state)
-{
-	return it_world_teardown(state);
-}
-
-static double
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
-}
+IT_WORLD_FIXTURE(2, ROWS, IT_LENIENT)
 
 /* cpu_ms: the CPU time this process used so far. */
 static double
@@ -98,17 +79,17 @@ write_all(int fd, const char *s)
 static void
 step_quietly(pgcm_copy *c, double ms, const char *what)
 {
-	double end = now_ms() + ms, cpu0 = cpu_ms(), longest = 0;
+	double end = it_now_ms() + ms, cpu0 = cpu_ms(), longest = 0;
 	int steps = 0, again = 0;
 
-	while (now_ms() < end) {
+	while (it_now_ms() < end) {
 		struct pollfd fds[4];
 		size_t n;
-		double t0 = now_ms();
+		double t0 = it_now_ms();
 		pgcm_status st = pgcm_copy_step(c, NULL);
 		int t;
 
-		t0 = now_ms() - t0;
+		t0 = it_now_ms() - t0;
 		if (t0 > longest)
 			longest = t0;
 		assert_true(st == PGCM_OK || st == PGCM_AGAIN);
@@ -117,17 +98,17 @@ step_quietly(pgcm_copy *c, double ms, const char *what)
 		n = pgcm_copy_pollfds(c, fds, 4);
 		t = pgcm_copy_timeout_ms(c);
 		/* Rounded up: the loop must not spin through its last millisecond. */
-		if (t < 0 || t > end - now_ms())
-			t = (int) (end - now_ms()) + 1;
+		if (t < 0 || t > end - it_now_ms())
+			t = (int) (end - it_now_ms()) + 1;
 		(void) poll(fds, (nfds_t) n, t);
 	}
 	/* Still quiet: the step says so at once. */
 	{
-		double t0 = now_ms();
+		double t0 = it_now_ms();
 		assert_int_equal(pgcm_copy_step(c, NULL), PGCM_AGAIN);
 		again++;
 		steps++;
-		t0 = now_ms() - t0;
+		t0 = it_now_ms() - t0;
 		if (t0 > longest)
 			longest = t0;
 	}
@@ -192,7 +173,7 @@ paused_read(void *arg, char *buf, size_t cap)
 		ps->part = 1;
 		break;
 	case 1:
-		if (now_ms() < ps->resume_at) {
+		if (it_now_ms() < ps->resume_at) {
 			ps->again++;
 			return PGCM_READ_AGAIN;
 		}
@@ -223,14 +204,14 @@ test_callback_source_nothing_yet(void **state)
 	c = pgcm_copy_new(pgcm_producer_fn(paused_read, &ps, &fmt));
 	assert_non_null(c);
 	assert_int_equal(pgcm_copy_add(c, pgcm_receiver_fn(sink_write, &s)), PGCM_OK);
-	ps.resume_at = now_ms() + 300;
+	ps.resume_at = it_now_ms() + 300;
 	/* A step with nothing more to read says so at once, and asks to be called again soon. */
-	t0 = now_ms();
+	t0 = it_now_ms();
 	do
 		st = pgcm_copy_step(c, NULL);
 	while (st == PGCM_OK);
 	assert_int_equal(st, PGCM_AGAIN);
-	assert_true(now_ms() - t0 < STEP_LIMIT_MS);
+	assert_true(it_now_ms() - t0 < STEP_LIMIT_MS);
 	assert_true(pgcm_copy_timeout_ms(c) > 0 && pgcm_copy_timeout_ms(c) <= 10);
 	/* run (poll, step) asks the callback again now and then, not in a busy loop. */
 	assert_int_equal(pgcm_copy_run(c, &total), PGCM_OK);
@@ -290,11 +271,11 @@ test_cli_pause_costs_no_cpu(void **state)
 	close(outp[1]);
 	write_all(in[1], "1\tone\n");
 	/* Row 1 comes out while the input pauses... */
-	t0 = now_ms();
+	t0 = it_now_ms();
 	len = read_some(outp[0], out, len, sizeof out, 2000);
 	assert_string_equal(out, "1\tone\n");
 	/* ...and the pause (3 s in all) costs the command no CPU. */
-	usleep((useconds_t) ((3000 - (now_ms() - t0)) * 1000));
+	usleep((useconds_t) ((3000 - (it_now_ms() - t0)) * 1000));
 	write_all(in[1], "2\ttwo\n");
 	close(in[1]);
 	while (read_some(outp[0], out, len, sizeof out, 5000) > len)
@@ -314,7 +295,7 @@ test_cli_pause_costs_no_cpu(void **state)
 static pgcm_status
 run_to_end(pgcm_copy *c, pgcm_fault *faults, size_t cap, size_t *nfaults, double *first_fault_ms)
 {
-	double t0 = now_ms();
+	double t0 = it_now_ms();
 	pgcm_status st;
 
 	*nfaults = 0;
@@ -322,7 +303,7 @@ run_to_end(pgcm_copy *c, pgcm_fault *faults, size_t cap, size_t *nfaults, double
 		if (st == PGCM_FAULT) {
 			size_t n = pgcm_copy_faults(c, faults + *nfaults, cap - *nfaults);
 			if (*nfaults == 0 && first_fault_ms)
-				*first_fault_ms = now_ms() - t0;
+				*first_fault_ms = it_now_ms() - t0;
 			*nfaults += n;
 			assert_true(*nfaults <= cap);
 		}
@@ -414,10 +395,10 @@ test_stopped_source_backend(void **state)
 	assert_int_equal(pgcm_copy_set_window(c, 16 * 1024, 2), PGCM_OK);
 	assert_int_equal(pgcm_copy_next(c, NULL), PGCM_OK);
 	it_signal_backend(pid, SIGSTOP);
-	t0 = now_ms();
+	t0 = it_now_ms();
 	while ((st = pgcm_copy_next(c, NULL)) == PGCM_OK)
 		;
-	t0 = now_ms() - t0;
+	t0 = it_now_ms() - t0;
 	it_signal_backend(pid, SIGCONT);
 	/* The stall timeout, then the drain timeout for the stopped backend at most. */
 	assert_true(t0 < STALL_MS + 1000 + 5000);
@@ -448,10 +429,10 @@ test_silent_fifo_source(void **state)
 	assert_true(wr >= 0);
 	pgcm_format_init(&fmt, PGCM_FORMAT_TEXT);
 	c = copy_to_targets(w, pgcm_producer_fd(rd, &fmt));
-	t0 = now_ms();
+	t0 = it_now_ms();
 	while ((st = pgcm_copy_next(c, NULL)) == PGCM_OK)
 		;
-	t0 = now_ms() - t0;
+	t0 = it_now_ms() - t0;
 	assert_true(t0 >= STALL_MS - 100 && t0 < STALL_MS + 5000);
 	check_source_stall(w, c, st, t0);
 	close(rd);

@@ -67,6 +67,13 @@ typedef struct it_world {
 int it_world_setup(void **state, int ndst, int rows, int flags);
 /* it_world_teardown: check and close every connection, remove the directory, free. */
 int it_world_teardown(void **state);
+/*
+ * IT_WORLD_FIXTURE(ndst, rows, flags): the static setup and teardown of a
+ * file whose tests all use the same world.
+ */
+#define IT_WORLD_FIXTURE(ndst, rows, flags) \
+	static int setup(void **state) { return it_world_setup(state, ndst, rows, flags); } \
+	static int teardown(void **state) { return it_world_teardown(state); }
 
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
@@ -99,8 +106,8 @@ int it_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void it_create_mixed_table(PGconn *conn, const char *name);
 /* Add rows 1..rows to it: NULLs, tabs, newlines, backslashes, quotes, commas, non-ASCII. */
 void it_fill_mixed(PGconn *conn, const char *name, int rows);
-/* Milliseconds on a monotonic clock. */
-long long it_now_ms(void);
+/* Milliseconds on a monotonic clock, with their fraction. */
+double it_now_ms(void);
 /* Path of the build directory's file (PGCM_BUILD, default "build"). */
 const char *it_build_path(const char *file, char *buf, size_t size);
 
