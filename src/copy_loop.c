@@ -78,12 +78,13 @@ pgcm_copy_timeout_ms(const pgcm_copy *c)
 		return -1;
 	if (c->state == COPY_ABORTING)
 		deadline = c->abort_deadline_ms;
+	now = pgcm__now_ms();
 	if (c->state == COPY_RUNNING && pgcm__copy_producer_asked(c)) {
 		/* A producer without a descriptor (a callback) that had nothing is asked again soon. */
 		if (c->producer_blocked && c->producer->wait.fd < 0)
-			return RETRY_MS;
+			deadline = now + RETRY_MS;
 		if (c->stall_ms > 0)
-			deadline = c->producer_progress_ms + c->stall_ms;
+			deadline = earlier(deadline, c->producer_progress_ms + c->stall_ms);
 	}
 	for (size_t i = 0; i < c->nrx; i++) {
 		const pgcm_receiver *r = c->rx[i];
@@ -98,7 +99,6 @@ pgcm_copy_timeout_ms(const pgcm_copy *c)
 	}
 	if (!deadline)
 		return -1;
-	now = pgcm__now_ms();
 	if (deadline <= now)
 		return 0;
 	return deadline - now > 60000 ? 60000 : (int) (deadline - now);

@@ -151,7 +151,7 @@ run_producer(pgcm_copy *c, pgcm_progress *progress, int64_t now)
 /*
  * service: move one receiver along: pump it, hand it the chunks it has not
  * taken, end it once the producer is done.  Its progress (what it took, and
- * anything its peer did: p->activity) keeps its stall clock going; being
+ * anything its peer did: r->activity) keeps its stall clock going; being
  * ready again proves nothing (a full pipe is "ready" to be tried).  Returns 1
  * if anything happened.
  */
@@ -344,10 +344,6 @@ outcome(pgcm_copy *c, int did, size_t faults_before)
 }
 
 /*
- * aborting_step: a step of an abort in progress: one non-blocking turn.
- * Returns PGCM_AGAIN until every connection settled, then the failure.
- */
-/*
  * freed_by_callback: a callback of this step asked for the copy to be freed:
  * it is, now that the step has unwound.  Returns 1 when c is gone.
  */
@@ -361,6 +357,10 @@ freed_by_callback(pgcm_copy *c)
 	return 1;
 }
 
+/*
+ * aborting_step: a step of an abort in progress: one non-blocking turn.
+ * Returns PGCM_AGAIN until every connection settled, then the failure.
+ */
 static pgcm_status
 aborting_step(pgcm_copy *c)
 {
