@@ -41,7 +41,8 @@ PGCM_API int pgcm_version_num(void);
  * ------------------------------------------------------------------------ */
 typedef enum pgcm_status {
 	PGCM_OK = 0,            /* success; for step/next: progress was made */
-	PGCM_DONE,              /* the copy completed: every live receiver ended its COPY */
+	PGCM_DONE,              /* the copy completed: every live receiver ended its COPY;
+	                           a notifier: no live connection is left */
 	PGCM_AGAIN,             /* step: nothing to do now; wait on the poll descriptors */
 	PGCM_FAULT,             /* this cycle took receivers out; see pgcm_copy_faults() */
 	PGCM_ERR_ARG,           /* an argument was invalid */

@@ -9,7 +9,7 @@ pgcm_strerror(pgcm_status st)
 {
 	switch (st) {
 	case PGCM_OK: return "success";
-	case PGCM_DONE: return "the copy completed";
+	case PGCM_DONE: return "completed: nothing more to do";
 	case PGCM_AGAIN: return "nothing to do now; wait for the descriptors";
 	case PGCM_FAULT: return "receivers faulted";
 	case PGCM_ERR_ARG: return "invalid argument";
