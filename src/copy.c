@@ -139,7 +139,6 @@ record_fault(pgcm_copy *c, pgcm_receiver *r, pgcm_status st, const char *why)
 	fault_record *f;
 
 	r->state = PGCM_RECEIVER_FAULTED;
-	r->ready = 0;
 	if (c->nfaults == c->capfaults) {
 		size_t ncap = c->capfaults ? c->capfaults * 2 : 4;
 		fault_record *n = pgcm__realloc(c->faults, ncap * sizeof *n);

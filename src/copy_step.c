@@ -283,10 +283,8 @@ void
 pgcm__copy_drop_faulted(pgcm_copy *c)
 {
 	for (size_t i = 0; i < c->nrx; i++)
-		if (c->rx[i]->state == PGCM_RECEIVER_FAULTED) {
+		if (c->rx[i]->state == PGCM_RECEIVER_FAULTED)
 			c->rx[i]->state = PGCM_RECEIVER_DROPPED;
-			c->rx[i]->drain_deadline_ms = 0;
-		}
 }
 
 void

@@ -365,11 +365,12 @@ struct pgcm_receiver {
 	pgcm__polled polled;
 	const pgcm__framing *framing;   /* the producer's, set when the copy starts */
 	uint64_t segment_bytes;         /* 0: one COPY for the whole stream */
-	int ready;                      /* pump() said put() may be called */
+	int ready;                      /* pump() said put() may be called (service() only) */
 	int ended;                      /* end() was called */
 	int settled;                    /* fail() returned PGCM_OK, or the end completed */
 	int realigned;                  /* aborted: its partial chunk was completed (or given up) */
-	int64_t drain_deadline_ms;      /* a dropped receiver gives up its connection then */
+	int64_t drain_deadline_ms;      /* a dropped receiver gives up its connection then
+	                                   (set once, by pgcm__copy_settle_dropped) */
 	uint64_t next_seq;              /* next chunk to take */
 	size_t offset;                  /* bytes of chunk next_seq already taken */
 	uint64_t rows_sent;             /* rows handed over so far */
