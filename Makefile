@@ -43,9 +43,9 @@ CLI_SRC = $(sort $(wildcard cli/*.c))
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-# The integration tests: every tests/integration/itest_*.c linked into one runner.
-ITEST_SRC = $(sort $(wildcard tests/integration/itest_*.c)) tests/integration/runner.c \
-	tests/integration/util.c
+# The integration tests: every tests/integration/itest_*.c linked into one runner
+# (runner.c), with the helpers they share (util.c, plan_cases.c).
+ITEST_SRC = $(sort $(wildcard tests/integration/*.c))
 ITEST_OBJ = $(ITEST_SRC:%.c=$(BUILD)/%.o)
 ITEST = $(BUILD)/tests/itest
 EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
@@ -57,7 +57,7 @@ STATIC = $(BUILD)/libpgcopyman.a
 SHARED = $(BUILD)/libpgcopyman.so
 CLI = $(BUILD)/pgcopyman
 
-.PHONY: all check unit integration examples demo install uninstall clean bench fuzz
+.PHONY: all check unit integration examples demo install uninstall clean bench fuzz python python-check
 all: $(STATIC) $(SHARED) $(CLI) $(BUILD)/pgcopyman.pc $(EXAMPLE_BIN)
 
 $(BUILD)/src/%.o: src/%.c include/pgcopyman.h $(wildcard src/*.h)
@@ -82,13 +82,14 @@ $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-# Unit tests reach into the library's internals, so they link the static library.
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h
+# Unit tests reach into the library's internals, so they link the static library;
+# those of CLI modules compile the module's file in.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard cli/*.c cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
 
-$(BUILD)/tests/integration/%.o: tests/integration/%.c tests/integration/util.h include/pgcopyman.h \
-		src/internal.h
+$(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integration/*.h) \
+		include/pgcopyman.h src/internal.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
 
@@ -105,8 +106,10 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	$(CC) $(CFLAGS_ALL) -Isrc -O3 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS)
 
 # make check: unit tests (no server), then integration tests, examples and
-# CLI tests against throwaway clusters started by tests/harness.sh.
+# CLI tests against throwaway clusters started by tests/harness.sh, then the
+# Python package's tests (last: pytest's summary ends the output).
 check: unit integration
+	@$(MAKE) --no-print-directory python-check
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -116,6 +119,33 @@ integration: all $(ITEST)
 	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST) $(ITEST_ARGS)
 
 examples: $(EXAMPLE_BIN)
+
+# The Python package (python/, see README.md): the extension module built
+# against this build's static library and the system libpq, by Debian's
+# setuptools, with no network.  `make python` builds it in place (PYTHONPATH=python);
+# with SANITIZE=1 it goes to $(BUILD)/python, instrumented, and its tests run
+# with ASan preloaded into the interpreter (CPython frees little at exit, so
+# leak detection is off there; the reference counts are tested instead).
+PYTHON ?= /usr/bin/python3
+PY_TMP = $(abspath $(BUILD))/python-tmp
+ifeq ($(SANITIZE),1)
+PY_DIR = $(abspath $(BUILD))/python
+PY_SETUP = build_py -d $(PY_DIR) build_ext -b $(PY_DIR) -t $(PY_TMP)
+PY_RUN = env LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" PYTHONMALLOC=malloc \
+	ASAN_OPTIONS="$$ASAN_OPTIONS:detect_leaks=0" $(PYTHON)
+else
+PY_DIR = $(abspath python)
+PY_SETUP = build_ext --inplace -t $(PY_TMP)
+PY_RUN = $(PYTHON)
+endif
+
+python: $(STATIC)
+	cd python && PGCM_STATIC_LIB=$(abspath $(STATIC)) PGCM_WERROR=$(WERROR) \
+		PGCM_EXTRA_CFLAGS="$(SANFLAGS)" $(PYTHON) setup.py -q $(PY_SETUP)
+
+python-check: python $(CLI)
+	PGCM_BUILD=$(BUILD) PYTHONPATH=$(PY_DIR) tests/harness.sh -n 3 -- \
+		$(PY_RUN) -m pytest -q -p no:cacheprovider python/tests
 
 demo:
 	bash tests/demo.sh

@@ -40,6 +40,7 @@ cli_copy(int argc, char **argv)
 	int rc, loaded = 0, faulted = 0, aborted = 0;
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
+	pgcm_plan *plan = NULL;
 	uint64_t est_rows, est_bytes;
 	enum cli_progress_mode mode;
 
@@ -76,38 +77,38 @@ cli_copy(int argc, char **argv)
 		rc = EXIT_USAGE;
 		goto cleanup;
 	}
-	format = copy_choose_format(&o, &src, dst, o.nto, &why);
-	copy_estimate(&o, &src, &est_rows, &est_bytes);
 
-	/* The COPY commands, with every name quoted by libpq. */
-	if (src.kind == EP_SERVER && !copy_source_commands(&src, &o, format, src_cmds)) {
-		rc = EXIT_USAGE;
+	/*
+	 * The plan: both catalogs read, every statement written, everything that
+	 * can be known refused before any data moves.  A dry run shows it all.
+	 */
+	if (!(plan = copy_make_plan(&o, &src, dst)))
+		goto cleanup;
+	if (pgcm_plan_problem_count(plan)) {
+		if (o.dry_run || o.json)
+			copy_print_plan(plan, &o, &src, dst, NULL);
+		copy_print_problems(plan, !o.dry_run);
 		goto cleanup;
 	}
-	for (int i = 0; i < o.nto; i++) {
-		const char *err = NULL;
-		if (dst[i].kind != EP_SERVER)
-			continue;
-		if (!(dst[i].command = copy_build_command(dst[i].conns[0], &o, format, 0, NULL, &err))) {
-			cli_error("bad table or --columns: %s", err ? err : "out of memory");
-			rc = EXIT_USAGE;
+	pgcm_plan_format(plan, &fmt);
+	format = fmt.kind == PGCM_FORMAT_BINARY ? "binary" : fmt.kind == PGCM_FORMAT_CSV ? "csv" : "text";
+	why = pgcm_plan_format_reason(plan);
+	if (src.kind == EP_SERVER && !copy_source_commands(&src, &o, plan, src_cmds))
+		goto cleanup;
+	for (int i = 0; i < o.nto; i++)
+		if (dst[i].kind == EP_SERVER && !(dst[i].command = strdup(pgcm_plan_target_command(plan, (size_t) i)))) {
+			cli_error("out of memory");
 			goto cleanup;
 		}
-	}
 	if (o.dry_run) {
-		printf("format: %s (%s)\n", format, why);
-		for (int j = 0; j < o.jobs; j++)
-			printf("source %s: %s\n", src.label, src_cmds[j] ? src_cmds[j] : "(read COPY data)");
-		for (int i = 0; i < o.nto; i++)
-			printf("target %s: %s\n", dst[i].label,
-			       dst[i].command ? dst[i].command : "(write COPY data)");
+		copy_print_plan(plan, &o, &src, dst, src_cmds);
 		rc = EXIT_LOADED;
 		goto cleanup;
 	}
+	copy_estimate(plan, &src, &est_rows, &est_bytes);
 	if (!copy_begin_targets(dst, &o))
 		goto cleanup;
 
-	copy_stream_format(&fmt, &o, format);
 	for (int j = 0; j < o.jobs; j++)
 		if (!(copies[j] = copy_new_stream(j, &src, src_cmds, dst, &o, &fmt))) {
 			cli_error("out of memory");
@@ -155,7 +156,7 @@ cli_copy(int argc, char **argv)
 		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
 	if (!o.quiet && !o.json)
-		copy_print_summary(&o, format, now_seconds() - t0, total, loaded, faulted);
+		copy_print_summary(&o, format, now_seconds() - t0, total, dst, loaded, faulted);
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:
@@ -165,6 +166,7 @@ cleanup:
 		free(src_cmds[j]);
 	}
 	cli_progress_free(prog);
+	pgcm_plan_free(plan);
 	copy_endpoint_close(&src);
 	for (int i = 0; i < o.nto; i++)
 		copy_endpoint_close(&dst[i]);

@@ -3,11 +3,14 @@
  *
  *   cmd_copy.c         the command: connect, plan, load, settle, report
  *   copy_options.c     its options and usage
- *   copy_statements.c  the COPY statements of every endpoint, the format, the estimate
+ *   copy_statements.c  the copy plan (statements, format), the --jobs ranges, the estimate
+ *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
+ *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
+ *   file_target.c      a file: target: written unseen and put in place on commit
  *
  * Like the rest of the command it uses only the library's public header.
  */
@@ -22,8 +25,11 @@
 
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
+#define COPY_MAX_ROW_LIMIT ((size_t) 1 << 30)  /* the server's own limit on a row */
 
 enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
+
+typedef struct file_target file_target;
 
 /* A source or a target, as the command line gave it. */
 typedef struct copy_endpoint {
@@ -33,7 +39,7 @@ typedef struct copy_endpoint {
 	PGconn *conns[MAX_JOBS];  /* a server: one session per stream */
 	int fd;
 	char *path;               /* file: final path */
-	char *tmp_path;           /* file target: written here, renamed on success */
+	file_target *file;        /* file target: written through it, committed on success */
 	char *command;            /* the COPY command (a target: the same for every stream) */
 	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
 	const char *status;       /* "ok", "faulted", "aborted" */
@@ -58,6 +64,7 @@ typedef struct copy_opts {
 	int on_fault_abort;
 	double stall_timeout;
 	int header;
+	int header_match;         /* compare a file source's CSV header with the columns (default on) */
 	const char *delimiter;
 	const char *quote;
 	const char *escape;
@@ -69,6 +76,7 @@ typedef struct copy_opts {
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
+	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
 } copy_opts;
 
 /* copy_options.c */
@@ -77,23 +85,58 @@ void copy_usage(FILE *f);
 int copy_parse_options(int argc, char **argv, copy_opts *o);
 
 /* copy_statements.c */
-char *copy_build_command(PGconn *conn, const copy_opts *o, const char *format, int source,
-                         const char *where, const char **err);
-int copy_source_commands(copy_endpoint *src, const copy_opts *o, const char *format, char **cmds);
-const char *copy_choose_format(const copy_opts *o, copy_endpoint *src, copy_endpoint *dst, int ndst,
-                               const char **why);
-void copy_stream_format(pgcm_format *fmt, const copy_opts *o, const char *format);
-void copy_estimate(const copy_opts *o, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+pgcm_plan *copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst);
+int copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds);
+void copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+
+/* copy_header.c */
+/* 1 when fd is a regular file that can be read ahead and put back. */
+int copy_fd_rewindable(int fd);
+int copy_read_header(int fd, char quote, char escape, char **line, size_t *len);
+
+/* copy_plan_print.c */
+/* The whole plan: tables, statements, columns with both types per target, notes, problems. */
+void copy_print_plan(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src,
+                     const copy_endpoint *dst, char *const *src_cmds);
+/* That nothing was copied, on stderr, after every problem (one line each) when each. */
+void copy_print_problems(const pgcm_plan *plan, int each);
 
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);
 int copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql);
 int copy_exec_all(copy_endpoint *e, int n, const char *sql);
 int copy_connect_sessions(copy_endpoint *e, int n);
-int copy_open_target_file(copy_endpoint *e);
+int copy_open_target_file(copy_endpoint *e, const copy_opts *o);
 int copy_open_source(copy_endpoint *src, const copy_opts *o);
 int copy_open_target(copy_endpoint *e, const copy_opts *o);
 void copy_endpoint_close(copy_endpoint *e);
+
+/*
+ * file_target.c: a file: target (the rules are at the top of file_target.c).
+ *
+ * file_target_open: look at path and refuse what must not be written (a
+ * directory, a block device, a symbolic link to a file) before any data
+ * moves; otherwise open it for writing: a device, FIFO or socket in place (a
+ * FIFO without a reader is waited for up to wait_ms, 0: until *stop), a
+ * regular or new file unseen.  Returns the target, or NULL with *err (a
+ * malloc'd reason, e.g. "is a directory; name a file in it"; NULL when out of
+ * memory).  Free with file_target_discard().
+ *
+ * file_target_fd: the descriptor to write the data to (the target's; not to be closed).
+ *
+ * file_target_commit: make what was written the file at the final path: fsync
+ * it, link or rename it into place in one step, fsync the directory (a device,
+ * FIFO or socket: nothing to do).  Returns 1; or 0 with *err (malloc'd, NULL
+ * when out of memory), and then the final path is as it was, unless the only
+ * failure was syncing the directory (the message says so).
+ *
+ * file_target_discard: close and free t (NULL is fine); what was not
+ * committed is removed (an O_TMPFILE file leaves nothing at all).
+ */
+file_target *file_target_open(const char *path, int wait_ms, const volatile int *stop, char **err);
+int file_target_fd(const file_target *t);
+int file_target_commit(file_target *t, char **err);
+void file_target_discard(file_target *t);
 
 /* copy_commit.c */
 int copy_begin_targets(copy_endpoint *dst, const copy_opts *o);
@@ -113,6 +156,6 @@ void copy_print_json(const copy_opts *o, const char *format, const char *why, do
                      pgcm_progress total, copy_endpoint *dst, int ndst, int aborted,
                      const char *reason, const char *source_error);
 void copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                        int loaded, int faulted);
+                        const copy_endpoint *dst, int loaded, int faulted);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * copy_commit.c: the targets' transactions.  Each server target is loaded in
  * its own transaction and committed only if every stream of it completed; a
- * file target is renamed into place only on success.
+ * file target is put in place only on success.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -63,7 +63,7 @@ copy_begin_targets(copy_endpoint *dst, const copy_opts *o)
 /*
  * settle_target: commit a target whose every stream completed (its sessions
  * one after another, right after the last stream ended), or leave it to be
- * rolled back.  A file target is renamed into place.
+ * rolled back.  A file target is committed (file_target.c).
  */
 int
 copy_settle_target(copy_endpoint *e, const copy_opts *o, int aborted)
@@ -79,14 +79,13 @@ copy_settle_target(copy_endpoint *e, const copy_opts *o, int aborted)
 		return 0;
 	}
 	if (e->kind == EP_FILE) {
-		if (fsync(e->fd) != 0 || rename(e->tmp_path, e->path) != 0) {
+		char *err = NULL;
+		if (!file_target_commit(e->file, &err)) {
 			free(e->error);
-			e->error = strdup(strerror(errno));
+			e->error = err ? err : strdup("out of memory");
 			e->status = "faulted";
 			return 0;
 		}
-		free(e->tmp_path);
-		e->tmp_path = NULL;
 	}
 	e->status = "ok";
 	e->rows = 0;

@@ -2,10 +2,12 @@
  * copy_options.c: the copy command's options, checked for consistency
  * before anything connects, and its usage text.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "copy.h"
@@ -18,18 +20,23 @@ copy_usage(FILE *f)
 	        "\n"
 	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
 	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
-	        "  -t, --table NAME        table on the source and on every target (schema-qualified allowed)\n"
+	        "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
+	        "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
+	        "                          session's search_path; a name part over 63 bytes is refused\n"
 	        "      --target-table NAME table on the targets, when it differs (required with --query)\n"
-	        "  -c, --columns LIST      comma-separated column list, on both sides\n"
-	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT\n"
-	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary between servers\n"
-	        "                          of the same major version, text otherwise)\n"
-	        "      --header            CSV: the data starts with a header line\n"
+	        "  -c, --columns LIST      copy only these columns, in this order (comma-separated)\n"
+	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT; its output columns go by name\n"
+	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary when every column\n"
+	        "                          has the same built-in type and typmod on every server of one major\n"
+	        "                          version, text otherwise; the reason is in --dry-run and --json)\n"
+	        "      --header            CSV: the data starts with a header line; from a file it must name\n"
+	        "                          the columns in order (as HEADER MATCH), or nothing is copied\n"
+	        "      --header-match on|off  off: skip a file's CSV header without comparing it\n"
 	        "      --delimiter C       field delimiter\n"
 	        "      --quote C           CSV quote character\n"
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
-	        "      --encoding NAME     the encoding of the COPY data\n"
+	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
 	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
 	        "                          the others commit; abort: the first fault aborts the whole copy\n"
@@ -42,24 +49,48 @@ copy_usage(FILE *f)
 	        "                          a target commits when all its streams finished (servers only;\n"
 	        "                          with --truncate, the TRUNCATE commits before the load)\n"
 	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
+	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
+	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
+	        "                          limit); memory stays bounded by it\n"
 	        "      --json              print a JSON summary on stdout when done\n"
-	        "      --dry-run           print the COPY command of each endpoint and exit\n"
+	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
+	        "                          target and how it is converted, the format) and exit: 0 when the\n"
+	        "                          copy can run, 1 with every problem listed\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
-	        "  -h, --help              show this help\n"
-	        "\n"
-	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
-	        "1 nothing loaded (aborted, source failed, or every target faulted); 2 usage error.\n");
+	        "  -h, --help              show this help\n");
+	/* Two strings: C11 promises only 4095 bytes in one literal. */
+	fputs("\n"
+	      "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
+	      "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
+	      "default; columns the targets generate are left to them.  Where types differ, the source\n"
+	      "converts each value with the cast INSERT ... SELECT would use; a pair it would refuse (and\n"
+	      "anything that would store another value) stops the copy before any data moves.\n"
+	      "\n"
+	      "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
+	      "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
+	      "2 usage error.\n",
+	      f);
 }
 
-/* usage_error: name the bad option, show the usage. */
+/*
+ * usage_error: name the bad option, show the usage.  The message may echo
+ * an argument: known secrets are masked in it, as in every message.
+ */
 static int
 usage_error(const char *fmt, const char *arg)
 {
-	fputs("pgcopyman copy: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs("\n\n", stderr);
+	cli_buf b;
+	char *msg, *safe;
+
+	cli_buf_init(&b);
+	cli_buf_addf(&b, fmt, arg);
+	msg = cli_buf_take(&b);
+	safe = msg ? cli_scrub_text(msg) : NULL;
+	fprintf(stderr, "pgcopyman copy: %s\n\n", safe ? safe : "out of memory");
+	free(safe);
+	free(msg);
 	copy_usage(stderr);
 	return EXIT_USAGE;
 }
@@ -68,48 +99,97 @@ static int
 single_char(const char *opt, const char *v)
 {
 	if (v && strlen(v) != 1) {
-		fprintf(stderr, "pgcopyman copy: %s must be a single character, not \"%s\"\n\n", opt, v);
-		copy_usage(stderr);
+		cli_buf b;
+		char *fmt;
+
+		/* The option's name is ours; the value goes through usage_error's masking. */
+		cli_buf_init(&b);
+		cli_buf_addf(&b, "%s must be a single character, not \"%%s\"", opt);
+		fmt = cli_buf_take(&b);
+		usage_error(fmt ? fmt : "a value must be a single character, not \"%s\"", v);
+		free(fmt);
 		return 0;
 	}
 	return 1;
 }
 
-/* parse_options: getopt_long over the copy command's options. */
+enum {
+	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
+	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
+	O_MAX_ROW, O_HEADER_MATCH
+};
+
+static const struct option copy_longopts[] = {
+	{"from", required_argument, NULL, 'F'},
+	{"to", required_argument, NULL, 'T'},
+	{"table", required_argument, NULL, 't'},
+	{"target-table", required_argument, NULL, O_TARGET_TABLE},
+	{"columns", required_argument, NULL, 'c'},
+	{"query", required_argument, NULL, 'q'},
+	{"format", required_argument, NULL, 'f'},
+	{"truncate", no_argument, NULL, O_TRUNCATE},
+	{"json", no_argument, NULL, O_JSON},
+	{"on-fault", required_argument, NULL, O_ON_FAULT},
+	{"stall-timeout", required_argument, NULL, O_STALL},
+	{"segment-size", required_argument, NULL, O_SEGMENT},
+	{"header", no_argument, NULL, O_HEADER},
+	{"header-match", required_argument, NULL, O_HEADER_MATCH},
+	{"delimiter", required_argument, NULL, O_DELIM},
+	{"quote", required_argument, NULL, O_QUOTE},
+	{"escape", required_argument, NULL, O_ESCAPE},
+	{"null", required_argument, NULL, O_NULL},
+	{"encoding", required_argument, NULL, O_ENCODING},
+	{"dry-run", no_argument, NULL, O_DRY_RUN},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"progress", no_argument, NULL, O_PROGRESS},
+	{"jobs", required_argument, NULL, 'j'},
+	{"split-key", required_argument, NULL, O_SPLIT_KEY},
+	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}
+};
+
+/* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
+static const int copy_conninfo_vals[] = {'F', 'T', 0};
+const cli_optspec cli_copy_optspec = {":t:c:q:f:j:h", copy_longopts, copy_conninfo_vals};
+
+/*
+ * parse_size: "64MB", "512kB", "1GB", "100000" (bytes): units of 1024 as
+ * PostgreSQL's memory settings, case ignored, B optional.  Returns 0 unless
+ * it is a whole number of bytes from 1 to max.
+ */
+static int
+parse_size(const char *s, size_t max, size_t *out)
+{
+	static const struct { const char *unit; unsigned shift; } units[] = {
+		{"", 0}, {"b", 0}, {"k", 10}, {"kb", 10}, {"m", 20}, {"mb", 20}, {"g", 30}, {"gb", 30},
+	};
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return 0;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcasecmp(end, units[i].unit) != 0)
+			continue;
+		if (v == 0 || v > (unsigned long long) max >> units[i].shift)
+			return 0;
+		*out = (size_t) (v << units[i].shift);
+		return 1;
+	}
+	return 0;
+}
+
+/* copy_parse_options: getopt_long over the copy command's options. */
 int
 copy_parse_options(int argc, char **argv, copy_opts *o)
 {
-	enum {
-		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY
-	};
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'F'},
-		{"to", required_argument, NULL, 'T'},
-		{"table", required_argument, NULL, 't'},
-		{"target-table", required_argument, NULL, O_TARGET_TABLE},
-		{"columns", required_argument, NULL, 'c'},
-		{"query", required_argument, NULL, 'q'},
-		{"format", required_argument, NULL, 'f'},
-		{"truncate", no_argument, NULL, O_TRUNCATE},
-		{"json", no_argument, NULL, O_JSON},
-		{"on-fault", required_argument, NULL, O_ON_FAULT},
-		{"stall-timeout", required_argument, NULL, O_STALL},
-		{"segment-size", required_argument, NULL, O_SEGMENT},
-		{"header", no_argument, NULL, O_HEADER},
-		{"delimiter", required_argument, NULL, O_DELIM},
-		{"quote", required_argument, NULL, O_QUOTE},
-		{"escape", required_argument, NULL, O_ESCAPE},
-		{"null", required_argument, NULL, O_NULL},
-		{"encoding", required_argument, NULL, O_ENCODING},
-		{"dry-run", no_argument, NULL, O_DRY_RUN},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"progress", no_argument, NULL, O_PROGRESS},
-		{"jobs", required_argument, NULL, 'j'},
-		{"split-key", required_argument, NULL, O_SPLIT_KEY},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	int ch;
 	char *end;
 
@@ -118,9 +198,10 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	o->stall_timeout = 60;
 	o->segment_mb = 16;
 	o->jobs = 1;
+	o->header_match = 1;
 	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":t:c:q:f:j:h", longopts, NULL)) != -1) {
+	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
+	while ((ch = getopt_long(argc, argv, cli_copy_optspec.shortopts, copy_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F': o->from = optarg; break;
 		case 'T':
@@ -157,6 +238,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--segment-size takes megabytes (an integer >= 0), not \"%s\"", optarg);
 			break;
 		case O_HEADER: o->header = 1; break;
+		case O_HEADER_MATCH:
+			if (strcmp(optarg, "on") != 0 && strcmp(optarg, "off") != 0)
+				return usage_error("--header-match must be on or off, not \"%s\"", optarg);
+			o->header_match = strcmp(optarg, "on") == 0;
+			break;
 		case O_DELIM: o->delimiter = optarg; break;
 		case O_QUOTE: o->quote = optarg; break;
 		case O_ESCAPE: o->escape = optarg; break;
@@ -171,6 +257,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--jobs takes a number of streams from 1 to 16, not \"%s\"", optarg);
 			break;
 		case O_SPLIT_KEY: o->split_key = optarg; break;
+		case O_MAX_ROW:
+			if (!parse_size(optarg, COPY_MAX_ROW_LIMIT, &o->max_row))
+				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
+				                   optarg);
+			break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -182,6 +273,9 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		return usage_error("%s is required", "--from");
 	if (o->nto == 0)
 		return usage_error("%s is required (one or more)", "--to");
+	if (o->max_row && strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0)
+		return usage_error("%s applies to a file or stdin source (a server checks its own rows)",
+		                   "--max-row-size");
 	if (!o->table && !o->query) {
 		int from_server = strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0;
 		if (from_server || !o->target_table)

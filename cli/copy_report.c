@@ -1,6 +1,7 @@
 /*
  * copy_report.c: what the copy command says when it is done: a JSON summary
- * on stdout (--json) or a one-line human summary on stderr.
+ * on stdout (--json) or a human summary on stderr (a line of totals, then
+ * each faulted target with its reason).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +50,14 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 	fflush(stdout);
 }
 
-/* copy_print_summary: the one-line human summary on stderr. */
+/*
+ * copy_print_summary: the human summary on stderr: one line of totals, then
+ * one line for each faulted target with its reason, so that the reason is
+ * at the end of the output whatever scrolled by during the copy.
+ */
 void
 copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                   int loaded, int faulted)
+                   const copy_endpoint *dst, int loaded, int faulted)
 {
 	fprintf(stderr, "pgcopyman: %llu rows, %llu bytes in %.2f s (%.1f MB/s, %s%s): "
 	        "%d of %d targets loaded",
@@ -62,4 +67,17 @@ copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_
 	if (faulted)
 		fprintf(stderr, ", %d faulted", faulted);
 	fputc('\n', stderr);
+	for (int i = 0; i < o->nto; i++) {
+		const char *err = dst[i].error ? dst[i].error : "no reason was given";
+		const char *st = dst[i].sqlstate;
+
+		if (!dst[i].status || strcmp(dst[i].status, "faulted") != 0)
+			continue;
+		/* The library's messages name the receiver ("receiver 2 (label): ..."); the others get it here. */
+		if (strncmp(err, "receiver ", 9) == 0)
+			cli_error("  faulted: %s%s%s%s", err, st[0] ? " (SQLSTATE " : "", st, st[0] ? ")" : "");
+		else
+			cli_error("  faulted: receiver %d (%s): %s%s%s%s", i + 1, dst[i].label ? dst[i].label : dst[i].spec,
+			          err, st[0] ? " (SQLSTATE " : "", st, st[0] ? ")" : "");
+	}
 }

@@ -20,7 +20,8 @@ void
 copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog)
 {
 	for (int i = 0; i < ndst; i++) {
-		char line[1024];
+		char *line, *safe;
+		cli_buf b;
 		int mine = 0;
 
 		for (int j = 0; j < MAX_JOBS; j++)
@@ -32,9 +33,14 @@ copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progres
 		snprintf(dst[i].sqlstate, sizeof dst[i].sqlstate, "%s", f->sqlstate);
 		dst[i].status = "faulted";
 		dst[i].reported = 1;
-		snprintf(line, sizeof line, "pgcopyman: target faulted: %s%s%s%s", f->message,
-		         f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate, f->sqlstate[0] ? ")" : "");
-		cli_progress_message(prog, line);
+		cli_buf_init(&b);
+		cli_buf_addf(&b, "pgcopyman: target faulted: %s%s%s%s", f->message,
+		             f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate, f->sqlstate[0] ? ")" : "");
+		line = cli_buf_take(&b);
+		safe = line ? cli_scrub_text(line) : NULL;
+		cli_progress_message(prog, safe ? safe : "pgcopyman: target faulted (out of memory)");
+		free(safe);
+		free(line);
 	}
 }
 

@@ -1,7 +1,7 @@
 /*
- * copy_statements.c: the COPY statement of every endpoint (names and columns
- * quoted by libpq, the WITH list, a stream's range), the data format, and
- * the size estimate the progress display shows.
+ * copy_statements.c: the copy plan of the command line (the library reads
+ * both catalogs and writes every COPY statement), the source's statement of
+ * each stream under --jobs, and the size estimate the progress display shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,184 +11,161 @@
 #include "cli.h"
 #include "copy.h"
 
-/* literal: a quoted SQL literal (libpq's escaping), appended to buf. */
-static int
-append_option(PGconn *conn, char *buf, size_t size, const char *name, const char *value)
-{
-	char *lit;
-	size_t len = strlen(buf);
-
-	if (!value)
-		return 1;
-	lit = PQescapeLiteral(conn, value, strlen(value));
-	if (!lit)
-		return 0;
-	snprintf(buf + len, size - len, ", %s %s", name, lit);
-	PQfreemem(lit);
-	return 1;
-}
-
 /*
- * copy_options: the WITH list shared by every COPY: the format and the
- * options that apply to it.
+ * plan_format: the options as a format for the plan.  --format auto lets the
+ * plan choose binary when it proves it exact, unless CSV or text options ask
+ * for those formats (then they are kept, as before).
  */
-static char *
-with_list(PGconn *conn, const copy_opts *o, const char *format)
+static void
+plan_format(const copy_opts *o, pgcm_format *fmt, int *automatic)
 {
-	char buf[2048];
+	int csv_opts = o->header || o->quote || o->escape, text_opts = o->delimiter || o->null_string;
+	int is_auto = strcmp(o->format, "auto") == 0;
+	pgcm_format_kind kind = strcmp(o->format, "csv") == 0 || (is_auto && csv_opts) ? PGCM_FORMAT_CSV
+	                        : strcmp(o->format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT;
 
-	snprintf(buf, sizeof buf, "(FORMAT %s", format);
-	if (o->header)
-		strcat(buf, ", HEADER true");
-	if (!append_option(conn, buf, sizeof buf, "DELIMITER", o->delimiter)
-	    || !append_option(conn, buf, sizeof buf, "QUOTE", o->quote)
-	    || !append_option(conn, buf, sizeof buf, "ESCAPE", o->escape)
-	    || !append_option(conn, buf, sizeof buf, "NULL", o->null_string)
-	    || !append_option(conn, buf, sizeof buf, "ENCODING", o->encoding))
-		return NULL;
-	strcat(buf, ")");
-	return strdup(buf);
-}
-
-/*
- * build_command: COPY name (cols) TO STDOUT / FROM STDIN with the options;
- * a source stream's range (where) makes it COPY (SELECT ... WHERE range).
- */
-char *
-copy_build_command(PGconn *conn, const copy_opts *o, const char *format, int source, const char *where,
-              const char **err)
-{
-	const char *name = source ? o->table : (o->target_table ? o->target_table : o->table);
-	char *qname = NULL, *qcols = NULL, *opts = NULL, *cmd = NULL;
-	size_t n;
-
-	opts = with_list(conn, o, format);
-	if (!opts) {
-		*err = PQerrorMessage(conn);
-		goto cleanup;
-	}
-	if (source && o->query) {
-		n = strlen(o->query) + strlen(opts) + 32;
-		cmd = malloc(n);
-		if (cmd)
-			snprintf(cmd, n, "COPY (%s) TO STDOUT %s", o->query, opts);
-		goto cleanup;
-	}
-	qname = cli_quote_name(conn, name, err);
-	if (!qname)
-		goto cleanup;
-	if (o->columns && !(qcols = cli_quote_columns(conn, o->columns, err)))
-		goto cleanup;
-	n = strlen(qname) + (qcols ? strlen(qcols) : 0) + strlen(opts) + (where ? strlen(where) : 0) + 64;
-	cmd = malloc(n);
-	if (cmd && where) {
-		/* The column list without its parentheses is the select list. */
-		int ncols = qcols ? (int) strlen(qcols) - 2 : 1;
-		snprintf(cmd, n, "COPY (SELECT %.*s FROM %s WHERE %s) TO STDOUT %s", ncols,
-		         qcols ? qcols + 1 : "*", qname, where, opts);
-	} else if (cmd) {
-		snprintf(cmd, n, "COPY %s%s%s %s %s", qname, qcols ? " " : "", qcols ? qcols : "",
-		         source ? "TO STDOUT" : "FROM STDIN", opts);
-	}
-cleanup:
-	free(qname);
-	free(qcols);
-	free(opts);
-	return cmd;
-}
-
-/* source_commands: the COPY TO of each stream: the whole table, or its ranges. */
-int
-copy_source_commands(copy_endpoint *src, const copy_opts *o, const char *format, char **cmds)
-{
-	char *where[MAX_JOBS] = {0}, errbuf[512];
-	const char *err = NULL;
-	char *qtable = NULL, *qkey = NULL;
-	int ok = 0;
-
-	if (o->jobs == 1) {
-		cmds[0] = copy_build_command(src->conns[0], o, format, 1, NULL, &err);
-		if (!cmds[0])
-			cli_error("bad --table or --columns: %s", err ? err : "out of memory");
-		return cmds[0] != NULL;
-	}
-	qtable = cli_quote_name(src->conns[0], o->table, &err);
-	if (!qtable || (o->split_key && !(qkey = cli_quote_name(src->conns[0], o->split_key, &err)))) {
-		cli_error("bad --table or --split-key: %s", err ? err : "out of memory");
-		goto cleanup;
-	}
-	if (!cli_split_source(src->conns, o->jobs, qtable, qkey, where, errbuf, sizeof errbuf)) {
-		cli_error("source %s: %s", src->label, errbuf);
-		goto cleanup;
-	}
-	for (int j = 0; j < o->jobs; j++)
-		if (!(cmds[j] = copy_build_command(src->conns[j], o, format, 1, where[j], &err))) {
-			cli_error("bad --table or --columns: %s", err ? err : "out of memory");
-			goto cleanup;
-		}
-	ok = 1;
-cleanup:
-	for (int j = 0; j < MAX_JOBS; j++)
-		free(where[j]);
-	free(qtable);
-	free(qkey);
-	return ok;
-}
-
-/*
- * choose_format: --format auto picks binary when the source and every target
- * are servers of one major version (binary COPY parses less on the target),
- * and text otherwise; explicit formats are kept.
- */
-const char *
-copy_choose_format(const copy_opts *o, copy_endpoint *src, copy_endpoint *dst, int ndst, const char **why)
-{
-	int major;
-
-	if (strcmp(o->format, "auto") != 0) {
-		*why = "as requested";
-		return o->format;
-	}
-	if (o->header || o->quote || o->escape) {
-		*why = "CSV options given";
-		return "csv";
-	}
-	if (o->delimiter || o->null_string) {
-		*why = "text options given";
-		return "text";
-	}
-	if (src->kind != EP_SERVER) {
-		*why = "the source is not a server";
-		return "text";
-	}
-	major = PQserverVersion(src->conns[0]) / 10000;
-	for (int i = 0; i < ndst; i++) {
-		if (dst[i].kind != EP_SERVER) {
-			*why = "a target is not a server";
-			return "text";
-		}
-		if (PQserverVersion(dst[i].conns[0]) / 10000 != major) {
-			*why = "the servers' major versions differ";
-			return "text";
-		}
-	}
-	*why = "every endpoint is a server of the same major version";
-	return "binary";
-}
-
-/* copy_format: the scanner's and the producer's view of the chosen format. */
-void
-copy_stream_format(pgcm_format *fmt, const copy_opts *o, const char *format)
-{
-	pgcm_format_init(fmt, strcmp(format, "csv") == 0 ? PGCM_FORMAT_CSV
-	                      : strcmp(format, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	*automatic = is_auto && !csv_opts && !text_opts;
+	pgcm_format_init(fmt, kind);
 	fmt->header = o->header;
+	if (o->max_row)
+		fmt->max_row = o->max_row;
 	if (o->delimiter)
 		fmt->delimiter = o->delimiter[0];
 	if (o->quote)
 		fmt->quote = fmt->escape = o->quote[0];
 	if (o->escape)
 		fmt->escape = o->escape[0];
+}
+
+/*
+ * plan_header: with --header on a file or stdin source, the header line goes
+ * to the plan (read ahead and put back; a pipe only for --dry-run), or, from
+ * a pipe, the targets compare it themselves (HEADER MATCH).
+ */
+static int
+plan_header(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, const pgcm_format *fmt)
+{
+	char *line;
+	size_t len;
+	pgcm_status st;
+
+	if (!o->header || !o->header_match || src->kind == EP_SERVER || fmt->kind != PGCM_FORMAT_CSV)
+		return 1;
+	if (!copy_fd_rewindable(src->fd) && !o->dry_run)
+		return pgcm_plan_set_header_match_on_targets(plan, 1) == PGCM_OK;
+	if (!copy_read_header(src->fd, fmt->quote, fmt->escape, &line, &len))
+		return 0;
+	st = pgcm_plan_set_header_line(plan, line, len);
+	free(line);
+	return st == PGCM_OK;
+}
+
+/* plan_endpoints: the source and the targets as the plan sees them. */
+static pgcm_status
+plan_endpoints(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst)
+{
+	const char *target_table = o->target_table ? o->target_table
+	                           : src->kind == EP_SERVER ? NULL : o->table;
+	pgcm_status st;
+
+	if (src->kind != EP_SERVER)
+		st = pgcm_plan_set_source_stream(plan);
+	else if (o->query)
+		st = pgcm_plan_set_source_query(plan, src->conns[0], o->query);
+	else
+		st = pgcm_plan_set_source_table(plan, src->conns[0], o->table);
+	for (int i = 0; st == PGCM_OK && i < o->nto; i++)
+		st = dst[i].kind == EP_SERVER ? pgcm_plan_add_target(plan, dst[i].conns[0], target_table, NULL)
+		                              : pgcm_plan_add_target_stream(plan, NULL);
+	return st;
+}
+
+/*
+ * copy_make_plan: the plan of this command line, built (catalogs read on the
+ * first session of each server).  Returns NULL (error printed) when it
+ * cannot be built at all; a plan with problems is returned for the caller
+ * to show.
+ */
+pgcm_plan *
+copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst)
+{
+	pgcm_plan *plan = pgcm_plan_new();
+	pgcm_format fmt;
+	int automatic;
+	pgcm_status st;
+
+	if (!plan) {
+		cli_error("out of memory");
+		return NULL;
+	}
+	plan_format(o, &fmt, &automatic);
+	st = plan_endpoints(plan, o, src, dst);
+	if (st == PGCM_OK)
+		st = pgcm_plan_set_format(plan, &fmt, automatic);
+	if (st == PGCM_OK && o->columns)
+		st = pgcm_plan_set_columns(plan, o->columns);
+	if (st == PGCM_OK && o->null_string)
+		st = pgcm_plan_set_null_string(plan, o->null_string);
+	if (st == PGCM_OK && o->encoding)
+		st = pgcm_plan_set_encoding(plan, o->encoding);
+	if (st == PGCM_OK && !plan_header(plan, o, src, &fmt)) {
+		pgcm_plan_free(plan);
+		return NULL;
+	}
+	if (st == PGCM_OK) {
+		st = pgcm_plan_build(plan);
+		if (st == PGCM_ERR_PLAN)
+			st = PGCM_OK;
+	}
+	if (st != PGCM_OK) {
+		cli_error("planning the copy: %s", pgcm_plan_errmsg(plan)[0] ? pgcm_plan_errmsg(plan)
+		                                                                : pgcm_strerror(st));
+		pgcm_plan_free(plan);
+		return NULL;
+	}
+	return plan;
+}
+
+/*
+ * copy_source_commands: the COPY TO of each stream: the plan's, or with
+ * --jobs its ranges of the table under one snapshot.  Returns 1, or 0 with
+ * the error printed.
+ */
+int
+copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds)
+{
+	char *where[MAX_JOBS] = {0}, *split_err = NULL;
+	const char *err = NULL;
+	char *qkey = NULL;
+	int ok = 0;
+
+	if (o->jobs == 1) {
+		if (!(cmds[0] = strdup(pgcm_plan_source_command(plan))))
+			cli_error("out of memory");
+		return cmds[0] != NULL;
+	}
+	if (o->split_key && !(qkey = cli_quote_name(src->conns[0], o->split_key, &err))) {
+		cli_error("bad --split-key: %s", err ? err : "out of memory");
+		goto cleanup;
+	}
+	if (!cli_split_source(src->conns, o->jobs, pgcm_plan_source_table(plan),
+	                      pgcm_plan_source_relation(plan), pgcm_plan_source_relkind(plan), qkey, where,
+	                      &split_err)) {
+		cli_error("source %s: %s", src->label, split_err ? split_err : "out of memory");
+		goto cleanup;
+	}
+	for (int j = 0; j < o->jobs; j++)
+		if (!(cmds[j] = pgcm_plan_source_command_range(plan, where[j]))) {
+			cli_error("out of memory");
+			goto cleanup;
+		}
+	ok = 1;
+cleanup:
+	for (int j = 0; j < MAX_JOBS; j++)
+		free(where[j]);
+	free(qkey);
+	free(split_err);
+	return ok;
 }
 
 /*
@@ -199,28 +176,21 @@ copy_stream_format(pgcm_format *fmt, const copy_opts *o, const char *format)
  * or a pipe: unknown (0).
  */
 void
-copy_estimate(const copy_opts *o, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes)
+copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes)
 {
 	struct stat sb;
+	const char *table = pgcm_plan_source_table(plan);
 
 	*rows = *bytes = 0;
-	if (src->kind == EP_SERVER && o->table && !o->query) {
-		const char *err = NULL;
-		char *qname = cli_quote_name(src->conns[0], o->table, &err);
-		const char *params[1];
-		PGresult *res;
-
-		if (!qname)
-			return;
-		params[0] = qname;
-		res = PQexecParams(src->conns[0], "SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass",
-		                   1, NULL, params, NULL, NULL, 0);
+	if (src->kind == EP_SERVER && table) {
+		const char *params[1] = {table};
+		PGresult *res = PQexecParams(src->conns[0], "SELECT reltuples::bigint FROM pg_catalog.pg_class "
+		                             "WHERE oid = $1::pg_catalog.regclass", 1, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 			long long n = atoll(PQgetvalue(res, 0, 0));
 			*rows = n > 0 ? (uint64_t) n : 0;
 		}
 		PQclear(res);
-		free(qname);
 	} else if (src->kind == EP_FILE && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		*bytes = (uint64_t) sb.st_size;
 	}

@@ -2,7 +2,7 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault and --encoding, and file names after
+# values of --format, --on-fault, --header-match and --encoding, and file names after
 # file: in --from and --to (also as --from=file:PATH).  Needs nothing from the
 # bash-completion package.
 
@@ -65,11 +65,15 @@ _pgcopyman_value()
             COMPREPLY+=($(compgen -W 'auto text csv binary' -- "$value")) ;;
         --on-fault)
             COMPREPLY+=($(compgen -W 'continue abort' -- "$value")) ;;
+        --header-match)
+            COMPREPLY+=($(compgen -W 'on off' -- "$value")) ;;
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
-        --null|--stall-timeout|--segment-size|--conn|-i|--idle)
+        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
             ;;  # free text: nothing to offer
+        --max-row-size)
+            COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
         *)
             return 1 ;;
     esac
@@ -102,9 +106,10 @@ _pgcopyman()
     case $cmd in
         copy)
             opts='--from --to --table -t --target-table --columns -c --query -q
-                  --format -f --header --delimiter --quote --escape --null
-                  --encoding --truncate --on-fault --stall-timeout --segment-size
-                  --json --progress --dry-run --quiet --help -h' ;;
+                  --format -f --header --header-match --delimiter --quote --escape
+                  --null --encoding --truncate --on-fault --stall-timeout
+                  --segment-size --jobs -j --split-key --max-row-size --json --progress
+                  --dry-run --quiet --help -h' ;;
         listen)
             opts='--conn -c --idle -i --json -j --help -h' ;;
         notify)

@@ -58,7 +58,8 @@ typedef enum pgcm_status {
 	PGCM_ERR_CONNECTION,    /* a connection was lost or is not usable */
 	PGCM_ERR_SERVER,        /* the server reported an error */
 	PGCM_ERR_TIMEOUT,       /* a peer made no progress for too long */
-	PGCM_ERR_CALLBACK       /* a caller's callback reported failure */
+	PGCM_ERR_CALLBACK,      /* a caller's callback reported failure */
+	PGCM_ERR_PLAN           /* the copy plan found problems: see pgcm_plan_problem() */
 } pgcm_status;
 
 /* pgcm_strerror: a static, constant description of a status. */
@@ -434,6 +435,270 @@ PGCM_API pgcm_status pgcm_transfer(PGconn *src, const char *copy_to,
                                    PGconn *const *dsts, const char *copy_from, size_t n,
                                    uint64_t *rows, uint64_t *bytes,
                                    char *errbuf, size_t errbuf_size);
+
+/* ------------------------------------------------------------------------
+ * Sessions: the settings that shape COPY's text data
+ * ------------------------------------------------------------------------ */
+
+/*
+ * pgcm_session_pin: pin the settings of conn's session that change what
+ * COPY text data says, as pg_dump does, so that a value written as text by
+ * one server is read back as the same value by another:
+ *   DateStyle ISO (the session's day/month order is kept: it only matters
+ *   for files written by hand), IntervalStyle postgres, extra_float_digits 3,
+ *   client_encoding encoding (UTF8 when NULL), bytea_output hex, xmloption
+ *   content, and row_security off (a source table whose row-level security
+ *   would hide rows is then an error, never a silent partial copy).
+ * TimeZone, lc_monetary and search_path are left as they are: the copy plan
+ * converts time zones itself, compares money formats, and qualifies names.
+ * Blocks for one round trip (PQexec).  Returns PGCM_OK, PGCM_ERR_ARG (NULL
+ * conn), PGCM_ERR_CONNECTION (conn is not usable) or PGCM_ERR_SERVER (the
+ * server refused a setting); errbuf (may be NULL) gets the message.
+ */
+PGCM_API pgcm_status pgcm_session_pin(PGconn *conn, const char *encoding, char *errbuf,
+                                      size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * The copy plan: the COPY statements of one table, from both catalogs
+ * ------------------------------------------------------------------------ */
+
+/*
+ * A plan reads the catalogs of the source and of every target and writes the
+ * COPY statement of each, for one table (or one query), so that each target
+ * stores exactly what `INSERT INTO target (cols) SELECT cols FROM source`
+ * would store if both tables were on the target's server -- or it refuses,
+ * before any data moves, with a problem naming the table, the column, both
+ * types and the target.
+ *
+ *   - Columns are matched by name and listed on both sides, in one order (the
+ *     source's, or the order of pgcm_plan_set_columns()).  Dropped columns do
+ *     not exist.  A source column a target lacks is a problem, unless the
+ *     column list leaves it out; a target column the source lacks gets its
+ *     default (a note).  A column generated on the targets is left out (they
+ *     compute it; a note); generated on some targets only, it is a problem.  A
+ *     column generated on the source only is copied (read with SELECT): its
+ *     values are data the target keeps.  Identity columns keep the source's
+ *     values (COPY writes them even for GENERATED ALWAYS).
+ *   - Every target gets the same stream: one column list, one format, one
+ *     conversion per column.  A target needing another conversion than the
+ *     others is a problem naming it.
+ *   - Format: binary only when every copied column has the same built-in type
+ *     and type modifier on the source and every target, the servers share a
+ *     major version and a client_encoding, and the type has a binary form
+ *     (money also needs the same lc_monetary format); otherwise text, with the
+ *     reason naming the first column and target that differ.
+ *   - Types that differ are converted on the source with the cast INSERT ...
+ *     SELECT would use (an assignment or implicit cast in pg_cast, or the
+ *     automatic I/O conversion to a string type), written without a type
+ *     modifier so that the target's input function applies its own (as the
+ *     assignment would).  Explicit-only and missing casts are problems.
+ *     timestamptz to timestamp, date or time converts in the targets' TimeZone
+ *     (targets that disagree are a problem); timestamp and date to
+ *     timestamptz are read by the target in its own TimeZone.  Other
+ *     conversions that depend on TimeZone need the same TimeZone on both sides.
+ *     Custom types are matched by qualified name: enums need every source label
+ *     on the target, composites the same attributes, domains the same base.
+ *     reg* columns (regclass, regtype, ...) are copied as qualified names.
+ *   - Sources: a table (`COPY t (cols) TO STDOUT`), an inheritance parent (its
+ *     own rows: ONLY wherever a query is used), a partitioned table, a view,
+ *     a materialised view or a foreign table (`COPY (SELECT cols FROM ...)`),
+ *     or a query (its output columns, by name).  Targets: tables, partitioned
+ *     tables (PostgreSQL 11 or later) and foreign tables.  Names are read as
+ *     SQL reads them (`s.t`, `"Mixed Case"`), resolved with each session's
+ *     search_path, written schema-qualified; a name part longer than 63 bytes
+ *     is a problem (the server would truncate it silently).
+ *   - Text data must mean the same on every session: the plan checks the
+ *     settings pgcm_session_pin() sets on every connection it is given, for
+ *     the types that depend on them, and reports an unpinned one as a problem.
+ *
+ * Building a plan runs ordinary synchronous queries (PQexec, PQprepare) on
+ * the connections it is given: it blocks, and the connections must be idle
+ * (or in the caller's transaction, which a failing query would abort; the
+ * plan's own catalog queries do not fail).  Nothing is written.  A plan holds
+ * no connection after pgcm_plan_build() returns; its statements are plain
+ * strings for pgcm_producer_pg() and pgcm_receiver_pg().
+ */
+typedef struct pgcm_plan pgcm_plan;
+
+/* pgcm_plan_new: an empty plan (format auto, text as the fallback).  NULL when out of memory. */
+PGCM_API pgcm_plan *pgcm_plan_new(void);
+
+/*
+ * pgcm_plan_set_source_table / _query / _stream: where the rows come from:
+ * a relation named as SQL reads it on conn; the output of query on conn
+ * (described with PQprepare on the unnamed statement, not run); or a stream
+ * of COPY data (a file, a pipe, a callback) whose columns are the column
+ * list, or else the first server target's.  Strings are copied; conn stays
+ * the caller's.  Returns PGCM_OK, PGCM_ERR_ARG, PGCM_ERR_NOMEM, or
+ * PGCM_ERR_STATE once built.
+ */
+PGCM_API pgcm_status pgcm_plan_set_source_table(pgcm_plan *p, PGconn *conn, const char *table);
+PGCM_API pgcm_status pgcm_plan_set_source_query(pgcm_plan *p, PGconn *conn, const char *query);
+PGCM_API pgcm_status pgcm_plan_set_source_stream(pgcm_plan *p);
+
+/*
+ * pgcm_plan_add_target / _stream: a target table on conn (table NULL: the
+ * source table's name, resolved on the target), or a stream target (a file,
+ * stdout, a callback: it receives the stream as it is).  *index (may be
+ * NULL) gets its 0-based index, the order of the problems' target field.
+ * Returns as the source setters.
+ */
+PGCM_API pgcm_status pgcm_plan_add_target(pgcm_plan *p, PGconn *conn, const char *table,
+                                          size_t *index);
+PGCM_API pgcm_status pgcm_plan_add_target_stream(pgcm_plan *p, size_t *index);
+
+/*
+ * pgcm_plan_set_columns: copy only these columns, in this order: a comma
+ * separated list as SQL reads it ("id, \"Last Name\"").  NULL: every column.
+ * Returns as the source setters (a malformed list is a problem of the build).
+ */
+PGCM_API pgcm_status pgcm_plan_set_columns(pgcm_plan *p, const char *columns);
+
+/*
+ * pgcm_plan_set_format: the COPY format and its options (fmt copied; its
+ * max_row is not used).  automatic = 1: binary when the plan proves it exact,
+ * else fmt (TEXT or CSV); automatic = 0: fmt as given -- BINARY with types
+ * that differ is a problem.  The default is automatic text.  Returns PGCM_OK,
+ * PGCM_ERR_ARG (automatic with a BINARY fmt), PGCM_ERR_STATE once built.
+ */
+PGCM_API pgcm_status pgcm_plan_set_format(pgcm_plan *p, const pgcm_format *fmt, int automatic);
+
+/* pgcm_plan_set_null_string / _encoding: COPY's NULL and ENCODING options (copied; NULL: none). */
+PGCM_API pgcm_status pgcm_plan_set_null_string(pgcm_plan *p, const char *null_string);
+PGCM_API pgcm_status pgcm_plan_set_encoding(pgcm_plan *p, const char *encoding);
+
+/*
+ * pgcm_plan_set_header_line: the CSV header line a stream source starts with
+ * (len bytes, copied; its line end may be included).  The build compares its
+ * names with the column list, exactly and in order, as COPY's HEADER MATCH
+ * does, and reports a mismatch as a problem.  The line stays in the stream.
+ */
+PGCM_API pgcm_status pgcm_plan_set_header_line(pgcm_plan *p, const char *line, size_t len);
+
+/*
+ * pgcm_plan_set_header_match_on_targets: on = 1 writes HEADER MATCH into the
+ * server targets' COPY, so that each compares the header with its column list
+ * as the data arrives (for a header the caller cannot read ahead, such as a
+ * pipe).  It needs PostgreSQL 15 targets: an older one is a problem.
+ */
+PGCM_API pgcm_status pgcm_plan_set_header_match_on_targets(pgcm_plan *p, int on);
+
+/*
+ * pgcm_plan_build: read the catalogs and decide everything.  Blocks (see
+ * above).  Returns PGCM_OK when the copy can run as planned, PGCM_ERR_PLAN
+ * when it would fail or store something else than INSERT ... SELECT would
+ * (every problem is listed: pgcm_plan_problem()), PGCM_ERR_ARG (no source or
+ * no target), PGCM_ERR_STATE (built already) or PGCM_ERR_NOMEM.  A catalog
+ * query that fails is a problem of its endpoint, not a failure of the build.
+ */
+PGCM_API pgcm_status pgcm_plan_build(pgcm_plan *p);
+
+/*
+ * A problem (the copy must not run) or a note (how a column is handled).
+ * Strings are borrowed from the plan, valid until pgcm_plan_free().
+ */
+typedef struct pgcm_plan_finding {
+	long target;              /* 0-based target index, or -1: the source or the whole plan */
+	const char *table;        /* the table concerned, schema-qualified, or "" */
+	const char *column;       /* the column concerned, or "" */
+	const char *message;      /* one line naming table, column, types and target */
+} pgcm_plan_finding;
+
+/* pgcm_plan_problem_count / pgcm_plan_problem: the problems; NULL past the end. */
+PGCM_API size_t pgcm_plan_problem_count(const pgcm_plan *p);
+PGCM_API const pgcm_plan_finding *pgcm_plan_problem(const pgcm_plan *p, size_t i);
+/* pgcm_plan_note_count / pgcm_plan_note: the notes (left-out columns, defaults, ONLY, ...). */
+PGCM_API size_t pgcm_plan_note_count(const pgcm_plan *p);
+PGCM_API const pgcm_plan_finding *pgcm_plan_note(const pgcm_plan *p, size_t i);
+
+/* How one column reaches one target. */
+typedef enum pgcm_plan_conversion {
+	PGCM_CONV_SAME = 0,       /* the same type: the value as it is (binary-safe when built-in) */
+	PGCM_CONV_TEXT,           /* through text, read by the target's input function: another
+	                             type modifier, a domain, a custom type matched by name,
+	                             timestamp read as timestamptz in the target's TimeZone */
+	PGCM_CONV_CAST,           /* the source computes the target's type (the assignment cast,
+	                             AT TIME ZONE, a qualified name for reg* types) */
+	PGCM_CONV_REFUSED         /* it cannot be copied to this target: see the problems */
+} pgcm_plan_conversion;
+
+/*
+ * pgcm_plan_conversion_name: "same", "text", "cast" or "refused" ("unknown"
+ * for another value).  Static.
+ */
+PGCM_API const char *pgcm_plan_conversion_name(pgcm_plan_conversion conv);
+
+/* One column of the stream as seen by one target.  Strings borrowed from the plan. */
+typedef struct pgcm_plan_column_info {
+	const char *name;         /* the column's name (exact, unquoted) */
+	const char *source_type;  /* e.g. "numeric(10,2)"; NULL for a stream source */
+	const char *source_expr;  /* what the source selects, NULL when the column is read as is */
+	const char *target_type;  /* NULL for a stream target, or a target lacking the column */
+	pgcm_plan_conversion conversion;
+	const char *detail;       /* in words, e.g. "cast on the source to double precision" */
+} pgcm_plan_column_info;
+
+/* pgcm_plan_column_count: the columns of the stream, in its order. */
+PGCM_API size_t pgcm_plan_column_count(const pgcm_plan *p);
+/*
+ * pgcm_plan_column: column i of the stream as seen by target t.  Returns
+ * PGCM_OK, or PGCM_ERR_ARG when i or t is out of range or the plan is not built.
+ */
+PGCM_API pgcm_status pgcm_plan_column(const pgcm_plan *p, size_t i, size_t t,
+                                      pgcm_plan_column_info *out);
+
+/*
+ * pgcm_plan_format: the stream's format as chosen, for pgcm_producer_* and
+ * pgcm_producer_set_format(); pgcm_plan_format_reason: why, in words, e.g.
+ * "column amount: numeric on the source, double precision on target 2".
+ * Returns PGCM_OK, or PGCM_ERR_STATE before a build.  The reason is borrowed.
+ */
+PGCM_API pgcm_status pgcm_plan_format(const pgcm_plan *p, pgcm_format *fmt);
+PGCM_API const char *pgcm_plan_format_reason(const pgcm_plan *p);
+
+/*
+ * pgcm_plan_source_command: the source's "COPY ... TO STDOUT", or NULL (a
+ * stream source, a problem, or not built).  Borrowed.
+ */
+PGCM_API const char *pgcm_plan_source_command(const pgcm_plan *p);
+
+/*
+ * pgcm_plan_source_command_range: the source's COPY restricted to the rows
+ * matching where (SQL the caller writes, e.g. a ctid or key range for one of
+ * several parallel streams): "COPY (SELECT cols FROM [ONLY] rel WHERE (where))
+ * TO STDOUT ...".  Returns a string to free with pgcm_free(), or NULL (out of
+ * memory, no relation source, not built).
+ */
+PGCM_API char *pgcm_plan_source_command_range(const pgcm_plan *p, const char *where);
+
+/*
+ * pgcm_plan_source_relation: what a query reads the source relation as:
+ * `ONLY "s"."t"` for a table (its own rows, not its inheritance children's),
+ * `"s"."t"` for a partitioned table, a view or a foreign table; NULL for a
+ * query or a stream source.  pgcm_plan_source_relkind: its pg_class.relkind
+ * ('r', 'p', 'v', 'm', 'f'), or 0.  pgcm_plan_source_name: "s.t" for people.
+ */
+PGCM_API const char *pgcm_plan_source_relation(const pgcm_plan *p);
+/* pgcm_plan_source_table: the source relation as `"s"."t"` (for regclass, TRUNCATE ...), or NULL. */
+PGCM_API const char *pgcm_plan_source_table(const pgcm_plan *p);
+PGCM_API char pgcm_plan_source_relkind(const pgcm_plan *p);
+PGCM_API const char *pgcm_plan_source_name(const pgcm_plan *p);
+
+/* pgcm_plan_target_count: the targets, in the order added. */
+PGCM_API size_t pgcm_plan_target_count(const pgcm_plan *p);
+/* pgcm_plan_target_command: target i's "COPY ... FROM STDIN", or NULL (stream target, problem). */
+PGCM_API const char *pgcm_plan_target_command(const pgcm_plan *p, size_t i);
+/* pgcm_plan_target_name: target i's table as "s.t" (NULL: a stream target or not found). */
+PGCM_API const char *pgcm_plan_target_name(const pgcm_plan *p, size_t i);
+
+/* pgcm_plan_errmsg: why the last call failed (PGCM_ERR_*), or a summary of the problems; "" if none. */
+PGCM_API const char *pgcm_plan_errmsg(const pgcm_plan *p);
+
+/* pgcm_plan_free: free the plan.  The connections stay the caller's.  NULL is fine. */
+PGCM_API void pgcm_plan_free(pgcm_plan *p);
+
+/* pgcm_free: free memory the library handed out (pgcm_plan_source_command_range()). */
+PGCM_API void pgcm_free(void *ptr);
 
 /* ------------------------------------------------------------------------
  * Notification management

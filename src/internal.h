@@ -397,7 +397,7 @@ void pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate
 /* pgcm__receiver_clear_error: a reconciled receiver starts without an error status. */
 void pgcm__receiver_clear_error(pgcm_receiver *r);
 
-/* pgconn.c: libpq helpers of the connection endpoints and the listener */
+/* pgconn.c: libpq helpers of the connection endpoints, the listener and the plan's catalog reads */
 /* Wait on conn's socket for events, or say the connection is gone. */
 void pgcm__wait_conn(pgcm__wait *w, PGconn *conn, short events);
 /* A zero-timeout poll: has the server sent us something? */

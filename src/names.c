@@ -26,6 +26,7 @@ pgcm_strerror(pgcm_status st)
 	case PGCM_ERR_SERVER: return "server error";
 	case PGCM_ERR_TIMEOUT: return "timed out";
 	case PGCM_ERR_CALLBACK: return "callback failed";
+	case PGCM_ERR_PLAN: return "the copy plan found problems";
 	}
 	return "unknown status";
 }
@@ -66,6 +67,18 @@ pgcm_format_kind_name(pgcm_format_kind kind)
 	case PGCM_FORMAT_TEXT: return "text";
 	case PGCM_FORMAT_CSV: return "csv";
 	case PGCM_FORMAT_BINARY: return "binary";
+	}
+	return "unknown";
+}
+
+const char *
+pgcm_plan_conversion_name(pgcm_plan_conversion conv)
+{
+	switch (conv) {
+	case PGCM_CONV_SAME: return "same";
+	case PGCM_CONV_TEXT: return "text";
+	case PGCM_CONV_CAST: return "cast";
+	case PGCM_CONV_REFUSED: return "refused";
 	}
 	return "unknown";
 }

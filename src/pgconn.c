@@ -1,6 +1,6 @@
 /*
  * pgconn.c: libpq helpers shared by the connection producer and receiver
- * (and the listener): the descriptor to wait on, a look at the socket, giving
+ * (and the listener, the plan's catalog reads): the descriptor to wait on, a look at the socket, giving
  * up on a peer that does not answer, a result's error as one line, and the
  * one loop that reads results until NULL.
  */

@@ -62,33 +62,14 @@ teardown(void **state)
 	return it_world_teardown(state);
 }
 
-/* server_bytes: what the server's COPY ... TO STDOUT writes, whole. */
+/* server_bytes: what the server's COPY t TO STDOUT with these options writes, whole. */
 static char *
 server_bytes(PGconn *conn, const char *with, size_t *len)
 {
-	char sql[256], *out = NULL, *buf;
-	size_t n = 0;
-	int got;
-	PGresult *res;
+	char sql[256];
 
 	snprintf(sql, sizeof sql, "COPY t TO STDOUT %s", with);
-	res = PQexec(conn, sql);
-	assert_int_equal(PQresultStatus(res), PGRES_COPY_OUT);
-	PQclear(res);
-	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
-		out = realloc(out, n + (size_t) got + 1);
-		assert_non_null(out);
-		memcpy(out + n, buf, (size_t) got);
-		n += (size_t) got;
-		PQfreemem(buf);
-	}
-	assert_int_equal(got, -1);
-	res = PQgetResult(conn);
-	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
-	PQclear(res);
-	assert_null(PQgetResult(conn));
-	*len = n;
-	return out ? out : calloc(1, 1);
+	return it_copy_out(conn, sql, len);
 }
 
 static char *

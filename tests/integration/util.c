@@ -9,10 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include "util.h"
+#include "pgcopyman.h"
 
 const char *
 it_conninfo(int i)
@@ -56,6 +59,58 @@ it_connect(int i)
 	}
 	PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	return conn;
+}
+
+/* conninfo_with: cluster i's connection string with keyword=value added (malloc'd). */
+static char *
+conninfo_with(int i, const char *keyword, const char *value)
+{
+	const char *base = it_conninfo(i);
+	size_t n = strlen(base) + strlen(keyword) + strlen(value) + 3;
+	char *s = malloc(n);
+
+	assert_non_null(s);
+	/* libpq takes the last value of a keyword given twice. */
+	snprintf(s, n, "%s %s=%s", base, keyword, value);
+	return s;
+}
+
+char *
+it_conninfo_db(int i, const char *db)
+{
+	return conninfo_with(i, "dbname", db);
+}
+
+char *
+it_conninfo_password(int i, const char *password)
+{
+	return conninfo_with(i, "password", password);
+}
+
+PGconn *
+it_connect_db(int i, const char *db)
+{
+	char *ci = it_conninfo_db(i, db);
+	PGconn *conn = PQconnectdb(ci);
+
+	free(ci);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		print_error("connect to cluster %d, database %s: %s", i, db, PQerrorMessage(conn));
+		PQfinish(conn);
+		fail();
+	}
+	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+	return conn;
+}
+
+void
+it_create_database(int i, const char *db)
+{
+	PGconn *admin = it_connect(i);
+
+	it_exec(admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db);
+	it_exec(admin, "CREATE DATABASE %s", db);
+	PQfinish(admin);
 }
 
 static char *
@@ -240,18 +295,6 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "FROM generate_series(1, %d) g", name, rows);
 }
 
-/* with_secret: the connection string with a password added (trust auth ignores it). */
-static char *
-with_secret(const char *conninfo)
-{
-	size_t n = strlen(conninfo) + sizeof " password=" IT_SECRET;
-	char *s = malloc(n);
-
-	assert_non_null(s);
-	snprintf(s, n, "%s password=" IT_SECRET, conninfo);
-	return s;
-}
-
 int
 it_world_setup(void **state, int ndst, int rows, int flags)
 {
@@ -262,13 +305,13 @@ it_world_setup(void **state, int ndst, int rows, int flags)
 	w->ndst = ndst;
 	w->lenient = (flags & IT_LENIENT) != 0;
 	w->src = it_connect(1);
-	w->src_ci = with_secret(it_conninfo(1));
+	w->src_ci = it_conninfo_password(1, IT_SECRET);
 	it_create_mixed_table(w->src, "t");
 	if (rows > 0)
 		it_fill_mixed(w->src, "t", rows);
 	for (int i = 0; i < ndst; i++) {
 		w->dst[i] = it_connect(i + 2);
-		w->dst_ci[i] = with_secret(it_conninfo(i + 2));
+		w->dst_ci[i] = it_conninfo_password(i + 2, IT_SECRET);
 		it_create_mixed_table(w->dst[i], "t");
 	}
 	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-itest.XXXXXX");
@@ -338,25 +381,36 @@ now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-it_run
-it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+void
+it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 {
-	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	char bin[512];
 	const char *argv[64];
-	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
-	pid_t pid;
-	it_run r;
-	double t0 = now_s();
+	int n = 0, gate[2] = {-1, -1}, ofd, efd;
 
+	memset(p, 0, sizeof *p);
+	snprintf(p->out, sizeof p->out, "/tmp/pgcm-cli-out.XXXXXX");
+	snprintf(p->err, sizeof p->err, "/tmp/pgcm-cli-err.XXXXXX");
+	ofd = mkstemp(p->out);
+	efd = mkstemp(p->err);
 	assert_true(ofd >= 0 && efd >= 0);
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	if (gated)
+		assert_int_equal(pipe(gate), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		char go;
+		int ifd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+		if (gated) {
+			close(gate[1]);
+			if (read(gate[0], &go, 1) != 1)
+				_exit(126);
+			close(gate[0]);
+		}
 		dup2(ifd, 0);
 		dup2(ofd, 1);
 		dup2(efd, 2);
@@ -364,20 +418,91 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		execv(argv[0], (char *const *) argv);
 		_exit(127);
 	}
-	if (sig) {
-		usleep((useconds_t) signal_after_ms * 1000);
-		kill(pid, sig);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	r.seconds = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = it_slurp(outp);
-	r.err = it_slurp(errp);
 	close(ofd);
 	close(efd);
-	unlink(outp);
-	unlink(errp);
+	if (gated)
+		close(gate[0]);
+	p->gate = gate[1];
+}
+
+void
+it_cli_release(it_proc *p)
+{
+	if (p->gate < 0)
+		return;
+	assert_int_equal(write(p->gate, "g", 1), 1);
+	close(p->gate);
+	p->gate = -1;
+}
+
+it_run
+it_cli_wait(it_proc *p, long *maxrss_kb)
+{
+	struct rusage ru;
+	it_run r;
+	int st;
+
+	it_cli_release(p);
+	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
+	if (maxrss_kb)
+		*maxrss_kb = ru.ru_maxrss;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = it_slurp(p->out);
+	r.err = it_slurp(p->err);
+	r.seconds = 0;
+	unlink(p->out);
+	unlink(p->err);
 	return r;
+}
+
+it_run
+it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	double t0 = now_s();
+	it_proc p;
+	it_run r;
+
+	assert_true(ifd >= 0);
+	it_cli_spawn(&p, args, ifd, 0);
+	close(ifd);
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(p.pid, sig);
+	}
+	r = it_cli_wait(&p, NULL);
+	r.seconds = now_s() - t0;
+	return r;
+}
+
+char *
+it_copy_out(PGconn *conn, const char *sql, size_t *len)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *out = NULL, *buf;
+	size_t n = 0;
+	int got;
+
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		print_error("%s: %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		fail();
+	}
+	PQclear(res);
+	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
+		out = realloc(out, n + (size_t) got + 1);
+		assert_non_null(out);
+		memcpy(out + n, buf, (size_t) got);
+		n += (size_t) got;
+		PQfreemem(buf);
+	}
+	assert_int_equal(got, -1);
+	res = PQgetResult(conn);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_null(PQgetResult(conn));
+	*len = n;
+	return out ? out : calloc(1, 1);
 }
 
 void
@@ -395,4 +520,103 @@ it_expect_status(const it_run *r, int status)
 		            r->out, r->err);
 		fail();
 	}
+}
+
+pgcm_plan *
+it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f)
+{
+	pgcm_plan *p = pgcm_plan_new();
+	pgcm_format fmt;
+
+	assert_non_null(p);
+	assert_int_equal(pgcm_plan_set_source_table(p, src, table), PGCM_OK);
+	for (int i = 0; i < ndst; i++)
+		assert_int_equal(pgcm_plan_add_target(p, dst[i], NULL, NULL), PGCM_OK);
+	pgcm_format_init(&fmt, strcmp(f, "csv") == 0 ? PGCM_FORMAT_CSV
+	                       : strcmp(f, "binary") == 0 ? PGCM_FORMAT_BINARY : PGCM_FORMAT_TEXT);
+	assert_int_equal(pgcm_plan_set_format(p, &fmt, strcmp(f, "auto") == 0), PGCM_OK);
+	return p;
+}
+
+pgcm_status
+it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err, size_t errlen)
+{
+	pgcm_format fmt;
+	pgcm_producer *prod = pgcm_producer_pg(src, pgcm_plan_source_command(p));
+	pgcm_copy *c;
+	pgcm_status st;
+
+	assert_int_equal(pgcm_plan_format(p, &fmt), PGCM_OK);
+	assert_non_null(prod);
+	assert_int_equal(pgcm_producer_set_format(prod, &fmt), PGCM_OK);
+	c = pgcm_copy_new(prod);
+	assert_non_null(c);
+	for (int i = 0; i < ndst; i++) {
+		it_exec(dst[i], "BEGIN");
+		assert_int_equal(pgcm_copy_add(c, pgcm_receiver_pg(dst[i], pgcm_plan_target_command(p, (size_t) i))),
+		                 PGCM_OK);
+	}
+	st = pgcm_copy_run(c, NULL);
+	snprintf(err, errlen, "%s", pgcm_copy_errmsg(c));
+	if (st != PGCM_OK) {
+		pgcm_failure fl;
+		pgcm_copy_finish(c, &fl);
+		for (size_t k = 0; k < fl.nfaults; k++)
+			snprintf(err, errlen, "%s", fl.faults[k].message);
+	}
+	pgcm_copy_free(c);
+	for (int i = 0; i < ndst; i++)
+		it_exec(dst[i], st == PGCM_OK ? "COMMIT" : "ROLLBACK");
+	return st;
+}
+
+PGconn *
+it_connect_pinned(int i, const char *db)
+{
+	PGconn *conn = it_connect_db(i, db);
+	char err[256];
+
+	if (pgcm_session_pin(conn, NULL, err, sizeof err) != PGCM_OK)
+		fail_msg("pgcm_session_pin: %s", err);
+	return conn;
+}
+
+void
+it_expect_sql(PGconn *conn, const char *sql, const char *want)
+{
+	char *got = it_scalar(conn, "%s", sql);
+
+	if (strcmp(got, want) != 0)
+		fail_msg("%s:\n got  %s\n want %s", sql, got, want);
+	free(got);
+}
+
+int
+it_trio_setup(void **state, const char *db)
+{
+	it_trio *t = calloc(1, sizeof *t);
+
+	assert_non_null(t);
+	for (int i = 1; i <= 3; i++)
+		it_create_database(i, db);
+	t->src = it_connect_pinned(1, db);
+	t->dst = it_connect_pinned(2, db);
+	t->dst2 = it_connect_pinned(3, db);
+	*state = t;
+	return 0;
+}
+
+int
+it_trio_teardown(void **state)
+{
+	it_trio *t = *state;
+
+	it_assert_usable(t->src);
+	it_assert_usable(t->dst);
+	it_assert_usable(t->dst2);
+	PQfinish(t->src);
+	PQfinish(t->dst);
+	PQfinish(t->dst2);
+	free(t);
+	return 0;
 }

@@ -11,10 +11,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
 #include <libpq-fe.h>
+#include "pgcopyman.h"
 
 /* ------------------------------------------------------------------------
  * Groups: every itest_*.c file is linked into one runner, build/tests/itest
@@ -75,12 +77,54 @@ int it_world_teardown(void **state);
 	static int setup(void **state) { return it_world_setup(state, ndst, rows, flags); } \
 	static int teardown(void **state) { return it_world_teardown(state); }
 
+/* ------------------------------------------------------------------------
+ * The plan tests' fixture: three pinned sessions to a database of their own
+ * ------------------------------------------------------------------------ */
+
+/* Three pinned sessions to a fresh database on clusters 1 (the source), 2 and 3 (targets). */
+typedef struct it_trio {
+	PGconn *src, *dst, *dst2;
+} it_trio;
+/*
+ * it_trio_setup / it_trio_teardown: a group's setup and teardown (the runner
+ * runs them around each test, in its child): (re)create db on each cluster
+ * and connect; check that each session is usable and idle, close.
+ */
+int it_trio_setup(void **state, const char *db);
+int it_trio_teardown(void **state);
+/*
+ * it_plan_new: a plan of table from src to every dst[0..ndst), in format f:
+ * "auto", "text", "csv" or "binary" (not built yet).
+ */
+pgcm_plan *it_plan_new(PGconn *src, PGconn *const *dst, int ndst, const char *table, const char *f);
+/*
+ * it_plan_run: the built plan's copy, each target in its own transaction,
+ * committed only when the copy succeeded.  err gets the failure.
+ */
+pgcm_status it_plan_run(PGconn *src, PGconn *const *dst, int ndst, const pgcm_plan *p, char *err,
+                        size_t errlen);
+
+/* ------------------------------------------------------------------------
+ * Connections, SQL, the servers' processes
+ * ------------------------------------------------------------------------ */
+
 /* The connection string of cluster i (1-based), from PGCM_TEST_CONN_i. */
 const char *it_conninfo(int i);
 /* How many clusters the harness started. */
 int it_clusters(void);
 /* Connect to cluster i; fails the test on error.  Notices are kept quiet. */
 PGconn *it_connect(int i);
+/* The connection string of cluster i, database db (malloc'd), and a connection to it. */
+char *it_conninfo_db(int i, const char *db);
+PGconn *it_connect_db(int i, const char *db);
+/* The connection string of cluster i with a password (malloc'd; the servers trust, and ignore it). */
+char *it_conninfo_password(int i, const char *password);
+/* A connection to database db of cluster i, pinned with pgcm_session_pin() as the command pins its own. */
+PGconn *it_connect_pinned(int i, const char *db);
+/* (Re)create database db on cluster i (dropping it first). */
+void it_create_database(int i, const char *db);
+/* Fails the test unless sql's first value on conn is want (as text). */
+void it_expect_sql(PGconn *conn, const char *sql, const char *want);
 /* Run sql (one or more statements); fails the test unless it succeeds. */
 void it_exec(PGconn *conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The first column of the first row of sql, malloc'd ("" for NULL). */
@@ -131,5 +175,25 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+/* What the server's COPY ... TO STDOUT statement sql writes, whole (malloc'd; its length in *len). */
+char *it_copy_out(PGconn *conn, const char *sql, size_t *len);
+
+/* A run of the command in the background (it_cli_spawn), its output going to files. */
+typedef struct it_proc {
+	pid_t pid;
+	int gate;          /* write end: a byte lets the child exec (it_cli_release); -1: none */
+	char out[40], err[40];
+} it_proc;
+/*
+ * it_cli_spawn: start build/pgcopyman with args (NULL-terminated) in the
+ * background, stdin from in_fd (-1: /dev/null), stdout and stderr to files.
+ * gated: the child waits for it_cli_release() before it execs, so that the
+ * caller knows its pid first.  Bounded by a 120 s alarm.
+ */
+void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/* it_cli_release: let a gated child exec. */
+void it_cli_release(it_proc *p);
+/* it_cli_wait: wait for the run (releasing it if gated); its status and output; *maxrss_kb if not NULL. */
+it_run it_cli_wait(it_proc *p, long *maxrss_kb);
 
 #endif

@@ -76,18 +76,40 @@ test_formats_and_statuses(void **state)
 		pgcm_format_kind_name(PGCM_FORMAT_CSV),
 		pgcm_format_kind_name(PGCM_FORMAT_BINARY),
 	};
-	const char *statuses[PGCM_ERR_CALLBACK + 1];
+	/* PGCM_ERR_PLAN is the last status. */
+	const char *statuses[PGCM_ERR_PLAN + 1];
 
 	(void) state;
 	distinct(formats, 3);
 	assert_string_equal(formats[1], "csv");
 	assert_string_equal(pgcm_format_kind_name((pgcm_format_kind) 7), "unknown");
-	for (int st = PGCM_OK; st <= PGCM_ERR_CALLBACK; st++)
+	for (int st = PGCM_OK; st <= PGCM_ERR_PLAN; st++)
 		statuses[st] = pgcm_strerror((pgcm_status) st);
-	for (int i = 0; i <= PGCM_ERR_CALLBACK; i++)
+	for (int i = 0; i <= PGCM_ERR_PLAN; i++) {
+		assert_string_not_equal(statuses[i], "unknown status");
 		for (int j = 0; j < i; j++)
 			assert_string_not_equal(statuses[i], statuses[j]);
+	}
+	assert_string_equal(pgcm_strerror(PGCM_ERR_PLAN), "the copy plan found problems");
 	assert_string_equal(pgcm_strerror((pgcm_status) 1000), "unknown status");
+}
+
+static void
+test_plan_conversions(void **state)
+{
+	const char *names[] = {
+		pgcm_plan_conversion_name(PGCM_CONV_SAME),
+		pgcm_plan_conversion_name(PGCM_CONV_TEXT),
+		pgcm_plan_conversion_name(PGCM_CONV_CAST),
+		pgcm_plan_conversion_name(PGCM_CONV_REFUSED),
+	};
+
+	(void) state;
+	distinct(names, sizeof names / sizeof names[0]);
+	/* The command's --dry-run --json prints these words: they are part of its output. */
+	assert_string_equal(names[0], "same");
+	assert_string_equal(names[3], "refused");
+	assert_string_equal(pgcm_plan_conversion_name((pgcm_plan_conversion) 42), "unknown");
 }
 
 static void
@@ -110,6 +132,7 @@ main(void)
 		cmocka_unit_test(test_receiver_states),
 		cmocka_unit_test(test_notify_kinds),
 		cmocka_unit_test(test_formats_and_statuses),
+		cmocka_unit_test(test_plan_conversions),
 		cmocka_unit_test(test_version),
 	};
 
