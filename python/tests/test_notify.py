@@ -96,9 +96,11 @@ def test_notifier_ends_when_its_last_connection_broke(connect):
     terminate_backend(1, conn.info.backend_pid)
     [failed] = take_events(notifier, 1)
     assert failed.kind == "failed" and failed.connection is conn
-    started = time.monotonic()
-    assert list(notifier) == []
-    assert time.monotonic() - started < 5
+    rest = []
+    for item in notifier:
+        rest.append(item)
+        assert len(rest) < 10, "the iteration goes on without a live connection: %r" % rest
+    assert rest == []
     # A connection added afterwards starts it again.
     other = connect(2, autocommit=True)
     other.execute("LISTEN jobs")
