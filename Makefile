@@ -11,7 +11,8 @@ COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 WERROR ?= 1
 SANITIZE ?= 0
 
-VERSION = 0.1.0
+# The version is the header's (PGCM_VERSION): one place to change it.
+VERSION := $(shell sed -n 's/^#define PGCM_VERSION "\(.*\)"/\1/p' include/pgcopyman.h)
 SOMAJOR = 0
 
 ifeq ($(SANITIZE),1)
@@ -42,9 +43,11 @@ CLI_SRC = $(sort $(wildcard cli/*.c))
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ITEST_SRC = $(sort $(wildcard tests/integration/itest_*.c))
-ITEST_BIN = $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
-ITEST_UTIL = $(BUILD)/tests/integration/util.o
+# The integration tests: every tests/integration/itest_*.c linked into one runner
+# (runner.c), with the helpers they share (util.c, plan_cases.c).
+ITEST_SRC = $(sort $(wildcard tests/integration/*.c))
+ITEST_OBJ = $(ITEST_SRC:%.c=$(BUILD)/%.o)
+ITEST = $(BUILD)/tests/itest
 EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
@@ -85,13 +88,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
 
-$(ITEST_UTIL): tests/integration/util.c tests/integration/util.h
+$(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integration/*.h) \
+		include/pgcopyman.h src/internal.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
 
-$(BUILD)/tests/itest_%: tests/integration/itest_%.c $(ITEST_UTIL) $(STATIC) tests/integration/util.h
+$(ITEST): $(ITEST_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(ITEST_UTIL) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS) -lpthread
+	$(CC) -o $@ $(ITEST_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS) -lpthread
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -110,8 +114,9 @@ check: unit integration
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: all $(ITEST_BIN)
-	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST_BIN)
+# ITEST_ARGS: patterns that pick tests (build/tests/itest --help), e.g. ITEST_ARGS='copy faults/*abort*'.
+integration: all $(ITEST)
+	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST) $(ITEST_ARGS)
 
 examples: $(EXAMPLE_BIN)
 

@@ -189,8 +189,8 @@ notifier_next(pgpy_notifier *self)
 	self->busy = 0;
 	if (st < 0)
 		return NULL;
-	if (st == PGCM_ERR_STATE)
-		return NULL; /* nothing left to wait for: the iteration ends */
+	if (st == PGCM_DONE)
+		return NULL; /* no live connection is left: the iteration ends */
 	if (st != PGCM_OK)
 		return pgpy_notify_error(pgcm_notifier_errmsg(self->n), st);
 	switch (ev.kind) {
@@ -320,7 +320,8 @@ PyDoc_STRVAR(notifier_doc,
 "notification, in the order the server sent them; Event('idle') when nothing came\n"
 "for `idle` seconds; Event('failed', message, connection) once for a connection that\n"
 "broke (it is set aside).  idle=0 is poll mode: the iteration yields what is pending\n"
-"and stops.  It also stops when no connection is left to wait for.  It never sends,\n"
+"and stops.  It also stops, whatever `idle` is, once no live connection is left (each\n"
+"one failed, or was removed or closed); add() one to go on.  It never sends,\n"
 "commits or closes anything; between iterations you may use the connections (psycopg\n"
 "then takes the notifications that arrive meanwhile: see add_notify_handler).  The\n"
 "wait releases the GIL; Ctrl-C interrupts it.");

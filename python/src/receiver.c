@@ -295,21 +295,6 @@ receiver_dealloc(pgpy_receiver *self)
 	Py_TYPE(self)->tp_free((PyObject *) self);
 }
 
-static const char *
-state_name(pgcm_receiver_state st)
-{
-	switch (st) {
-	case PGCM_RECEIVER_IDLE: return "idle";
-	case PGCM_RECEIVER_ACTIVE: return "active";
-	case PGCM_RECEIVER_FAULTED: return "faulted";
-	case PGCM_RECEIVER_DROPPED: return "dropped";
-	case PGCM_RECEIVER_DONE: return "done";
-	case PGCM_RECEIVER_ABORTED: return "aborted";
-	default: break; /* a state added to the library after this module */
-	}
-	return "unknown";
-}
-
 /* pgpy_receiver_state: where it stands, live or as the finished copy left it. */
 pgcm_receiver_state
 pgpy_receiver_state(const pgpy_receiver *self)
@@ -322,14 +307,14 @@ receiver_repr(pgpy_receiver *self)
 {
 	return PyUnicode_FromFormat("<%s %R %s>", Py_TYPE(self)->tp_name,
 	                            self->label ? self->label : Py_None,
-	                            state_name(pgpy_receiver_state(self)));
+	                            pgcm_receiver_state_name(pgpy_receiver_state(self)));
 }
 
 static PyObject *
 receiver_get_state(pgpy_receiver *self, void *closure)
 {
 	(void) closure;
-	return PyUnicode_FromString(state_name(pgpy_receiver_state(self)));
+	return PyUnicode_FromString(pgcm_receiver_state_name(pgpy_receiver_state(self)));
 }
 
 static PyObject *

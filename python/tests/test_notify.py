@@ -87,6 +87,28 @@ def test_notifier_reports_a_broken_connection_once(connect):
     assert not any(getattr(e, "kind", None) == "failed" for e in events)
 
 
+def test_notifier_ends_when_its_last_connection_broke(connect):
+    # As py-postgresql's NotificationManager: no live connection left ends the
+    # iteration, idle events or not (it used to yield idle events forever).
+    conn = connect(1, autocommit=True)
+    conn.execute("LISTEN jobs")
+    notifier = pgcopyman.Notifier(conn, idle=0.2)
+    terminate_backend(1, conn.info.backend_pid)
+    [failed] = take_events(notifier, 1)
+    assert failed.kind == "failed" and failed.connection is conn
+    rest = []
+    for item in notifier:
+        rest.append(item)
+        assert len(rest) < 10, "the iteration goes on without a live connection: %r" % rest
+    assert rest == []
+    # A connection added afterwards starts it again.
+    other = connect(2, autocommit=True)
+    other.execute("LISTEN jobs")
+    notifier.add(other)
+    notify(2, "jobs", "again")
+    assert [n.payload for n in take(notifier, 1)] == ["again"]
+
+
 def test_notifier_forgets_a_connection_closed_by_its_owner(connect):
     a, b = connect(1, autocommit=True), connect(2, autocommit=True)
     a.execute("LISTEN jobs")

@@ -1091,8 +1091,7 @@ test_help_and_completion(void **state)
 	free(out);
 }
 
-int
-main(void)
+IT_GROUP(commit)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_deferred_trigger_with_jobs, setup, teardown),
@@ -1110,8 +1109,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_default_state_dir_keeps_no_secret, setup, teardown),
 		cmocka_unit_test(test_help_and_completion),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("commit", tests, NULL, NULL);
+	return it_add_group("commit", tests, NULL, NULL);
 }

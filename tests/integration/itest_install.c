@@ -482,8 +482,7 @@ test_bash_completion(void **state)
 	make_target("uninstall", prefix, "", tmp);
 }
 
-int
-main(void)
+IT_GROUP(install)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_man_page),
@@ -491,7 +490,5 @@ main(void)
 		cmocka_unit_test_teardown(test_install_prefix, teardown_tmp),
 		cmocka_unit_test_teardown(test_install_destdir, teardown_tmp),
 	};
-
-	(void) errno;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("install", tests, NULL, NULL);
 }

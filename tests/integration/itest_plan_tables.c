@@ -608,8 +608,7 @@ test_out_of_memory(void **state)
 	it_assert_usable(w->dst);
 }
 
-int
-main(void)
+IT_GROUP(plan_tables)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_columns_by_name),
@@ -622,8 +621,5 @@ main(void)
 		cmocka_unit_test(test_row_security),
 		cmocka_unit_test(test_out_of_memory),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("plan tables", tests, setup, it_trio_teardown);
+	return it_add_group("plan_tables", tests, setup, it_trio_teardown);
 }

@@ -2,6 +2,7 @@
  * util.c: helpers for the integration tests (see util.h).
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,17 +61,30 @@ it_connect(int i)
 	return conn;
 }
 
-char *
-it_conninfo_db(int i, const char *db)
+/* conninfo_with: cluster i's connection string with keyword=value added (malloc'd). */
+static char *
+conninfo_with(int i, const char *keyword, const char *value)
 {
 	const char *base = it_conninfo(i);
-	size_t n = strlen(base) + strlen(db) + 16;
+	size_t n = strlen(base) + strlen(keyword) + strlen(value) + 3;
 	char *s = malloc(n);
 
 	assert_non_null(s);
 	/* libpq takes the last value of a keyword given twice. */
-	snprintf(s, n, "%s dbname=%s", base, db);
+	snprintf(s, n, "%s %s=%s", base, keyword, value);
 	return s;
+}
+
+char *
+it_conninfo_db(int i, const char *db)
+{
+	return conninfo_with(i, "dbname", db);
+}
+
+char *
+it_conninfo_password(int i, const char *password)
+{
+	return conninfo_with(i, "password", password);
 }
 
 PGconn *
@@ -242,6 +256,15 @@ it_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+double
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
 const char *
 it_build_path(const char *file, char *buf, size_t size)
 {
@@ -270,6 +293,64 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "ARRAY['x', 'y,' || g, NULL], jsonb_build_object('k', g, 's', E'a\\nb'), g %% 2 = 0, "
 	        "md5(g::text)::uuid, decode(md5(g::text), 'hex') "
 	        "FROM generate_series(1, %d) g", name, rows);
+}
+
+int
+it_world_setup(void **state, int ndst, int rows, int flags)
+{
+	it_world *w = calloc(1, sizeof *w);
+
+	assert_non_null(w);
+	assert_true(ndst >= 0 && ndst <= 3);
+	w->ndst = ndst;
+	w->lenient = (flags & IT_LENIENT) != 0;
+	w->src = it_connect(1);
+	w->src_ci = it_conninfo_password(1, IT_SECRET);
+	it_create_mixed_table(w->src, "t");
+	if (rows > 0)
+		it_fill_mixed(w->src, "t", rows);
+	for (int i = 0; i < ndst; i++) {
+		w->dst[i] = it_connect(i + 2);
+		w->dst_ci[i] = it_conninfo_password(i + 2, IT_SECRET);
+		it_create_mixed_table(w->dst[i], "t");
+	}
+	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-itest.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	*state = w;
+	return 0;
+}
+
+/*
+ * close_checked: a connection the test left behind must be usable and idle;
+ * a lenient world rolls back what a test left open and closes a dead one.
+ */
+static void
+close_checked(PGconn *conn, int lenient)
+{
+	if (!conn)
+		return;
+	if (!lenient || PQstatus(conn) == CONNECTION_OK) {
+		if (lenient && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			it_exec(conn, "ROLLBACK");
+		it_assert_usable(conn);
+	}
+	PQfinish(conn);
+}
+
+int
+it_world_teardown(void **state)
+{
+	it_world *w = *state;
+
+	close_checked(w->src, w->lenient);
+	free(w->src_ci);
+	for (int i = 0; i < w->ndst; i++) {
+		close_checked(w->dst[i], w->lenient);
+		free(w->dst_ci[i]);
+	}
+	it_system("rm -rf '%s'", w->dir);
+	free(w);
+	return 0;
 }
 
 char *
