@@ -121,7 +121,8 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 # start_cluster NAME: initdb + pg_ctl start with default settings except where
-# to listen (a unix socket only).  fsync stays on.
+# to listen (a unix socket only) and prepared transactions (pgcopyman --jobs
+# commits a target's sessions in two phases).  fsync stays on.
 start_cluster() {
 	local d="$top/$1" sock="$top/$1.sock"
 	as_server mkdir -p "$d" "$sock"
@@ -131,6 +132,7 @@ start_cluster() {
 listen_addresses = ''
 unix_socket_directories = '$sock'
 port = 5432
+max_prepared_transactions = 8
 CONF
 	started+=("$d")
 	as_server "$pgbin/pg_ctl" -D "$d" -l "$top/$1.log" -w -t 60 start >/dev/null \

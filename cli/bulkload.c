@@ -8,6 +8,7 @@
  * streams load over several sessions, and an index dropped in one of them
  * would lock the others out of the table (and the TRUNCATE commits first).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,10 +193,20 @@ copied_columns(const pgcm_plan *plan, size_t *n)
 	return cols;
 }
 
+/* lock_wait_ms: how long a sequence's lock is waited for: --stall-timeout (0: without limit). */
+static int
+lock_wait_ms(const copy_opts *o)
+{
+	double ms = o->stall_timeout * 1000.0;
+
+	return ms >= (double) INT_MAX ? INT_MAX : ms > 0 && ms < 1 ? 1 : (int) ms;
+}
+
 /*
- * sync_sequences: move e's owned sequences forward to the source's.  A query
- * that failed on the target failed its transaction: the target is faulted.
- * One that failed on the source only leaves a warning.
+ * sync_sequences: move e's owned sequences forward to the source's, in its
+ * load's transaction (sequences.c: transactional, so they move only if it
+ * commits).  A query that failed on the target failed its transaction: the
+ * target is faulted.  One that failed on the source only leaves a warning.
  */
 static int
 sync_sequences(copy_endpoint *e, const copy_opts *o, const copy_endpoint *src, const pgcm_plan *plan,
@@ -214,7 +225,7 @@ sync_sequences(copy_endpoint *e, const copy_opts *o, const copy_endpoint *src, c
 	cols = copied_columns(plan, &ncols);
 	ok = (cols || !pgcm_plan_column_count(plan))
 	     && seq_sync_owned(src->conns[0], pgcm_plan_source_table(plan), e->conns[0], qname, cols, ncols,
-	                       &b->seqs, &b->nseqs, err, sizeof err);
+	                       lock_wait_ms(o), &b->seqs, &b->nseqs, err, sizeof err);
 	if (!cols && pgcm_plan_column_count(plan))
 		snprintf(err, sizeof err, "out of memory");
 	free(cols);
@@ -288,7 +299,11 @@ bulkload_finish(copy_endpoint *dst, const copy_opts *o, const copy_endpoint *src
 		if (b && b->def && !b->load_seconds && b->t_dropped > 0)
 			b->load_seconds = t - b->t_dropped;
 	}
-	/* Under --on-fault abort a failure here rolls every target back: no sequence moves then. */
+	/*
+	 * The sequences move inside each target's transaction, after its rebuild
+	 * (a target that faulted there is not loaded any more); under --on-fault
+	 * abort a failure rolls every target back, so none is tried then.
+	 */
 	if (o->no_sequences || src->kind != EP_SERVER || !pgcm_plan_source_table(plan) || (!ok && o->on_fault_abort))
 		return ok;
 	for (int i = 0; i < o->nto; i++)

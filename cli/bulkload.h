@@ -7,12 +7,16 @@
  *     of the load its indexes, constraints and foreign keys are re-created in
  *     the same transaction, on every target at once, and checked;
  *   - every load from a source table: the sequences its copied columns own
- *     are moved forward on the target to the source's (sequences.c).
+ *     are moved forward on the target to the source's, in the same
+ *     transaction (sequences.c: transactional, unlike setval()).
  *
  * Two hooks in the transaction flow call it: bulkload_after_truncate() right
- * after the TRUNCATE, and bulkload_finish() once the streams are over and
- * before any target commits.  A target whose work after the COPY fails is
- * marked faulted and reported (e->reported): it must not be committed.
+ * after the TRUNCATE (copy_commit.c), and bulkload_finish() once the streams
+ * are over, before the end phase (copy_settle_targets: the deferred
+ * constraints' check, PREPARE, COMMIT).  A target whose work after the COPY
+ * fails is marked faulted and reported (e->reported): the end phase rolls it
+ * back like any faulted target; with --jobs its sequences move on the first
+ * stream's session, prepared and committed with the others.
  */
 #ifndef PGCM_CLI_BULKLOAD_H
 #define PGCM_CLI_BULKLOAD_H
@@ -58,9 +62,11 @@ int bulkload_after_truncate(copy_endpoint *e, const copy_opts *o);
  * every server target whose streams all completed (none if aborted): the
  * deferred work re-created, on all targets at once, the progress display
  * showing which index each builds; then the definitions checked, then the
- * sequences (unless --no-sequences; src a server and a source table).  A
- * target that fails is marked faulted (status, error, sqlstate, reported)
- * with its error shown.  Returns 1 when no target failed here, else 0.
+ * sequences moved in each one's transaction (unless --no-sequences; src a
+ * server and a source table; none under --on-fault abort once a rebuild
+ * failed).  A target that fails is marked faulted (status, error, sqlstate,
+ * reported) with its error shown.  Returns 1 when no target failed here,
+ * else 0.
  */
 int bulkload_finish(copy_endpoint *dst, const copy_opts *o, const copy_endpoint *src,
                     const pgcm_plan *plan, int aborted, cli_progress *prog);

@@ -65,9 +65,9 @@ print_sequences_json(FILE *f, const bulkload *b)
 		cli_json_string(f, s->column);
 		fprintf(f, ", \"sequence\": ");
 		cli_json_string(f, s->sequence);
-		fprintf(f, ", \"set\": %s", s->value ? "true" : "false");
-		if (s->value)
-			fprintf(f, ", \"value\": %s, \"is_called\": %s", s->value, s->is_called ? "true" : "false");
+		fprintf(f, ", \"set\": %s", s->next ? "true" : "false");
+		if (s->next)
+			fprintf(f, ", \"next\": %s", s->next);
 		else {
 			fprintf(f, ", \"why\": ");
 			cli_json_string(f, s->why);
@@ -90,7 +90,8 @@ bulkload_print_json(FILE *f, const copy_endpoint *e)
 		return;
 	if (b->replaced)
 		print_deferral_json(f, b);
-	if (b->seq_checked || b->seq_warning)
+	/* The sequences moved in the load's transaction: only a target that committed has them moved. */
+	if ((b->seq_checked || b->seq_warning) && e->status && strcmp(e->status, "ok") == 0)
 		print_sequences_json(f, b);
 }
 
@@ -131,13 +132,13 @@ bulkload_print_summary(FILE *f, const copy_endpoint *e)
 		fprintf(f, "pgcopyman: target %s: %s not deferred: %s\n", e->label, d->kept[i].name, d->kept[i].why);
 	for (size_t i = 0; i < b->nseqs; i++) {
 		const seq_result *s = &b->seqs[i];
-		if (s->value)
-			fprintf(f, "pgcopyman: target %s: sequence %s (column %s) set to %s, as on the source\n", e->label,
-			        s->sequence, s->column, s->value);
+		if (s->next)
+			fprintf(f, "pgcopyman: target %s: sequence %s (column %s) moved forward: its next value is %s, "
+			        "as on the source\n", e->label, s->sequence, s->column, s->next);
 		else
 			fprintf(f, "pgcopyman: target %s: sequence %s (column %s) left as it is: %s\n", e->label,
 			        s->sequence, s->column, s->why);
 	}
 	if (b->seq_warning)
-		fprintf(f, "pgcopyman: target %s: sequences not set: %s\n", e->label, b->seq_warning);
+		fprintf(f, "pgcopyman: target %s: sequences not moved: %s\n", e->label, b->seq_warning);
 }

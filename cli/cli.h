@@ -9,38 +9,45 @@
 
 #include <libpq-fe.h>
 
+#include "conninfo.h"
+#include "secrets.h"
+#include "strbuf.h"
+
 /* Exit statuses (named, as pgcopydb's defaults.h does). */
 enum cli_exit {
 	EXIT_LOADED = 0,        /* every target loaded */
 	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
 	EXIT_USAGE = 2,         /* usage error */
-	EXIT_PARTIAL = 3        /* some targets faulted, the others loaded */
+	EXIT_PARTIAL = 3,       /* some targets faulted, the others loaded */
+	EXIT_UNKNOWN = 4        /* the outcome on some target is unknown (its report says what to check) */
 };
 
 int cli_copy(int argc, char **argv);
 int cli_listen(int argc, char **argv);
 int cli_notify(int argc, char **argv);
+int cli_recover(int argc, char **argv);
 
-/* Print msg to stderr as "pgcopyman: msg". */
+/* Each subcommand's getopt tables (copy_options.c, cmd_listen.c, cmd_notify.c, cmd_recover.c). */
+extern const cli_optspec cli_copy_optspec;
+extern const cli_optspec cli_listen_optspec;
+extern const cli_optspec cli_notify_optspec;
+extern const cli_optspec cli_recover_optspec;
+
+/* Print msg to stderr as "pgcopyman: msg", with every known secret masked (cli_scrub_text). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_out: print msg and a newline to stdout (flushed), with every known secret masked. */
+void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * cli_connect: connect with conninfo (a connection string, a URI, or "" for
- * the PG* environment), adding application_name=pgcopyman unless set.  On
- * failure returns NULL and prints an error naming the masked target.
+ * the PG* environment; a dbname that is itself one is expanded, see
+ * conninfo.h), adding application_name=pgcopyman unless set.  On failure
+ * returns NULL and prints an error naming the masked target.
  */
 PGconn *cli_connect(const char *conninfo);
 
-/*
- * cli_mask_conninfo: conninfo with every secret value (password and the
- * other keywords libpq marks secret) replaced by "********"; malloc'd.
- */
-char *cli_mask_conninfo(const char *conninfo);
-
-/* Copy argv for use and mask the connection strings in the original (the process title). */
-char **cli_scrub_argv(int argc, char **argv);
-
-/* Write s as a JSON string (quotes and escapes included) to f. */
+/* Write s as a JSON string (quotes and escapes included, known secrets masked) to f. */
 void cli_json_string(FILE *f, const char *s);
 
 /* Install SIGINT/SIGTERM handlers that set the flag cli_interrupted. */
@@ -64,9 +71,10 @@ char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
  * qtable is the relation's quoted name (for its size), qrel what a query
  * reads (ONLY "s"."t" for a table: its own rows), relkind its pg_class.relkind
  * (a view or foreign table has no pages: it needs qkey).  Every row falls in
- * exactly one range.  Returns 1, or 0 with a message in errbuf.
+ * exactly one range.  Returns 1, or 0 with *err (malloc'd, NULL when out of
+ * memory; free it).
  */
 int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qrel, char relkind,
-                     const char *qkey, char **where, char *errbuf, size_t errlen);
+                     const char *qkey, char **where, char **err);
 
 #endif

@@ -38,7 +38,8 @@ cli_copy(int argc, char **argv)
 	pgcm_progress total = {0, 0};
 	const char *format, *why;
 	double t0;
-	int rc, loaded = 0, faulted = 0, aborted = 0;
+	int rc, loaded = 0, unknown = 0, aborted = 0;
+	copy_commit commit = {.lock_fd = -1};
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
 	pgcm_plan *plan = NULL;
@@ -101,11 +102,19 @@ cli_copy(int argc, char **argv)
 			cli_error("out of memory");
 			goto cleanup;
 		}
+	/*
+	 * What the commit needs (prepared transactions, the run's record) is
+	 * refused now if missing; a dry run checks it too, and exits as the
+	 * copy would.
+	 */
 	if (o.dry_run) {
 		copy_print_plan(plan, &o, &src, dst, src_cmds);
-		rc = EXIT_LOADED;
+		rc = copy_commit_prepare(&commit, dst, &o);
 		goto cleanup;
 	}
+	if ((rc = copy_commit_prepare(&commit, dst, &o)) != 0)
+		goto cleanup;
+	rc = EXIT_FAILED;
 	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
 	if (!copy_begin_targets(dst, &o))
 		goto cleanup;
@@ -146,11 +155,15 @@ cli_copy(int argc, char **argv)
 	total = copy_totals(copies, o.jobs);
 
 	/* Commit a target only if all its streams completed and the copy as a whole did not abort. */
+	copy_settle_targets(&commit, dst, &o, aborted, aborted ? first_failure.reason : NULL);
+	if (!aborted && commit.abort_reason) {
+		aborted = 1;
+		first_failure.reason = commit.abort_reason;
+		first_failure.producer_error = NULL;
+	}
 	for (int i = 0; i < o.nto; i++) {
-		if (copy_settle_target(&dst[i], &o, aborted))
-			loaded++;
-		else if (strcmp(dst[i].status, "faulted") == 0)
-			faulted++;
+		loaded += strcmp(dst[i].status, "ok") == 0;
+		unknown += strcmp(dst[i].status, "unknown") == 0;
 	}
 	if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
@@ -162,11 +175,11 @@ cli_copy(int argc, char **argv)
 		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
 	if (!o.quiet && !o.json) {
-		copy_print_summary(&o, format, now_seconds() - t0, total, loaded, faulted);
+		copy_print_summary(&o, format, now_seconds() - t0, total, dst, o.nto);
 		for (int i = 0; i < o.nto; i++)
 			bulkload_print_summary(stderr, &dst[i]);
 	}
-	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	rc = unknown ? EXIT_UNKNOWN : loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:
 	/* The failure report's strings live in the copies: print before this. */
@@ -181,5 +194,6 @@ cleanup:
 		bulkload_free(&dst[i]);
 		copy_endpoint_close(&dst[i]);
 	}
+	copy_commit_free(&commit);
 	return rc;
 }

@@ -101,24 +101,29 @@ parse_seconds(const char *s, int *ms)
 	return 1;
 }
 
+static const struct option listen_longopts[] = {
+	{"conn", required_argument, NULL, 'c'},
+	{"idle", required_argument, NULL, 'i'},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}
+};
+
+/* --conn carries a connection string: main.c scrubs it from the process title with these tables. */
+static const int listen_conninfo_vals[] = {'c', 0};
+const cli_optspec cli_listen_optspec = {":c:i:jh", listen_longopts, listen_conninfo_vals};
+
 int
 cli_listen(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"conn", required_argument, NULL, 'c'},
-		{"idle", required_argument, NULL, 'i'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	const char *conninfo = "";
 	int idle_ms = -1, json = 0, c, rc = EXIT_FAILED;
 	pgcm_listener *l = NULL;
-	char *masked = NULL;
+	char *masked = NULL, *expanded, *err = NULL;
 
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":c:i:jh", opts, NULL)) != -1) {
+	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
+	while ((c = getopt_long(argc, argv, cli_listen_optspec.shortopts, listen_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conninfo = optarg;
@@ -163,7 +168,15 @@ cli_listen(int argc, char **argv)
 		}
 	}
 
-	l = pgcm_listener_new(conninfo, (const char *const *) argv + optind, (size_t) (argc - optind));
+	/* The listener's libpq would send a connection string given as dbname= to the server as a name. */
+	expanded = cli_expand_conninfo(conninfo, &err);
+	if (!expanded) {
+		cli_error("cannot listen: %s", err ? err : "out of memory");
+		free(err);
+		return EXIT_FAILED;
+	}
+	l = pgcm_listener_new(expanded, (const char *const *) argv + optind, (size_t) (argc - optind));
+	free(expanded);
 	if (!l) {
 		cli_error("out of memory");
 		return EXIT_FAILED;

@@ -26,14 +26,19 @@ usage(FILE *f)
 	        PGCM_CHANNEL_MAX, PGCM_PAYLOAD_MAX);
 }
 
+static const struct option notify_longopts[] = {
+	{"conn", required_argument, NULL, 'c'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}
+};
+
+/* --conn carries a connection string: main.c scrubs it from the process title with these tables. */
+static const int notify_conninfo_vals[] = {'c', 0};
+const cli_optspec cli_notify_optspec = {":c:h", notify_longopts, notify_conninfo_vals};
+
 int
 cli_notify(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"conn", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	const char *conninfo = "";
 	const char *params[2];
 	size_t clen, plen;
@@ -42,8 +47,8 @@ cli_notify(int argc, char **argv)
 	int c, rc = EXIT_FAILED;
 
 	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
+	while ((c = getopt_long(argc, argv, cli_notify_optspec.shortopts, notify_longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			conninfo = optarg;

@@ -1,6 +1,6 @@
 /*
- * common.c: helpers shared by the subcommands: connecting, masking secrets,
- * JSON strings, signals.
+ * common.c: helpers shared by the subcommands: messages, connecting, JSON
+ * strings, signals.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -12,16 +12,36 @@
 
 volatile int cli_interrupted;
 
+/* put_line: prefix and the formatted line on f, with every known secret masked. */
+static void
+put_line(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = cli_strdup_vprintf(fmt, ap), *safe = msg ? cli_scrub_text(msg) : NULL;
+
+	fprintf(f, "%s%s\n", prefix, safe ? safe : "out of memory (while writing a message)");
+	fflush(f);
+	free(safe);
+	free(msg);
+}
+
 void
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("pgcopyman: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	put_line(stderr, "pgcopyman: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+void
+cli_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(stdout, "", fmt, ap);
+	va_end(ap);
 }
 
 /* on_signal: remember the signal; the loops poll the flag and abort cleanly. */
@@ -53,124 +73,87 @@ quiet_notice(void *arg, const char *message)
 }
 
 /*
- * is_secret: libpq knows which keywords are secret: PQconndefaults() marks
- * them with dispchar "*" (password, sslpassword, ...).
+ * connect_params: the keyword/value arrays for PQconnectdbParams: our
+ * defaults first, then the user's expanded settings, which override them
+ * (later entries win).  Keepalives notice a silently dead peer in about a
+ * minute instead of the system's two hours.
  */
 static int
-is_secret(const PQconninfoOption *defaults, const char *keyword)
+connect_params(const cli_conninfo *ci, const char ***keys, const char ***vals)
 {
-	for (const PQconninfoOption *o = defaults; o && o->keyword; o++)
-		if (strcmp(o->keyword, keyword) == 0)
-			return o->dispchar && strchr(o->dispchar, '*') != NULL;
-	return 0;
-}
+	static const char *const dkeys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+	                                    "keepalives_count", "fallback_application_name"};
+	static const char *const dvals[] = {"1", "30", "10", "3", "pgcopyman"};
+	size_t nd = sizeof dkeys / sizeof dkeys[0], n = nd + ci->n;
 
-/* append: grow a malloc'd string; returns 0 when out of memory. */
-static int
-append(char **s, size_t *len, size_t *cap, const char *add)
-{
-	size_t n = strlen(add);
-
-	if (*len + n + 1 > *cap) {
-		size_t ncap = (*cap ? *cap * 2 : 128) + n;
-		char *p = realloc(*s, ncap);
-		if (!p)
-			return 0;
-		*s = p;
-		*cap = ncap;
+	*keys = calloc(n + 1, sizeof **keys);
+	*vals = calloc(n + 1, sizeof **vals);
+	if (!*keys || !*vals)
+		return 0;
+	for (size_t i = 0; i < nd; i++) {
+		(*keys)[i] = dkeys[i];
+		(*vals)[i] = dvals[i];
 	}
-	memcpy(*s + *len, add, n + 1);
-	*len += n;
+	for (size_t i = 0; i < ci->n; i++) {
+		(*keys)[nd + i] = ci->keys[i];
+		(*vals)[nd + i] = ci->vals[i];
+	}
 	return 1;
-}
-
-char *
-cli_mask_conninfo(const char *conninfo)
-{
-	PQconninfoOption *opts, *defaults;
-	char *err = NULL, *out = NULL;
-	size_t len = 0, cap = 0;
-	int ok = 1;
-
-	opts = PQconninfoParse(conninfo ? conninfo : "", &err);
-	if (!opts) {
-		/* Unparsable: show nothing of it, it may hold a password. */
-		PQfreemem(err);
-		return strdup("(invalid connection string)");
-	}
-	defaults = PQconndefaults();
-	for (PQconninfoOption *o = opts; o->keyword && ok; o++) {
-		const char *val = o->val;
-		if (!val || !*val)
-			continue;
-		if (len && !append(&out, &len, &cap, " "))
-			ok = 0;
-		ok = ok && append(&out, &len, &cap, o->keyword) && append(&out, &len, &cap, "=");
-		if (is_secret(defaults, o->keyword) || strcmp(o->keyword, "password") == 0) {
-			ok = ok && append(&out, &len, &cap, "********");
-		} else {
-			int quote = strpbrk(val, " '\\") != NULL;
-			ok = ok && (!quote || append(&out, &len, &cap, "'"));
-			for (const char *v = val; *v && ok; v++) {
-				char one[3] = {0};
-				if (*v == '\'' || *v == '\\')
-					one[0] = '\\', one[1] = *v;
-				else
-					one[0] = *v;
-				ok = append(&out, &len, &cap, one);
-			}
-			ok = ok && (!quote || append(&out, &len, &cap, "'"));
-		}
-	}
-	PQconninfoFree(opts);
-	PQconninfoFree(defaults);
-	if (!ok) {
-		free(out);
-		return NULL;
-	}
-	return out ? out : strdup("(defaults)");
 }
 
 PGconn *
 cli_connect(const char *conninfo)
 {
-	/*
-	 * Defaults come before dbname: with expand_dbname=1 the connection
-	 * string or URI in dbname is expanded in its place, and what it sets
-	 * overrides them.  Keepalives notice a silently dead peer in about a
-	 * minute instead of the system's two hours.
-	 */
-	const char *keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
-	                      "keepalives_count", "dbname", "fallback_application_name", NULL};
-	const char *vals[] = {"1", "30", "10", "3", conninfo ? conninfo : "", "pgcopyman", NULL};
-	PGconn *conn;
+	cli_conninfo ci;
+	const char **keys = NULL, **vals = NULL;
+	char *err = NULL, *masked = NULL, *msg = NULL;
+	PGconn *conn = NULL;
 
-	conn = PQconnectdbParams(keys, vals, 1);
+	if (!cli_conninfo_parse(conninfo, &ci, &err)) {
+		cli_error("cannot connect: %s", err ? err : "out of memory");
+		goto cleanup;
+	}
+	if (!connect_params(&ci, &keys, &vals)) {
+		cli_error("out of memory");
+		goto cleanup;
+	}
+	/* dbname is expanded already: libpq must not take a second look at it. */
+	conn = PQconnectdbParams(keys, vals, 0);
 	if (!conn) {
 		cli_error("out of memory");
-		return NULL;
+		goto cleanup;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
-		char *masked = cli_mask_conninfo(conninfo);
-		char *msg = strdup(PQerrorMessage(conn));
-		size_t n = msg ? strlen(msg) : 0;
+		size_t n;
+
+		masked = cli_mask_conninfo(conninfo);
+		msg = strdup(PQerrorMessage(conn));
+		n = msg ? strlen(msg) : 0;
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
 		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?", msg ? msg : "");
-		free(msg);
-		free(masked);
 		PQfinish(conn);
-		return NULL;
+		conn = NULL;
+		goto cleanup;
 	}
 	PQsetNoticeProcessor(conn, quiet_notice, NULL);
+cleanup:
+	free(keys);
+	free(vals);
+	free(err);
+	free(masked);
+	free(msg);
+	cli_conninfo_free(&ci);
 	return conn;
 }
 
 void
 cli_json_string(FILE *f, const char *s)
 {
+	char *safe = cli_scrub_text(s);
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++) {
+	for (const unsigned char *p = (const unsigned char *) (safe ? safe : "(out of memory)"); *p; p++) {
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -187,52 +170,5 @@ cli_json_string(FILE *f, const char *s)
 		}
 	}
 	fputc('"', f);
-}
-
-/*
- * cli_scrub_argv: the process title (ps, /proc/PID/cmdline) shows argv; a
- * connection string given on the command line may hold a password.  Each
- * value of --from, --to and --conn is copied for the program to use, then
- * overwritten in place with its masked form, so no secret stays visible.
- * Returns the copy of argv (malloc'd, for the rest of the run), or NULL.
- */
-char **
-cli_scrub_argv(int argc, char **argv)
-{
-	char **copy = calloc((size_t) argc + 1, sizeof *copy);
-
-	if (!copy)
-		return NULL;
-	for (int i = 0; i < argc; i++) {
-		copy[i] = strdup(argv[i]);
-		if (!copy[i]) {
-			while (i-- > 0)
-				free(copy[i]);
-			free(copy);
-			return NULL;
-		}
-	}
-	for (int i = 1; i < argc; i++) {
-		const char *opts[] = {"--from", "--to", "--conn", NULL};
-		char *value = NULL;
-		for (int k = 0; opts[k]; k++) {
-			size_t n = strlen(opts[k]);
-			if (strcmp(argv[i - 1], opts[k]) == 0)
-				value = argv[i];
-			else if (strncmp(argv[i], opts[k], n) == 0 && argv[i][n] == '=')
-				value = argv[i] + n + 1;
-		}
-		if (value && strcmp(value, "-") != 0 && strncmp(value, "file:", 5) != 0) {
-			char *masked = cli_mask_conninfo(value);
-			size_t room = strlen(value);
-			if (masked && strlen(masked) <= room) {
-				memset(value, ' ', room);
-				memcpy(value, masked, strlen(masked));
-			} else {
-				memset(value, '*', room);
-			}
-			free(masked);
-		}
-	}
-	return copy;
+	free(safe);
 }

@@ -7,10 +7,13 @@
  *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
  *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
- *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
+ *   copy_commit_plan.c what the targets' commit needs, checked before any data moves
+ *   copy_commit.c      the targets' transactions: begin, truncate, commit (two-phase where
+ *                      sessions must agree) or roll back, and the truth about each
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
  *   copy_estimate.c    what the source will send, for the progress display's percent
+ *   file_target.c      a file: target: written unseen and put in place on commit
  *   bulkload.h         around a target's COPY: deferred index work, owned sequences
  *
  * Like the rest of the command it uses only the library's public header.
@@ -23,11 +26,15 @@
 
 #include "pgcopyman.h"
 #include "progress.h"
+#include "statedir.h"
 
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
+#define COPY_MAX_ROW_LIMIT ((size_t) 1 << 30)  /* the server's own limit on a row */
 
 enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
+
+typedef struct file_target file_target;
 
 /* A source or a target, as the command line gave it. */
 typedef struct copy_endpoint {
@@ -35,16 +42,19 @@ typedef struct copy_endpoint {
 	enum endpoint_kind kind;
 	char *label;              /* masked connection string, or the path */
 	PGconn *conns[MAX_JOBS];  /* a server: one session per stream */
+	PGconn *delete_conn;      /* --truncate with --jobs: the session deleting the old rows */
 	int fd;
 	char *path;               /* file: final path */
-	char *tmp_path;           /* file target: written here, renamed on success */
+	file_target *file;        /* file target: written through it, committed on success */
 	char *command;            /* the COPY command (a target: the same for every stream) */
 	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
-	const char *status;       /* "ok", "faulted", "aborted" */
+	const char *status;       /* "ok", "faulted", "aborted", "unknown", "partial" */
 	int reported;             /* its fault was shown */
 	char *error;
 	char sqlstate[6];
-	uint64_t rows;
+	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
+	char *check;              /* "unknown": what to check, and how to settle it */
+	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
 	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
 } copy_endpoint;
 
@@ -75,11 +85,23 @@ typedef struct copy_opts {
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
+	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
+	const char *state_dir;    /* --state-dir: where two-phase runs keep their records */
 	int no_defer_indexes;     /* --truncate loads the table with its indexes in place */
 	int defer_foreign_keys;   /* also defer the foreign keys to other tables */
 	int no_sequences;         /* leave the target's sequences alone */
 	const char *maintenance_work_mem;  /* for the index rebuild (NULL: 512MB or the server's) */
 } copy_opts;
+
+/* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
+typedef struct copy_commit {
+	int two_phase;            /* server targets commit with PREPARE TRANSACTION / COMMIT PREPARED */
+	char *state_dir;          /* the run record's directory (two-phase only) */
+	int lock_fd;              /* the run's lock, held until its transactions are settled; -1 none */
+	run_record record;
+	char *abort_reason;       /* the end phase aborted the copy (--on-fault abort, a signal) */
+	int unsettled;            /* prepared transactions the run could not finish: recover's work */
+} copy_commit;
 
 /* copy_options.c */
 void copy_usage(FILE *f);
@@ -110,15 +132,76 @@ void copy_print_problems(const pgcm_plan *plan, int each);
 void copy_classify(copy_endpoint *e, const char *spec);
 int copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql);
 int copy_exec_all(copy_endpoint *e, int n, const char *sql);
+PGconn *copy_connect_session(copy_endpoint *e);
 int copy_connect_sessions(copy_endpoint *e, int n);
-int copy_open_target_file(copy_endpoint *e);
+int copy_open_target_file(copy_endpoint *e, const copy_opts *o);
 int copy_open_source(copy_endpoint *src, const copy_opts *o);
 int copy_open_target(copy_endpoint *e, const copy_opts *o);
 void copy_endpoint_close(copy_endpoint *e);
 
+/*
+ * file_target.c: a file: target (the rules are at the top of file_target.c).
+ *
+ * file_target_open: look at path and refuse what must not be written (a
+ * directory, a block device, a symbolic link to a file) before any data
+ * moves; otherwise open it for writing: a device, FIFO or socket in place (a
+ * FIFO without a reader is waited for up to wait_ms, 0: until *stop), a
+ * regular or new file unseen.  Returns the target, or NULL with *err (a
+ * malloc'd reason, e.g. "is a directory; name a file in it"; NULL when out of
+ * memory).  Free with file_target_discard().
+ *
+ * file_target_fd: the descriptor to write the data to (the target's; not to be closed).
+ *
+ * file_target_sync: fsync what was written (a device, FIFO or socket: nothing
+ * to do), ahead of file_target_commit (which syncs again, cheaply) where the
+ * caller wants a failure before it commits anything else.  Returns 1; or 0
+ * with *err (malloc'd, NULL when out of memory).
+ *
+ * file_target_commit: make what was written the file at the final path: fsync
+ * it, link or rename it into place in one step, fsync the directory (a device,
+ * FIFO or socket: nothing to do).  Returns 1; or 0 with *err (malloc'd, NULL
+ * when out of memory), and then the final path is as it was, unless the only
+ * failure was syncing the directory (the message says so).
+ *
+ * file_target_keep: instead of committing, keep what was written under a
+ * temporary name of its own beside the final path (fsync'd, created
+ * exclusively), for someone to decide about; the final path is untouched.
+ * Returns 1 with *kept (malloc'd, that file's path; NULL for a device, FIFO
+ * or socket, written in place as the data came); or 0 with *err (malloc'd,
+ * NULL when out of memory).
+ *
+ * file_target_discard: close and free t (NULL is fine); what was not
+ * committed or kept is removed (an O_TMPFILE file leaves nothing at all).
+ */
+file_target *file_target_open(const char *path, int wait_ms, const volatile int *stop, char **err);
+int file_target_fd(const file_target *t);
+int file_target_sync(file_target *t, char **err);
+int file_target_commit(file_target *t, char **err);
+int file_target_keep(file_target *t, char **kept, char **err);
+void file_target_discard(file_target *t);
+
+/* copy_commit_plan.c */
+/*
+ * Before any data moves: warn about a target's leftover prepared transactions;
+ * refuse what cannot be all-or-nothing (prepared transactions off where they
+ * are needed; --truncate with --jobs on a table with a unique index); for a
+ * two-phase run that is not a dry run, lock and write its record.  0, or the
+ * exit status (printed).
+ */
+int copy_commit_prepare(copy_commit *cc, copy_endpoint *dst, const copy_opts *o);
+/* The run's record removed when nothing is left to settle; the lock released. */
+void copy_commit_free(copy_commit *cc);
+
 /* copy_commit.c */
 int copy_begin_targets(copy_endpoint *dst, const copy_opts *o);
-int copy_settle_target(copy_endpoint *e, const copy_opts *o, int aborted);
+/*
+ * Commit every target whose streams all completed and that has no fault
+ * reported (one reported after its streams, by bulkload_finish, is rolled
+ * back), or roll it back, and set each target's status, rows, error, reason
+ * and check to what is true on it.  aborted: the copy aborted (why: its reason).
+ */
+void copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int aborted,
+                         const char *why);
 
 /* copy_run.c */
 pgcm_copy *copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint *dst,
@@ -134,6 +217,6 @@ void copy_print_json(const copy_opts *o, const char *format, const char *why, do
                      pgcm_progress total, copy_endpoint *dst, int ndst, int aborted,
                      const char *reason, const char *source_error);
 void copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_progress total,
-                        int loaded, int faulted);
+                        const copy_endpoint *dst, int ndst);
 
 #endif

@@ -60,54 +60,66 @@ copy_exec_all(copy_endpoint *e, int n, const char *sql)
 }
 
 /*
- * connect_sessions: n sessions to a server endpoint, pinned as pg_dump pins
- * its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
+ * connect_session: one more session to a server endpoint, pinned as pg_dump
+ * pins its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
  * extra_float_digits 3, client_encoding UTF8 on every side, ...), so that
  * text data means the same on both ends.  A copy may run for hours;
  * server-side timeouts meant for interactive sessions must not cut it off
- * half-way.
+ * half-way.  NULL (printed) on failure.
  */
+PGconn *
+copy_connect_session(copy_endpoint *e)
+{
+	PGconn *conn = cli_connect(e->spec);
+	char err[512];
+
+	if (conn && pgcm_session_pin(conn, "UTF8", err, sizeof err) != PGCM_OK) {
+		cli_error("%s: %s", e->label, err);
+		PQfinish(conn);
+		return NULL;
+	}
+	if (conn && !copy_exec_on(e, conn, "SET statement_timeout = 0; SET lock_timeout = 0; "
+	                                   "SET idle_in_transaction_session_timeout = 0")) {
+		cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+/* connect_sessions: n sessions to a server endpoint, one per stream. */
 int
 copy_connect_sessions(copy_endpoint *e, int n)
 {
-	for (int j = 0; j < n; j++) {
-		char err[512];
-		if (!(e->conns[j] = cli_connect(e->spec)))
+	for (int j = 0; j < n; j++)
+		if (!(e->conns[j] = copy_connect_session(e)))
 			return 0;
-		if (pgcm_session_pin(e->conns[j], "UTF8", err, sizeof err) != PGCM_OK) {
-			cli_error("%s: %s", e->label, err);
-			return 0;
-		}
-		if (!copy_exec_on(e, e->conns[j], "SET statement_timeout = 0; SET lock_timeout = 0; "
-		                              "SET idle_in_transaction_session_timeout = 0")) {
-			cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
-			return 0;
-		}
-	}
 	return 1;
 }
 
-/* open_target_file: a file target is written beside its final path, then renamed. */
+/*
+ * open_target_file: a file target is checked and opened before any data
+ * moves (file_target.c); a FIFO waits for its reader up to the stall timeout.
+ */
 int
-copy_open_target_file(copy_endpoint *e)
+copy_open_target_file(copy_endpoint *e, const copy_opts *o)
 {
-	size_t n;
+	char *err = NULL;
 
 	e->path = strdup(e->spec + 5);
-	if (!e->path || !*e->path) {
-		cli_error("file target needs a path: \"%s\"", e->spec);
+	if (!e->path) {
+		cli_error("out of memory");
 		return 0;
 	}
-	n = strlen(e->path) + 32;
-	e->tmp_path = malloc(n);
-	if (!e->tmp_path)
-		return 0;
-	snprintf(e->tmp_path, n, "%s.pgcopyman-%ld", e->path, (long) getpid());
-	e->fd = open(e->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-	if (e->fd < 0) {
-		cli_error("cannot write \"%s\": %s", e->path, strerror(errno));
+	/* Past about 24 days (an int of milliseconds) the wait may as well be unbounded (0). */
+	e->file = file_target_open(e->path, o->stall_timeout < 2e6 ? (int) (o->stall_timeout * 1000) : 0,
+	                           &cli_interrupted, &err);
+	if (!e->file) {
+		cli_error("target %s: %s", e->label ? e->label : e->spec, err ? err : "out of memory");
+		free(err);
 		return 0;
 	}
+	e->fd = file_target_fd(e->file);
 	return 1;
 }
 
@@ -150,7 +162,7 @@ copy_open_target(copy_endpoint *e, const copy_opts *o)
 	}
 	if (e->kind == EP_FILE) {
 		e->label = strdup(e->spec);
-		return o->dry_run || copy_open_target_file(e);
+		return o->dry_run || copy_open_target_file(e, o);
 	}
 	e->label = strdup("stdout");
 	e->fd = STDOUT_FILENO;
@@ -159,8 +171,8 @@ copy_open_target(copy_endpoint *e, const copy_opts *o)
 
 /*
  * copy_endpoint_close: close what the endpoint opened.  Closing a
- * connection rolls its open transaction back; a file target's temporary
- * file is removed unless it was renamed into place.
+ * connection rolls its open transaction back; what a file target wrote is
+ * discarded unless it was committed.
  */
 void
 copy_endpoint_close(copy_endpoint *e)
@@ -168,13 +180,16 @@ copy_endpoint_close(copy_endpoint *e)
 	for (int j = 0; j < MAX_JOBS; j++)
 		if (e->conns[j])
 			PQfinish(e->conns[j]);
-	if (e->kind == EP_FILE && e->fd >= 0)
+	if (e->delete_conn)
+		PQfinish(e->delete_conn);
+	if (e->file)
+		file_target_discard(e->file);  /* closes e->fd */
+	else if (e->kind == EP_FILE && e->fd >= 0)
 		close(e->fd);
-	if (e->tmp_path)
-		unlink(e->tmp_path);
-	free(e->tmp_path);
 	free(e->path);
 	free(e->label);
 	free(e->command);
 	free(e->error);
+	free(e->reason);
+	free(e->check);
 }

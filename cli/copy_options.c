@@ -2,10 +2,12 @@
  * copy_options.c: the copy command's options, checked for consistency
  * before anything connects, and its usage text.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "copy.h"
@@ -35,8 +37,9 @@ copy_usage(FILE *f)
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
 	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
-	        "      --truncate          TRUNCATE each target table first, in the same transaction; with\n"
-	        "                          one session the load then defers the table's index work: its\n"
+	        "      --truncate          empty each target table first, in the load's transaction: the old\n"
+	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE);\n"
+	        "                          with one session the load then defers the table's index work: its\n"
 	        "                          indexes, primary key, unique and exclusion constraints (and foreign\n"
 	        "                          keys to itself) are dropped after the TRUNCATE, the COPY takes\n"
 	        "                          FREEZE, and they are re-created as they were before the commit\n"
@@ -46,29 +49,39 @@ copy_usage(FILE *f)
 	        "                          the referenced tables until the commit)\n"
 	        "      --maintenance-work-mem SIZE  for the index rebuild, e.g. 1GB (default 512MB, or the\n"
 	        "                          server's setting when it is larger)\n"
-	        "      --no-sequences      leave the target's sequences alone (by default those the copied\n"
-	        "                          columns own, serial and identity, move forward to the source's)\n"
-	        );
-	/* Two parts: ISO C compilers need not take a string literal longer than 4095 bytes. */
+	        "      --no-sequences      leave the target's sequences alone (by default, once a target has\n"
+	        "                          committed, those the copied columns own, serial and identity, move\n"
+	        "                          forward to the source's)\n");
+	/* Three strings: one would pass the length ISO C requires compilers to support. */
 	fprintf(f,
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
-	        "                          the others commit; abort: the first fault aborts the whole copy\n"
-	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
+	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
+	        "                          no target commits (several server targets: two-phase commit)\n"
+	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted, a source\n"
+	        "                          that sends none ends the copy (default 60; 0: never)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
 	        "                          snapshot, each streamed to every target over its own session;\n"
-	        "                          a target commits when all its streams finished (servers only;\n"
-	        "                          with --truncate, the TRUNCATE commits before the load)\n"
+	        "                          a target's sessions commit all together or not at all, with\n"
+	        "                          two-phase commit (servers only; they need max_prepared_transactions)\n"
 	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
+	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
+	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
+	        "                          limit); memory stays bounded by it\n"
+	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
+	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
+	        "                          ~/.local/state/pgcopyman)\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
-	        "                          copy can run, 1 with every problem listed\n"
+	        "                          copy can run, 1 with every problem listed, 2 when what the\n"
+	        "                          commit needs is missing (as the copy would)\n"
 	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
-	        "  -h, --help              show this help\n"
+	        "  -h, --help              show this help\n");
+	fprintf(f,
 	        "\n"
 	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
 	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
@@ -78,16 +91,27 @@ copy_usage(FILE *f)
 	        "\n"
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
 	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
-	        "2 usage error.\n");
+	        "2 usage error, or refused before any data moved for want of what the commit needs;\n"
+	        "4 the outcome on some target is unknown (see its report).\n");
 }
 
-/* usage_error: name the bad option, show the usage. */
+/*
+ * usage_error: name the bad option, show the usage.  The message may echo
+ * an argument: known secrets are masked in it, as in every message.
+ */
 static int
 usage_error(const char *fmt, const char *arg)
 {
-	fputs("pgcopyman copy: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs("\n\n", stderr);
+	cli_buf b;
+	char *msg, *safe;
+
+	cli_buf_init(&b);
+	cli_buf_addf(&b, fmt, arg);
+	msg = cli_buf_take(&b);
+	safe = msg ? cli_scrub_text(msg) : NULL;
+	fprintf(stderr, "pgcopyman copy: %s\n\n", safe ? safe : "out of memory");
+	free(safe);
+	free(msg);
 	copy_usage(stderr);
 	return EXIT_USAGE;
 }
@@ -96,11 +120,96 @@ static int
 single_char(const char *opt, const char *v)
 {
 	if (v && strlen(v) != 1) {
-		fprintf(stderr, "pgcopyman copy: %s must be a single character, not \"%s\"\n\n", opt, v);
-		copy_usage(stderr);
+		cli_buf b;
+		char *fmt;
+
+		/* The option's name is ours; the value goes through usage_error's masking. */
+		cli_buf_init(&b);
+		cli_buf_addf(&b, "%s must be a single character, not \"%%s\"", opt);
+		fmt = cli_buf_take(&b);
+		usage_error(fmt ? fmt : "a value must be a single character, not \"%s\"", v);
+		free(fmt);
 		return 0;
 	}
 	return 1;
+}
+
+enum {
+	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
+	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
+	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM
+};
+
+static const struct option copy_longopts[] = {
+	{"from", required_argument, NULL, 'F'},
+	{"to", required_argument, NULL, 'T'},
+	{"table", required_argument, NULL, 't'},
+	{"target-table", required_argument, NULL, O_TARGET_TABLE},
+	{"columns", required_argument, NULL, 'c'},
+	{"query", required_argument, NULL, 'q'},
+	{"format", required_argument, NULL, 'f'},
+	{"truncate", no_argument, NULL, O_TRUNCATE},
+	{"json", no_argument, NULL, O_JSON},
+	{"on-fault", required_argument, NULL, O_ON_FAULT},
+	{"stall-timeout", required_argument, NULL, O_STALL},
+	{"segment-size", required_argument, NULL, O_SEGMENT},
+	{"header", no_argument, NULL, O_HEADER},
+	{"header-match", required_argument, NULL, O_HEADER_MATCH},
+	{"delimiter", required_argument, NULL, O_DELIM},
+	{"quote", required_argument, NULL, O_QUOTE},
+	{"escape", required_argument, NULL, O_ESCAPE},
+	{"null", required_argument, NULL, O_NULL},
+	{"encoding", required_argument, NULL, O_ENCODING},
+	{"dry-run", no_argument, NULL, O_DRY_RUN},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"progress", no_argument, NULL, O_PROGRESS},
+	{"jobs", required_argument, NULL, 'j'},
+	{"split-key", required_argument, NULL, O_SPLIT_KEY},
+	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"state-dir", required_argument, NULL, O_STATE_DIR},
+	{"no-defer-indexes", no_argument, NULL, O_NO_DEFER},
+	{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
+	{"no-sequences", no_argument, NULL, O_NO_SEQUENCES},
+	{"maintenance-work-mem", required_argument, NULL, O_WORK_MEM},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0}
+};
+
+/* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
+static const int copy_conninfo_vals[] = {'F', 'T', 0};
+const cli_optspec cli_copy_optspec = {":t:c:q:f:j:h", copy_longopts, copy_conninfo_vals};
+
+/*
+ * parse_size: "64MB", "512kB", "1GB", "100000" (bytes): units of 1024 as
+ * PostgreSQL's memory settings, case ignored, B optional.  Returns 0 unless
+ * it is a whole number of bytes from 1 to max.
+ */
+static int
+parse_size(const char *s, size_t max, size_t *out)
+{
+	static const struct { const char *unit; unsigned shift; } units[] = {
+		{"", 0}, {"b", 0}, {"k", 10}, {"kb", 10}, {"m", 20}, {"mb", 20}, {"g", 30}, {"gb", 30},
+	};
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return 0;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcasecmp(end, units[i].unit) != 0)
+			continue;
+		if (v == 0 || v > (unsigned long long) max >> units[i].shift)
+			return 0;
+		*out = (size_t) (v << units[i].shift);
+		return 1;
+	}
+	return 0;
 }
 
 /* memory_size: digits, then nothing (kB) or one of the server's memory units. */
@@ -118,47 +227,10 @@ memory_size(const char *v)
 	return 0;
 }
 
-/* parse_options: getopt_long over the copy command's options. */
+/* copy_parse_options: getopt_long over the copy command's options. */
 int
 copy_parse_options(int argc, char **argv, copy_opts *o)
 {
-	enum {
-		O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
-		O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY, O_HEADER_MATCH,
-		O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM
-	};
-	static const struct option longopts[] = {
-		{"from", required_argument, NULL, 'F'},
-		{"to", required_argument, NULL, 'T'},
-		{"table", required_argument, NULL, 't'},
-		{"target-table", required_argument, NULL, O_TARGET_TABLE},
-		{"columns", required_argument, NULL, 'c'},
-		{"query", required_argument, NULL, 'q'},
-		{"format", required_argument, NULL, 'f'},
-		{"truncate", no_argument, NULL, O_TRUNCATE},
-		{"json", no_argument, NULL, O_JSON},
-		{"on-fault", required_argument, NULL, O_ON_FAULT},
-		{"stall-timeout", required_argument, NULL, O_STALL},
-		{"segment-size", required_argument, NULL, O_SEGMENT},
-		{"header", no_argument, NULL, O_HEADER},
-		{"header-match", required_argument, NULL, O_HEADER_MATCH},
-		{"delimiter", required_argument, NULL, O_DELIM},
-		{"quote", required_argument, NULL, O_QUOTE},
-		{"escape", required_argument, NULL, O_ESCAPE},
-		{"null", required_argument, NULL, O_NULL},
-		{"encoding", required_argument, NULL, O_ENCODING},
-		{"dry-run", no_argument, NULL, O_DRY_RUN},
-		{"quiet", no_argument, NULL, O_QUIET},
-		{"progress", no_argument, NULL, O_PROGRESS},
-		{"jobs", required_argument, NULL, 'j'},
-		{"split-key", required_argument, NULL, O_SPLIT_KEY},
-		{"no-defer-indexes", no_argument, NULL, O_NO_DEFER},
-		{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
-		{"no-sequences", no_argument, NULL, O_NO_SEQUENCES},
-		{"maintenance-work-mem", required_argument, NULL, O_WORK_MEM},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0}
-	};
 	int ch;
 	char *end;
 
@@ -169,8 +241,8 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	o->jobs = 1;
 	o->header_match = 1;
 	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":t:c:q:f:j:h", longopts, NULL)) != -1) {
+	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
+	while ((ch = getopt_long(argc, argv, cli_copy_optspec.shortopts, copy_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F': o->from = optarg; break;
 		case 'T':
@@ -226,6 +298,16 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--jobs takes a number of streams from 1 to 16, not \"%s\"", optarg);
 			break;
 		case O_SPLIT_KEY: o->split_key = optarg; break;
+		case O_MAX_ROW:
+			if (!parse_size(optarg, COPY_MAX_ROW_LIMIT, &o->max_row))
+				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
+				                   optarg);
+			break;
+		case O_STATE_DIR:
+			if (!*optarg)
+				return usage_error("%s needs a directory", "--state-dir");
+			o->state_dir = optarg;
+			break;
 		case O_NO_DEFER: o->no_defer_indexes = 1; break;
 		case O_DEFER_FKEYS: o->defer_foreign_keys = 1; break;
 		case O_NO_SEQUENCES: o->no_sequences = 1; break;
@@ -245,6 +327,9 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		return usage_error("%s is required", "--from");
 	if (o->nto == 0)
 		return usage_error("%s is required (one or more)", "--to");
+	if (o->max_row && strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0)
+		return usage_error("%s applies to a file or stdin source (a server checks its own rows)",
+		                   "--max-row-size");
 	if (!o->table && !o->query) {
 		int from_server = strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0;
 		if (from_server || !o->target_table)

@@ -26,6 +26,8 @@ plan_format(const copy_opts *o, pgcm_format *fmt, int *automatic)
 	*automatic = is_auto && !csv_opts && !text_opts;
 	pgcm_format_init(fmt, kind);
 	fmt->header = o->header;
+	if (o->max_row)
+		fmt->max_row = o->max_row;
 	if (o->delimiter)
 		fmt->delimiter = o->delimiter[0];
 	if (o->quote)
@@ -131,7 +133,7 @@ copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint
 int
 copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds)
 {
-	char *where[MAX_JOBS] = {0}, errbuf[512];
+	char *where[MAX_JOBS] = {0}, *split_err = NULL;
 	const char *err = NULL;
 	char *qkey = NULL;
 	int ok = 0;
@@ -147,8 +149,8 @@ copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *pl
 	}
 	if (!cli_split_source(src->conns, o->jobs, pgcm_plan_source_table(plan),
 	                      pgcm_plan_source_relation(plan), pgcm_plan_source_relkind(plan), qkey, where,
-	                      errbuf, sizeof errbuf)) {
-		cli_error("source %s: %s", src->label, errbuf);
+	                      &split_err)) {
+		cli_error("source %s: %s", src->label, split_err ? split_err : "out of memory");
 		goto cleanup;
 	}
 	for (int j = 0; j < o->jobs; j++)
@@ -161,5 +163,6 @@ cleanup:
 	for (int j = 0; j < MAX_JOBS; j++)
 		free(where[j]);
 	free(qkey);
+	free(split_err);
 	return ok;
 }

@@ -19,14 +19,27 @@ usage(FILE *f)
 	        "  pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "  pgcopyman listen [--conn CONNSTR] [--idle SECONDS] [--json] CHANNEL...\n"
 	        "  pgcopyman notify [--conn CONNSTR] CHANNEL [PAYLOAD]\n"
+	        "  pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
 	        "  pgcopyman --help | --version\n"
 	        "\n"
 	        "Run `pgcopyman COMMAND --help` for a command's options.\n");
 }
 
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const cli_optspec *options;
+} commands[] = {
+	{"copy", cli_copy, &cli_copy_optspec},
+	{"listen", cli_listen, &cli_listen_optspec},
+	{"notify", cli_notify, &cli_notify_optspec},
+	{"recover", cli_recover, &cli_recover_optspec},
+};
+
 int
 main(int argc, char **argv)
 {
+	const struct command *cmd = NULL;
 	char **args;
 	int rc;
 
@@ -42,25 +55,31 @@ main(int argc, char **argv)
 		printf("pgcopyman %s (libpq %d)\n", PGCM_VERSION, PQlibVersion());
 		return 0;
 	}
-	/* The subcommands parse a copy; the original argv keeps no password. */
-	args = cli_scrub_argv(argc, argv);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			cmd = &commands[i];
+	/*
+	 * Before anything else: the process title keeps no password (scrubbed
+	 * by the command's own option tables), and every secret given is known
+	 * to the printers.
+	 */
+	cli_secrets_add_environment();
+	args = cli_scrub_argv(argc - 1, argv + 1, cmd ? cmd->options : NULL);
 	if (!args) {
 		cli_error("out of memory");
+		cli_secrets_clear();
 		return EXIT_FAILED;
 	}
-	if (strcmp(args[1], "copy") == 0) {
-		rc = cli_copy(argc - 1, args + 1);
-	} else if (strcmp(args[1], "listen") == 0) {
-		rc = cli_listen(argc - 1, args + 1);
-	} else if (strcmp(args[1], "notify") == 0) {
-		rc = cli_notify(argc - 1, args + 1);
+	if (cmd) {
+		rc = cmd->run(argc - 1, args);
 	} else {
-		cli_error("unknown command \"%s\"", args[1]);
+		cli_error("unknown command \"%s\"", args[0]);
 		usage(stderr);
 		rc = EXIT_USAGE;
 	}
-	for (int i = 0; i < argc; i++)
+	for (int i = 0; i < argc - 1; i++)
 		free(args[i]);
 	free(args);
+	cli_secrets_clear();
 	return rc;
 }

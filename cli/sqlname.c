@@ -62,42 +62,33 @@ next_part(const char **p, const char **err)
 	return out;
 }
 
-/* append_quoted: add PQescapeIdentifier(part) to the growing string. */
+/* append_quoted: add sep and PQescapeIdentifier(part) to the growing string. */
 static int
-append_quoted(PGconn *conn, char **buf, size_t *len, const char *part, const char *sep)
+append_quoted(PGconn *conn, cli_buf *buf, const char *part, const char *sep)
 {
 	char *q = PQescapeIdentifier(conn, part, strlen(part));
-	size_t add;
-	char *n;
 
 	if (!q)
 		return 0;
-	add = strlen(sep) + strlen(q);
-	n = realloc(*buf, *len + add + 2);
-	if (!n) {
-		PQfreemem(q);
-		return 0;
-	}
-	*buf = n;
-	memcpy(*buf + *len, sep, strlen(sep));
-	memcpy(*buf + *len + strlen(sep), q, strlen(q));
-	*len += add;
-	(*buf)[*len] = '\0';
+	cli_buf_add(buf, sep);
+	cli_buf_add(buf, q);
 	PQfreemem(q);
-	return 1;
+	return !buf->broken;
 }
 
-/* quote_list: parts separated by sep_char, each quoted, joined by joiner. */
+/* quote_list: parts separated by sep_char, each quoted, joined by joiner, between open and close. */
 static char *
 quote_list(PGconn *conn, const char *text, char sep_char, const char *joiner, int max_parts,
-           const char **err)
+           const char *open, const char *close, const char **err)
 {
 	const char *p = text;
-	char *buf = NULL;
-	size_t len = 0;
+	cli_buf buf;
 	int parts = 0;
+	char *out;
 
 	*err = NULL;
+	cli_buf_init(&buf);
+	cli_buf_add(&buf, open);
 	for (;;) {
 		char *part = next_part(&p, err);
 		if (!part)
@@ -107,8 +98,8 @@ quote_list(PGconn *conn, const char *text, char sep_char, const char *joiner, in
 			free(part);
 			goto fail;
 		}
-		if (!append_quoted(conn, &buf, &len, part, parts > 1 ? joiner : "")) {
-			*err = PQerrorMessage(conn);
+		if (!append_quoted(conn, &buf, part, parts > 1 ? joiner : "")) {
+			*err = buf.broken ? "out of memory" : PQerrorMessage(conn);
 			free(part);
 			goto fail;
 		}
@@ -121,34 +112,23 @@ quote_list(PGconn *conn, const char *text, char sep_char, const char *joiner, in
 		}
 		p++;
 	}
-	return buf;
+	cli_buf_add(&buf, close);
+	if (!(out = cli_buf_take(&buf)))
+		*err = "out of memory";
+	return out;
 fail:
-	free(buf);
+	cli_buf_free(&buf);
 	return NULL;
 }
 
 char *
 cli_quote_name(PGconn *conn, const char *name, const char **err)
 {
-	return quote_list(conn, name, '.', ".", 3, err);
+	return quote_list(conn, name, '.', ".", 3, "", "", err);
 }
 
 char *
 cli_quote_columns(PGconn *conn, const char *list, const char **err)
 {
-	char *inner = quote_list(conn, list, ',', ", ", 1600, err);
-	char *out;
-
-	if (!inner)
-		return NULL;
-	out = malloc(strlen(inner) + 3);
-	if (out) {
-		out[0] = '(';
-		strcpy(out + 1, inner);
-		strcat(out, ")");
-	} else {
-		*err = "out of memory";
-	}
-	free(inner);
-	return out;
+	return quote_list(conn, list, ',', ", ", 1600, "(", ")", err);
 }

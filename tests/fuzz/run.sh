@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh SECONDS: build the row scanner's fuzz target and run it
-# for SECONDS (default 60) on a seed corpus made here (plus tests/fuzz/corpus/
-# when present).  Exits non-zero on a finding; the crashing input is left in
-# build/fuzz/ (see the fuzzer's output).  Run from anywhere.
+# tests/fuzz/run.sh SECONDS: build the fuzz targets and run each for SECONDS
+# (default 60): the row scanner on a seed corpus made here (plus
+# tests/fuzz/corpus/ when present), then the command line and connection
+# strings (fuzz_cli.c) on seeds of its own.  Exits non-zero on a finding; the
+# crashing input is left in build/fuzz/ (see the fuzzer's output).  Run from
+# anywhere.
 set -euo pipefail
 secs="${1:-60}"
 cd "$(dirname "$0")/../.."
@@ -10,7 +12,7 @@ make -s -f tests/fuzz/Makefile
 out=build/fuzz
 work="$(mktemp -d "${TMPDIR:-/tmp}/pgcm-fuzz.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus"
+mkdir -p "$work/corpus" "$work/cli"
 
 # Seeds: 4 bytes of options (format kind in byte 0 % 3, header in bit 2, CSV
 # quote in bits 3-5; byte 1: escape and row cap; bytes 2-3: piece seed), then data.
@@ -36,3 +38,17 @@ if [ -d tests/fuzz/corpus ]; then cp tests/fuzz/corpus/* "$work/corpus/" 2>/dev/
 
 "$out/fuzz_rowscan" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
 	-print_final_stats=1 -artifact_prefix="$out/" "$work/corpus"
+
+# Seeds for the command line: byte 0 even builds an argument vector (byte 1:
+# the command; then tokens: option, stray text, "--", stray connection
+# string), odd masks a raw string with the sentinel in it.
+cseed() { printf "$2" >"$work/cli/$1"; }
+cseed copy-opts   '\000\000\003\000\001\003\003\001\002\003\003\001\003\007\002\003\004\003\005\003\006\003'
+cseed listen      '\000\001\003\000\003\003\003\004\004\001\002\007\003\001\002\003\010\000'
+cseed notify      '\000\002\003\000\004\003\000\003\001\006\002\011\003'
+cseed unknown     '\000\003\002\007\000\002\010\000\000\005abc'
+cseed raw-kv      '\001\006host=x\007 port=1'
+cseed raw-uri     '\001\031postgresql://u:p@h/db?pass\003=xx'
+cseed raw-nested  '\001\030dbname=\047password=\002\047 x'
+"$out/fuzz_cli" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=1024 \
+	-print_final_stats=1 -artifact_prefix="$out/" "$work/cli"

@@ -23,13 +23,18 @@
  *   - When nothing is deferred, and why: --jobs, --no-defer-indexes, a
  *     partitioned table, a partition with its parent's indexes, a table the
  *     user does not own, an index a NOT VALID foreign key needs.
- *   - Sequences of serial and identity columns move forward to the source's;
- *     never backward; --no-sequences.
+ *   - Sequences of serial and identity columns move forward to the source's,
+ *     in the load's transaction: with its commit (one session, two-phase
+ *     under --jobs, by `recover` after a crash), never when it rolls back (a
+ *     deferred constraint failing at the end, --on-fault abort); never
+ *     backward; one whose lock is not had in time is left as it was, the
+ *     load committed; --no-sequences.
  *   - The progress display: a percent for a table never analyzed, a view and
  *     a query (plain lines), the phase while indexes are built.
  *   - Two targets build their indexes side by side.
  *
- * Clusters: 1 is the source; 2 and 3 are targets.  Database "bulkload".
+ * Clusters: 1 is the source; 2 and 3 are targets.  Database "bulkload", made
+ * anew for each test (the runner runs the setup and teardown around each).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -45,6 +50,7 @@ typedef struct world {
 	PGconn *src, *dst, *dst2;
 	char *src_ci, *dst_ci, *dst2_ci;
 	char tsdir[64];
+	char state[96];           /* --state-dir of the two-phase runs */
 } world;
 
 /* The round trip's table, on the targets: every kind of index and constraint. */
@@ -100,6 +106,7 @@ setup(void **state)
 	assert_non_null(mkdtemp(w->tsdir));
 	assert_int_equal(it_system("chmod 777 %s && %s mkdir %s/c2 %s/c3", w->tsdir, as ? as : "", w->tsdir,
 	                           w->tsdir), 0);
+	snprintf(w->state, sizeof w->state, "%s/state", w->tsdir);
 	for (int c = 2; c <= 3; c++) {
 		PGconn *admin = it_connect(c);
 		it_exec(admin, "DROP TABLESPACE IF EXISTS bl_ts");
@@ -513,15 +520,6 @@ test_rebuild_is_checked(void **state)
 	free(before);
 }
 
-static int
-drop_event_trigger(void **state)
-{
-	world *w = *state;
-
-	it_exec(w->dst, "DROP EVENT TRIGGER IF EXISTS bl_meddle");
-	return 0;
-}
-
 /*
  * nd_case: load table into target conninfo ci, with one more option (and its
  * value) if any: it loads, and says why nothing was deferred.
@@ -545,6 +543,7 @@ test_not_deferred(void **state)
 {
 	world *w = *state;
 	char *before, *ci;
+	it_run r;
 
 	it_exec(w->src, "CREATE TABLE nd (id int, v int); INSERT INTO nd SELECT g, g FROM generate_series(1, 1000) g; "
 	                "CREATE TABLE ndp (id int, v int); INSERT INTO ndp SELECT g, g FROM generate_series(1, 1000) g; "
@@ -556,7 +555,16 @@ test_not_deferred(void **state)
 	                "DROP ROLE IF EXISTS bl_loader; CREATE ROLE bl_loader LOGIN; "
 	                "GRANT SELECT, INSERT, TRUNCATE ON nd TO bl_loader");
 	before = schema(2, "public.nd");
-	nd_case(w, w->dst_ci, "nd", "--jobs", "2", "\"not_deferred\": \"--jobs: the streams load over several sessions\"", 0);
+	/* --jobs: a table without a unique index (with one, --truncate --jobs is refused before any load). */
+	it_exec(w->src, "CREATE TABLE ndj (id int, v int); INSERT INTO ndj SELECT g, g FROM generate_series(1, 1000) g");
+	it_exec(w->dst, "CREATE TABLE ndj (id int, v int); CREATE INDEX ndj_v ON ndj (v); INSERT INTO ndj VALUES (-1, -1)");
+	r = copy_cli(w, "--table", "ndj", "--truncate", "--jobs", "2", "--state-dir", w->state, "--json");
+	it_expect_status(&r, 0);
+	says(&r, "\"not_deferred\": \"--jobs: the streams load over several sessions\"");
+	says(&r, "\"freeze\": false");
+	says(&r, "\"deferred\": []");
+	it_run_free(&r);
+	expect_count(w->dst, "ndj", 1000);
 	nd_case(w, w->dst_ci, "nd", "--no-defer-indexes", NULL, "\"not_deferred\": \"--no-defer-indexes\"", 0);
 	expect_schema(2, "public.nd", before);
 	expect_count(w->dst, "nd", 1000);
@@ -620,8 +628,8 @@ test_sequences(void **state)
 	it_exec(w->dst, "TRUNCATE seqt");
 	r = copy_cli(w, "--table", "seqt", "--json");
 	it_expect_status(&r, 0);
-	says(&r, "{\"column\": \"id\", \"sequence\": \"seqt_id_seq\", \"set\": true, \"value\": 250, \"is_called\": true}");
-	says(&r, "{\"column\": \"b\", \"sequence\": \"seqt_b_seq\", \"set\": true, \"value\": 2491, \"is_called\": true}");
+	says(&r, "{\"column\": \"id\", \"sequence\": \"seqt_id_seq\", \"set\": true, \"next\": 251}");
+	says(&r, "{\"column\": \"b\", \"sequence\": \"seqt_b_seq\", \"set\": true, \"next\": 2501}");
 	it_run_free(&r);
 	it_expect_sql(w->dst, "INSERT INTO seqt (c) VALUES ('new') RETURNING id || ' ' || b", "251 2501");
 
@@ -629,13 +637,141 @@ test_sequences(void **state)
 	it_exec(w->dst, "SELECT setval('seqt_id_seq', 5000)");
 	r = copy2_cli(w, "--table", "seqt", "--truncate");
 	it_expect_status(&r, 0);
-	says(&r, "sequence seqt_id_seq (column id) left as it is: already at 5000, at or past the source's 250");
-	says(&r, "sequence seqt_id_seq (column id) set to 250, as on the source");
+	says(&r, "sequence seqt_id_seq (column id) left as it is: its next value 5001 is already at or past the "
+	         "source's 251");
+	says(&r, "sequence seqt_id_seq (column id) moved forward: its next value is 251, as on the source");
 	it_run_free(&r);
 	v = seq_value(w->dst, "seqt_id_seq");
 	assert_string_equal(v, "5000 true");
 	free(v);
 	it_expect_sql(w->dst2, "INSERT INTO seqt (c) VALUES ('new') RETURNING id", "251");
+}
+
+/*
+ * The sequences move in the load's transaction, so they move only with its
+ * commit: target 2's deferred unique constraint fails at the end of its load
+ * (after its sequence was moved in it): its sequence is as it was; target
+ * 3's moves with its rows (--on-fault continue), or not at all when target
+ * 2's fault aborts the copy (--on-fault abort: two-phase, target 3 rolled
+ * back).  setval() would have left target 3's moved.
+ */
+static void
+test_sequences_roll_back_with_the_load(void **state)
+{
+	world *w = *state;
+	char *v;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE seqr (id serial, c text); "
+	                "INSERT INTO seqr (c) SELECT 'c' || (g %% 200) FROM generate_series(1, 300) g");
+	it_exec(w->dst, "CREATE TABLE seqr (id serial, c text UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+	it_exec(w->dst2, "CREATE TABLE seqr (id serial, c text)");
+
+	r = copy2_cli(w, "--table", "seqr", "--json");
+	it_expect_status(&r, 3);
+	says(&r, "a deferred constraint or trigger failed");
+	it_run_free(&r);
+	v = seq_value(w->dst, "seqr_id_seq");
+	assert_string_equal(v, "1 false");
+	free(v);
+	expect_count(w->dst, "seqr", 0);
+	it_expect_sql(w->dst2, "INSERT INTO seqr (c) VALUES ('new') RETURNING id", "301");
+
+	it_exec(w->dst2, "TRUNCATE seqr RESTART IDENTITY");
+	r = copy2_cli(w, "--table", "seqr", "--json", "--on-fault", "abort", "--state-dir", w->state);
+	it_expect_status(&r, 1);
+	says(&r, "\"status\": \"aborted\"");
+	says_not(&r, "\"sequences\"");
+	it_run_free(&r);
+	expect_count(w->dst2, "seqr", 0);
+	for (int i = 0; i < 2; i++) {
+		v = seq_value(i ? w->dst2 : w->dst, "seqr_id_seq");
+		assert_string_equal(v, "1 false");
+		free(v);
+	}
+}
+
+/* prepared: how many prepared transactions cluster conn's server holds. */
+static long long
+prepared(PGconn *conn)
+{
+	char *v = it_scalar(conn, "SELECT count(*) FROM pg_prepared_xacts");
+	long long n = atoll(v);
+
+	free(v);
+	return n;
+}
+
+/*
+ * Under --jobs the target's sessions commit in two phases: its sequence
+ * moves in the first stream's transaction, prepared and committed with the
+ * others; a run killed after its decision leaves it prepared, unmoved, and
+ * `recover` commits it with the rows.
+ */
+static void
+test_sequences_two_phase(void **state)
+{
+	world *w = *state;
+	char *v;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE seqj (id bigint GENERATED BY DEFAULT AS IDENTITY, c text); "
+	                "INSERT INTO seqj (c) SELECT 'r' || g FROM generate_series(1, 400) g");
+	it_exec(w->dst, "CREATE TABLE seqj (id bigint GENERATED BY DEFAULT AS IDENTITY, c text)");
+	r = copy_cli(w, "--table", "seqj", "--jobs", "2", "--state-dir", w->state, "--json");
+	it_expect_status(&r, 0);
+	says(&r, "{\"column\": \"id\", \"sequence\": \"seqj_id_seq\", \"set\": true, \"next\": 401}");
+	it_run_free(&r);
+	it_expect_sql(w->dst, "INSERT INTO seqj (c) VALUES ('new') RETURNING id", "401");
+
+	it_exec(w->src, "INSERT INTO seqj (c) SELECT 'more' || g FROM generate_series(1, 100) g");
+	setenv("PGCOPYMAN_TEST_KILL_AT", "after-decision", 1);
+	r = copy_cli(w, "--table", "seqj", "--jobs", "2", "--state-dir", w->state);
+	unsetenv("PGCOPYMAN_TEST_KILL_AT");
+	it_expect_status(&r, 128 + SIGKILL);
+	it_run_free(&r);
+	assert_int_equal(prepared(w->dst), 2);
+	v = seq_value(w->dst, "seqj_id_seq");
+	assert_string_equal(v, "401 true");
+	free(v);
+	r = it_cli("recover", "--state-dir", w->state);
+	it_expect_status(&r, 0);
+	it_run_free(&r);
+	assert_int_equal(prepared(w->dst), 0);
+	expect_count(w->dst, "seqj", 401 + 500);
+	v = seq_value(w->dst, "seqj_id_seq");
+	assert_string_equal(v, "501 false");
+	free(v);
+	it_expect_sql(w->dst, "INSERT INTO seqj (c) VALUES ('after') RETURNING id", "501");
+}
+
+/*
+ * A sequence another transaction is using (its nextval() holds a lock the
+ * move must wait for) is waited for --stall-timeout at most: then it is left
+ * as it was, said so, and the load commits.
+ */
+static void
+test_sequence_lock_not_had(void **state)
+{
+	world *w = *state;
+	PGconn *holder = it_connect_db(2, DB);
+	char *v;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE seql (id serial, c text); "
+	                "INSERT INTO seql (c) SELECT 'r' || g FROM generate_series(1, 100) g");
+	it_exec(w->dst, "CREATE TABLE seql (id serial, c text)");
+	it_exec(holder, "BEGIN; SELECT nextval('seql_id_seq')");
+	r = copy_cli(w, "--table", "seql", "--stall-timeout", "1", "--json");
+	it_expect_status(&r, 0);
+	says(&r, "\"set\": false, \"why\": \"not moved: canceling statement due to lock timeout\"");
+	it_run_free(&r);
+	it_exec(holder, "COMMIT");
+	PQfinish(holder);
+	expect_count(w->dst, "seql", 100);
+	v = seq_value(w->dst, "seql_id_seq");
+	assert_string_equal(v, "1 true");
+	free(v);
 }
 
 /* slow_target: table name on cluster 2 with a trigger that sleeps 0.1 s every 100th row, and an index. */
@@ -764,8 +900,7 @@ test_options(void **state)
 	it_run_free(&r);
 }
 
-int
-main(void)
+IT_GROUP(bulkload)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
@@ -774,14 +909,14 @@ main(void)
 		cmocka_unit_test(test_signal_during_rebuild),
 		cmocka_unit_test(test_targets_rebuild_at_once),
 		cmocka_unit_test(test_foreign_keys),
-		cmocka_unit_test_teardown(test_rebuild_is_checked, drop_event_trigger),
+		cmocka_unit_test(test_rebuild_is_checked),
 		cmocka_unit_test(test_not_deferred),
 		cmocka_unit_test(test_sequences),
+		cmocka_unit_test(test_sequences_roll_back_with_the_load),
+		cmocka_unit_test(test_sequences_two_phase),
+		cmocka_unit_test(test_sequence_lock_not_had),
 		cmocka_unit_test(test_progress_percent),
 		cmocka_unit_test(test_options),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("bulkload", tests, setup, teardown);
+	return it_add_group("bulkload", tests, setup, teardown);
 }

@@ -400,7 +400,7 @@ test_man_page(void **state)
 		"--truncate", "--no-defer-indexes", "--defer-foreign-keys", "--maintenance-work-mem",
 		"--no-sequences", "Replacing a table", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		NULL
+		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -448,7 +448,7 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
 	assert_string_equal(out, "copy\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman \"\"", out, sizeof out);
-	assert_string_equal(out, "copy\nlisten\nnotify\n");
+	assert_string_equal(out, "copy\nlisten\nnotify\nrecover\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-fault a", out, sizeof out);
@@ -467,6 +467,10 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "--defer-foreign-keys\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --maintenance-work-mem 5", out, sizeof out);
 	assert_string_equal(out, "512MB\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-r", out, sizeof out);
+	assert_string_equal(out, "--max-row-size\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
+	assert_string_equal(out, "64MB\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman listen --id", out, sizeof out);
 	assert_string_equal(out, "--idle\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,
@@ -485,8 +489,7 @@ test_bash_completion(void **state)
 	make_target("uninstall", prefix, "", tmp);
 }
 
-int
-main(void)
+IT_GROUP(install)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_man_page),
@@ -494,7 +497,5 @@ main(void)
 		cmocka_unit_test_teardown(test_install_prefix, teardown_tmp),
 		cmocka_unit_test_teardown(test_install_destdir, teardown_tmp),
 	};
-
-	(void) errno;
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("install", tests, NULL, NULL);
 }

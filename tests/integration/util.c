@@ -2,12 +2,15 @@
  * util.c: helpers for the integration tests (see util.h).
  */
 #include <fcntl.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -58,17 +61,30 @@ it_connect(int i)
 	return conn;
 }
 
-char *
-it_conninfo_db(int i, const char *db)
+/* conninfo_with: cluster i's connection string with keyword=value added (malloc'd). */
+static char *
+conninfo_with(int i, const char *keyword, const char *value)
 {
 	const char *base = it_conninfo(i);
-	size_t n = strlen(base) + strlen(db) + 16;
+	size_t n = strlen(base) + strlen(keyword) + strlen(value) + 3;
 	char *s = malloc(n);
 
 	assert_non_null(s);
 	/* libpq takes the last value of a keyword given twice. */
-	snprintf(s, n, "%s dbname=%s", base, db);
+	snprintf(s, n, "%s %s=%s", base, keyword, value);
 	return s;
+}
+
+char *
+it_conninfo_db(int i, const char *db)
+{
+	return conninfo_with(i, "dbname", db);
+}
+
+char *
+it_conninfo_password(int i, const char *password)
+{
+	return conninfo_with(i, "password", password);
 }
 
 PGconn *
@@ -240,6 +256,15 @@ it_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+double
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
 const char *
 it_build_path(const char *file, char *buf, size_t size)
 {
@@ -270,6 +295,64 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "FROM generate_series(1, %d) g", name, rows);
 }
 
+int
+it_world_setup(void **state, int ndst, int rows, int flags)
+{
+	it_world *w = calloc(1, sizeof *w);
+
+	assert_non_null(w);
+	assert_true(ndst >= 0 && ndst <= 3);
+	w->ndst = ndst;
+	w->lenient = (flags & IT_LENIENT) != 0;
+	w->src = it_connect(1);
+	w->src_ci = it_conninfo_password(1, IT_SECRET);
+	it_create_mixed_table(w->src, "t");
+	if (rows > 0)
+		it_fill_mixed(w->src, "t", rows);
+	for (int i = 0; i < ndst; i++) {
+		w->dst[i] = it_connect(i + 2);
+		w->dst_ci[i] = it_conninfo_password(i + 2, IT_SECRET);
+		it_create_mixed_table(w->dst[i], "t");
+	}
+	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-itest.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	*state = w;
+	return 0;
+}
+
+/*
+ * close_checked: a connection the test left behind must be usable and idle;
+ * a lenient world rolls back what a test left open and closes a dead one.
+ */
+static void
+close_checked(PGconn *conn, int lenient)
+{
+	if (!conn)
+		return;
+	if (!lenient || PQstatus(conn) == CONNECTION_OK) {
+		if (lenient && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			it_exec(conn, "ROLLBACK");
+		it_assert_usable(conn);
+	}
+	PQfinish(conn);
+}
+
+int
+it_world_teardown(void **state)
+{
+	it_world *w = *state;
+
+	close_checked(w->src, w->lenient);
+	free(w->src_ci);
+	for (int i = 0; i < w->ndst; i++) {
+		close_checked(w->dst[i], w->lenient);
+		free(w->dst_ci[i]);
+	}
+	it_system("rm -rf '%s'", w->dir);
+	free(w);
+	return 0;
+}
+
 char *
 it_slurp(const char *path)
 {
@@ -298,25 +381,37 @@ now_s(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-it_run
-it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+void
+it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 {
-	char bin[512], outp[] = "/tmp/pgcm-cli-out.XXXXXX", errp[] = "/tmp/pgcm-cli-err.XXXXXX";
+	char bin[512];
 	const char *argv[64];
-	int ofd = mkstemp(outp), efd = mkstemp(errp), n = 0, st;
-	pid_t pid;
-	it_run r;
-	double t0 = now_s();
+	int n = 0, gate[2] = {-1, -1}, ofd, efd;
 
+	memset(p, 0, sizeof *p);
+	snprintf(p->out, sizeof p->out, "/tmp/pgcm-cli-out.XXXXXX");
+	snprintf(p->err, sizeof p->err, "/tmp/pgcm-cli-err.XXXXXX");
+	ofd = mkstemp(p->out);
+	efd = mkstemp(p->err);
 	assert_true(ofd >= 0 && efd >= 0);
+	p->t0 = now_s();
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	if (gated)
+		assert_int_equal(pipe(gate), 0);
+	p->pid = fork();
+	assert_true(p->pid >= 0);
+	if (p->pid == 0) {
+		char go;
+		int ifd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
+		if (gated) {
+			close(gate[1]);
+			if (read(gate[0], &go, 1) != 1)
+				_exit(126);
+			close(gate[0]);
+		}
 		dup2(ifd, 0);
 		dup2(ofd, 1);
 		dup2(efd, 2);
@@ -324,20 +419,88 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		execv(argv[0], (char *const *) argv);
 		_exit(127);
 	}
-	if (sig) {
-		usleep((useconds_t) signal_after_ms * 1000);
-		kill(pid, sig);
-	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	r.seconds = now_s() - t0;
-	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	r.out = it_slurp(outp);
-	r.err = it_slurp(errp);
 	close(ofd);
 	close(efd);
-	unlink(outp);
-	unlink(errp);
+	if (gated)
+		close(gate[0]);
+	p->gate = gate[1];
+}
+
+void
+it_cli_release(it_proc *p)
+{
+	if (p->gate < 0)
+		return;
+	assert_int_equal(write(p->gate, "g", 1), 1);
+	close(p->gate);
+	p->gate = -1;
+	p->t0 = now_s();   /* it runs from now */
+}
+
+it_run
+it_cli_wait(it_proc *p, long *maxrss_kb)
+{
+	struct rusage ru;
+	it_run r;
+	int st;
+
+	it_cli_release(p);
+	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
+	if (maxrss_kb)
+		*maxrss_kb = ru.ru_maxrss;
+	r.seconds = now_s() - p->t0;
+	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	r.out = it_slurp(p->out);
+	r.err = it_slurp(p->err);
+	unlink(p->out);
+	unlink(p->err);
 	return r;
+}
+
+it_run
+it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
+{
+	int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
+	it_proc p;
+
+	assert_true(ifd >= 0);
+	it_cli_spawn(&p, args, ifd, 0);
+	close(ifd);
+	if (sig) {
+		usleep((useconds_t) signal_after_ms * 1000);
+		kill(p.pid, sig);
+	}
+	return it_cli_wait(&p, NULL);
+}
+
+char *
+it_copy_out(PGconn *conn, const char *sql, size_t *len)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *out = NULL, *buf;
+	size_t n = 0;
+	int got;
+
+	if (PQresultStatus(res) != PGRES_COPY_OUT) {
+		print_error("%s: %s", sql, PQerrorMessage(conn));
+		PQclear(res);
+		fail();
+	}
+	PQclear(res);
+	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
+		out = realloc(out, n + (size_t) got + 1);
+		assert_non_null(out);
+		memcpy(out + n, buf, (size_t) got);
+		n += (size_t) got;
+		PQfreemem(buf);
+	}
+	assert_int_equal(got, -1);
+	res = PQgetResult(conn);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_null(PQgetResult(conn));
+	*len = n;
+	return out ? out : calloc(1, 1);
 }
 
 void
