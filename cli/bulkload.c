@@ -306,7 +306,7 @@ bulkload_finish(copy_endpoint *dst, const copy_opts *o, const copy_endpoint *src
 	 */
 	if (o->no_sequences || src->kind != EP_SERVER || !pgcm_plan_source_table(plan) || (!ok && o->on_fault_abort))
 		return ok;
-	for (int i = 0; i < o->nto; i++)
+	for (int i = 0; i < o->nto && (ok || !o->on_fault_abort); i++)
 		if (is_loaded(&dst[i], o, aborted) && !sync_sequences(&dst[i], o, src, plan, prog))
 			ok = 0;
 	return ok;

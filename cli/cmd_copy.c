@@ -44,6 +44,7 @@ cli_copy(int argc, char **argv)
 	cli_progress *prog = NULL;
 	pgcm_plan *plan = NULL;
 	uint64_t est_rows, est_bytes;
+	char bulk_reason[96];
 	enum cli_progress_mode mode;
 
 	rc = copy_parse_options(argc, argv, &o);
@@ -146,10 +147,21 @@ cli_copy(int argc, char **argv)
 		for (size_t i = 0; i < failure.nfaults; i++)
 			copy_record_fault(dst, o.nto, &failure.faults[i], prog);
 	}
-	/* bulkload.c: deferred indexes re-created and sequences set, on every loaded target, before commits. */
+	/*
+	 * bulkload.c: on every loaded target, in its transaction, the deferred
+	 * index work re-created and the sequences moved, before the end phase.
+	 * A target that faults there is rolled back by it; under --on-fault
+	 * abort, every target is.
+	 */
 	if (!bulkload_finish(dst, &o, &src, plan, aborted, prog) && o.on_fault_abort && !aborted) {
+		int i = 0;
+		while (i < o.nto - 1 && !dst[i].reported)
+			i++;
+		snprintf(bulk_reason, sizeof bulk_reason, "--on-fault abort: target %d faulted at the end of its load",
+		         i + 1);
 		aborted = 1;
-		first_failure.reason = "--on-fault abort: a target faulted after its COPY";
+		first_failure.reason = bulk_reason;
+		first_failure.producer_error = NULL;
 	}
 	cli_progress_finish(prog);
 	total = copy_totals(copies, o.jobs);

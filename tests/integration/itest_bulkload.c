@@ -333,6 +333,7 @@ test_duplicate_fails_rebuild(void **state)
 	it_expect_status(&r, 1);
 	says(&r, "\"status\": \"faulted\"");
 	says(&r, "\"status\": \"aborted\"");
+	says(&r, "\"aborted\": true, \"reason\": \"--on-fault abort: target 1 faulted at the end of its load\"");
 	it_run_free(&r);
 	expect_count(w->dst, "dups", 3);
 	expect_count(w->dst2, "dups", 1);
