@@ -27,8 +27,8 @@
  *     in the load's transaction: with its commit (one session, two-phase
  *     under --jobs, by `recover` after a crash), never when it rolls back (a
  *     deferred constraint failing at the end, --on-fault abort); never
- *     backward; one whose lock is not had in time is left as it was, the
- *     load committed; --no-sequences.
+ *     backward; one whose lock is not had in time, or that the user does not
+ *     own, is left as it was, the load committed; --no-sequences.
  *   - The progress display: a percent for a table never analyzed, a view and
  *     a query (plain lines), the phase while indexes are built.
  *   - Two targets build their indexes side by side.
@@ -646,6 +646,26 @@ test_sequences(void **state)
 	assert_string_equal(v, "5000 true");
 	free(v);
 	it_expect_sql(w->dst2, "INSERT INTO seqt (c) VALUES ('new') RETURNING id", "251");
+
+	/* A user who may use the sequence but does not own it cannot move it in the load: said, left alone. */
+	it_exec(w->dst2, "TRUNCATE seqt RESTART IDENTITY; DROP ROLE IF EXISTS bl_seq_user; CREATE ROLE bl_seq_user LOGIN; "
+	                 "GRANT SELECT, INSERT ON seqt TO bl_seq_user; "
+	                 "GRANT SELECT, UPDATE, USAGE ON seqt_id_seq, seqt_b_seq TO bl_seq_user");
+	{
+		char *ci = malloc(strlen(w->dst2_ci) + 32);
+		assert_non_null(ci);
+		sprintf(ci, "%s user=bl_seq_user", w->dst2_ci);
+		r = it_cli("copy", "--from", w->src_ci, "--to", ci, "--table", "seqt", "--json");
+		free(ci);
+	}
+	it_expect_status(&r, 0);
+	says(&r, "{\"column\": \"id\", \"sequence\": \"seqt_id_seq\", \"set\": false, \"why\": \"only its owner may "
+	         "move it with the load (ALTER SEQUENCE), and read it\"}");
+	it_run_free(&r);
+	expect_count(w->dst2, "seqt", 250);
+	v = seq_value(w->dst2, "seqt_id_seq");
+	assert_string_equal(v, "1 false");
+	free(v);
 }
 
 /*
