@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "copy.h"
+#include "bulkload.h"
 
 void
 copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,
@@ -47,6 +48,7 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 			printf(", \"sqlstate\": ");
 			cli_json_string(stdout, dst[i].sqlstate);
 		}
+		bulkload_print_json(stdout, &dst[i]);
 		printf("}");
 	}
 	printf("]");

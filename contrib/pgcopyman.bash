@@ -2,9 +2,10 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault, --header-match and --encoding, directories
-# after --state-dir, and file names after file: in --from and --to (also as
-# --from=file:PATH).  Needs nothing from the bash-completion package.
+# values of --format, --on-fault, --header-match, --encoding,
+# --max-row-size and --maintenance-work-mem, directories after --state-dir,
+# and file names after file: in --from and --to (also as --from=file:PATH).
+# Needs nothing from the bash-completion package.
 
 # _pgcopyman_words: the words up to the cursor, split on white space only, so
 # that "file:PATH" and "--to=file:PATH" stay one word although COMP_WORDBREAKS
@@ -69,6 +70,8 @@ _pgcopyman_value()
             COMPREPLY+=($(compgen -W 'on off' -- "$value")) ;;
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
+        --maintenance-work-mem)
+            COMPREPLY+=($(compgen -W '256MB 512MB 1GB 2GB 4GB' -- "$value")) ;;
         --state-dir)
             COMPREPLY+=($(compgen -d -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
@@ -109,7 +112,8 @@ _pgcopyman()
         copy)
             opts='--from --to --table -t --target-table --columns -c --query -q
                   --format -f --header --header-match --delimiter --quote --escape
-                  --null --encoding --truncate --on-fault --stall-timeout
+                  --null --encoding --truncate --no-defer-indexes --defer-foreign-keys
+                  --maintenance-work-mem --no-sequences --on-fault --stall-timeout
                   --segment-size --jobs -j --split-key --max-row-size --state-dir
                   --json --progress --dry-run --quiet --help -h' ;;
         recover)

@@ -397,7 +397,8 @@ test_man_page(void **state)
 		"--from", "--to", "--table", "--target-table", "--columns", "--query", "--format",
 		"--header", "--header-match", "--delimiter", "--quote", "--escape", "--null", "--encoding",
 		"--jobs", "--split-key", "What gets copied",
-		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
+		"--truncate", "--no-defer-indexes", "--defer-foreign-keys", "--maintenance-work-mem",
+		"--no-sequences", "Replacing a table", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
 		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", NULL
 	};
@@ -460,6 +461,12 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "on\noff\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --split", out, sizeof out);
 	assert_string_equal(out, "--split-key\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --no-", out, sizeof out);
+	assert_string_equal(out, "--no-defer-indexes\n--no-sequences\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --defer", out, sizeof out);
+	assert_string_equal(out, "--defer-foreign-keys\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --maintenance-work-mem 5", out, sizeof out);
+	assert_string_equal(out, "512MB\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-r", out, sizeof out);
 	assert_string_equal(out, "--max-row-size\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
