@@ -19,7 +19,8 @@ enum cli_exit {
 	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
 	EXIT_USAGE = 2,         /* usage error */
 	EXIT_PARTIAL = 3,       /* some targets faulted, the others loaded */
-	EXIT_UNKNOWN = 4        /* the outcome on some target is unknown (its report says what to check) */
+	EXIT_UNKNOWN = 4,       /* the outcome on some target is unknown (its report says what to check) */
+	EXIT_VERIFY = 5         /* every target loaded, but --verify found one not the same as the source */
 };
 
 int cli_copy(int argc, char **argv);

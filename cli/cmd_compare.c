@@ -309,7 +309,7 @@ compare_all(const compare_opts *o, const tablesel *sel, PGconn *src, PGconn **ds
 
 	for (size_t i = 0; i < sel->ntables; i++) {
 		const tablesel_table *tab = &sel->tables[i];
-		compare_request req = {tab->schema, tab->name, tab->qualified, NULL, NULL};
+		compare_request req = {.schema = tab->schema, .name = tab->name, .display = tab->qualified};
 		table_outcome *t = &out[n];
 		if (tab->covered_by >= 0)
 			continue;

@@ -37,7 +37,7 @@ cli_copy(int argc, char **argv)
 	pgcm_progress total = {0, 0};
 	const char *format, *why;
 	double t0;
-	int rc, loaded = 0, unknown = 0, aborted = 0;
+	int rc, loaded = 0, unknown = 0, aborted = 0, unverified = 0;
 	copy_commit commit = {.lock_fd = -1};
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
@@ -115,7 +115,7 @@ cli_copy(int argc, char **argv)
 		goto cleanup;
 	rc = EXIT_FAILED;
 	copy_estimate(plan, &src, &est_rows, &est_bytes);
-	if (!copy_begin_targets(dst, &o))
+	if (!copy_verify_begin(&src, &o) || !copy_begin_targets(dst, &o))
 		goto cleanup;
 
 	for (int j = 0; j < o.jobs; j++)
@@ -159,6 +159,8 @@ cli_copy(int argc, char **argv)
 		loaded += strcmp(dst[i].status, "ok") == 0;
 		unknown += strcmp(dst[i].status, "unknown") == 0;
 	}
+	if (o.verify && !aborted && (unverified = copy_verify(&o, plan, &src, dst)) > 0)
+		cli_error("--verify: %d target%s not the same as the source", unverified, unverified == 1 ? " is" : "s are");
 	if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
 		const char *perr = first_failure.producer_error;
@@ -171,6 +173,8 @@ cli_copy(int argc, char **argv)
 	if (!o.quiet && !o.json)
 		copy_print_summary(&o, format, now_seconds() - t0, total, dst, o.nto);
 	rc = unknown ? EXIT_UNKNOWN : loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	if (rc == EXIT_LOADED && unverified > 0)
+		rc = EXIT_VERIFY;
 
 cleanup:
 	/* The failure report's strings live in the copies: print before this. */

@@ -318,7 +318,7 @@ decide(cmp_job *j, const PGresult *s, const PGresult *d)
 	if (r->source_rows == r->target_rows && strcmp(PQgetvalue(s, 0, 1), PQgetvalue(d, 0, 1)) == 0
 	    && j->null_keys == 0) {
 		r->status = COMPARE_SAME;
-		r->message = cli_strdup_printf("same (%lld rows)", r->source_rows);
+		r->message = cli_strdup_printf("same (%lld row%s)", r->source_rows, r->source_rows == 1 ? "" : "s");
 		j->active = 0;
 		return;
 	}
@@ -419,9 +419,9 @@ prepare_target(cmp_job *j, const char *qsrc, const compare_request *req, const c
 static char *
 open_source(PGconn *src, const compare_request *req, cmp_key_info *key, char **err)
 {
-	char *qs = PQescapeIdentifier(src, req->schema, strlen(req->schema));
-	char *qn = PQescapeIdentifier(src, req->name, strlen(req->name));
-	char *q = qs && qn ? cli_strdup_printf("%s.%s", qs, qn) : NULL;
+	char *qs = req->qualified ? NULL : PQescapeIdentifier(src, req->schema, strlen(req->schema));
+	char *qn = req->qualified ? NULL : PQescapeIdentifier(src, req->name, strlen(req->name));
+	char *q = req->qualified ? strdup(req->qualified) : qs && qn ? cli_strdup_printf("%s.%s", qs, qn) : NULL;
 
 	PQfreemem(qs);
 	PQfreemem(qn);

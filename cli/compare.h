@@ -83,6 +83,7 @@ typedef struct compare_request {
 	const char *display;      /* the table's name in messages, e.g. "shop.orders" */
 	const char *target_table; /* the table on the targets as SQL reads it; NULL: the same schema and name */
 	const char *columns;      /* compare only these (a list as pgcm_plan_set_columns reads it); NULL: all */
+	const char *qualified;    /* the source table quoted ("s"."t"), instead of schema and name; or NULL */
 } compare_request;
 
 /* Description of the key a table was compared by (compare_table fills it; free with free()). */

@@ -430,12 +430,14 @@ describe(cmp_job *j)
 
 	cli_buf_init(&b);
 	if (r->source_rows != r->target_rows)
-		cli_buf_addf(&b, "%lld rows on the source, %lld on the target", r->source_rows, r->target_rows);
+		cli_buf_addf(&b, "%lld row%s on the source, %lld on the target", r->source_rows,
+		             r->source_rows == 1 ? "" : "s", r->target_rows);
 	else
-		cli_buf_addf(&b, "%lld rows on both, the checksums differ", r->source_rows);
+		cli_buf_addf(&b, "%lld row%s on both, the checksums differ", r->source_rows, r->source_rows == 1 ? "" : "s");
 	switch (r->kind) {
 	case DIFF_NULL_KEY:
-		cli_buf_addf(&b, "; the target has %lld rows whose key %s is NULL", j->null_keys, j->sh.key_label);
+		cli_buf_addf(&b, "; the target has %lld row%s whose key %s is NULL", j->null_keys,
+		             j->null_keys == 1 ? "" : "s", j->sh.key_label);
 		break;
 	case DIFF_MISSING:
 		cli_buf_addf(&b, "; first difference at %s: missing on the target", r->key);
@@ -449,7 +451,8 @@ describe(cmp_job *j)
 		break;
 	case DIFF_COPIES:
 		cli_buf_addf(&b, "; first difference at %s: %lld %s on the source, %lld on the target", r->key,
-		             r->source_copies, j->sh.keyed ? "rows with this key" : "copies of this row",
+		             r->source_copies, j->sh.keyed ? (r->source_copies == 1 ? "row with this key" : "rows with this key")
+		                                           : (r->source_copies == 1 ? "copy of this row" : "copies of this row"),
 		             r->target_copies);
 		break;
 	default:

@@ -12,6 +12,7 @@
  *                      sessions must agree) or roll back, and the truth about each
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
+ *   copy_verify.c      --verify: the copied table compared on each target (compare.h)
  *   file_target.c      a file: target: written unseen and put in place on commit
  *
  * Like the rest of the command it uses only the library's public header.
@@ -53,6 +54,8 @@ typedef struct copy_endpoint {
 	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
 	char *check;              /* "unknown": what to check, and how to settle it */
 	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
+	const char *verify;       /* --verify: "same", "differs", "error", "skipped"; NULL: not asked */
+	char *verify_message;     /* its outcome in words */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -84,6 +87,7 @@ typedef struct copy_opts {
 	const char *split_key;
 	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
 	const char *state_dir;    /* --state-dir: where two-phase runs keep their records */
+	int verify;               /* --verify: compare the table on each target with the source afterwards */
 } copy_opts;
 
 /* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
@@ -200,6 +204,10 @@ void copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, co
 void copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog);
 pgcm_receiver_state copy_target_state(const copy_endpoint *e, int jobs);
 pgcm_progress copy_totals(pgcm_copy *const *copies, int jobs);
+
+/* copy_verify.c */
+int copy_verify_begin(copy_endpoint *src, const copy_opts *o);
+int copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_endpoint *dst);
 
 /* copy_report.c */
 void copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,

@@ -171,4 +171,5 @@ copy_endpoint_close(copy_endpoint *e)
 	free(e->error);
 	free(e->reason);
 	free(e->check);
+	free(e->verify_message);
 }

@@ -388,6 +388,162 @@ test_table_missing_on_target(void **state)
 	it_exec(w->dst[0], "DROP TABLE shop.only_here");
 }
 
+/* Columns only the target has (a default, a generated one) are not compared: a copy leaves them to it. */
+static void
+test_target_only_columns_not_compared(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE shop.wide (id int PRIMARY KEY, a int); "
+	                "INSERT INTO shop.wide SELECT g, g FROM generate_series(1, 300) g");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "CREATE TABLE shop.wide (id int PRIMARY KEY, a int, extra text DEFAULT 'x', "
+		                   "g int GENERATED ALWAYS AS (a * 2) STORED)");
+	copy_table(w, "shop.wide");
+	it_exec(w->dst[1], "UPDATE shop.wide SET extra = 'changed' WHERE id = 7");
+	r = compare_cli(w, "-t", "shop.wide");
+	it_expect_status(&r, 0);
+	says(&r, "shop.wide, target 2: same (300 rows)");
+	it_run_free(&r);
+	it_exec(w->dst[1], "UPDATE shop.wide SET a = 0 WHERE id = 7");
+	expect_difference(w, "shop.wide", "first difference at id=7: changed (a)");
+	it_exec(w->src, "DROP TABLE shop.wide");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "DROP TABLE shop.wide");
+}
+
+/* A target without the source's key constraint: rows whose key is NULL, and a key held twice. */
+static void
+test_target_key_null_and_repeated(void **state)
+{
+	world *w = *state;
+
+	it_exec(w->src, "CREATE TABLE shop.loose (id int PRIMARY KEY, v text); "
+	                "INSERT INTO shop.loose SELECT g, 'v' || g FROM generate_series(1, 1000) g");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "CREATE TABLE shop.loose (id int, v text)");
+	copy_table(w, "shop.loose");
+	it_exec(w->dst[1], "UPDATE shop.loose SET id = NULL WHERE id = 999");
+	expect_difference(w, "shop.loose", "1000 rows on both, the checksums differ; the target has 1 row whose key "
+	                                   "id is NULL");
+	it_exec(w->dst[1], "UPDATE shop.loose SET id = 998 WHERE id IS NULL");
+	expect_difference(w, "shop.loose", "first difference at id=998: 1 row with this key on the source, 2 on the "
+	                                   "target");
+	it_exec(w->src, "DROP TABLE shop.loose");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "DROP TABLE shop.loose");
+}
+
+/*
+ * A target database in another encoding (LATIN1): the servers' text is
+ * hashed as UTF-8 (md5), and the key is compared as the bytes of its UTF-8
+ * text; the answers are the same.
+ */
+static void
+test_other_encoding(void **state)
+{
+	world *w = *state;
+	PGconn *admin = it_connect(3), *lat;
+	char *lat_ci = it_conninfo_db(3, "cmp_latin1");
+	it_run r;
+
+	it_exec(admin, "DROP DATABASE IF EXISTS cmp_latin1");
+	it_exec(admin, "CREATE DATABASE cmp_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+	PQfinish(admin);
+	lat = it_connect_db(3, "cmp_latin1");
+	it_exec(lat, "SET client_encoding = 'UTF8'; CREATE TABLE public.lat (k text PRIMARY KEY, v numeric)");
+	it_exec(w->src, "CREATE TABLE public.lat (k text PRIMARY KEY, v numeric); "
+	                "INSERT INTO public.lat SELECT E'\\u00e9t\\u00e9-' || g, g / 8.0 FROM generate_series(1, 3000) g");
+	r = it_cli("copy", "--from", w->src_ci, "--to", lat_ci, "--table", "public.lat", "--quiet");
+	it_expect_status(&r, 0);
+	it_run_free(&r);
+	r = it_cli("compare", "--from", w->src_ci, "--to", lat_ci, "-t", "lat");
+	it_expect_status(&r, 0);
+	says(&r, "public.lat, target 1: same (3000 rows)");
+	it_run_free(&r);
+	it_exec(lat, "SET client_encoding = 'UTF8'; UPDATE public.lat SET v = 0 WHERE k = E'\\u00e9t\\u00e9-2345'");
+	r = it_cli("compare", "--from", w->src_ci, "--to", lat_ci, "-t", "lat");
+	it_expect_status(&r, 1);
+	says(&r, "public.lat, target 1: differs: 3000 rows on both, the checksums differ; first difference at "
+	         "k=\xc3\xa9t\xc3\xa9-2345: changed (v)");
+	it_run_free(&r);
+	it_exec(w->src, "DROP TABLE public.lat");
+	PQfinish(lat);
+	free(lat_ci);
+}
+
+/*
+ * copy --verify: the same after a plain copy; a target whose trigger
+ * changes a row loads, but is not the same (exit 5, with and without
+ * --jobs); and the comparison reads the source's snapshot of the copy, so
+ * a row deleted on the source during the copy does not count.
+ */
+static void
+test_copy_verify(void **state)
+{
+	world *w = *state;
+	const char *table = "\"Mixed\".\"Tbl\"";
+	it_proc p;
+	it_run r;
+
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", table,
+	           "--truncate", "--verify");
+	it_expect_status(&r, 0);
+	says(&r, "verify: target 1 (");
+	says(&r, "): same (500 rows)");
+	it_run_free(&r);
+
+	it_exec(w->dst[1], "CREATE FUNCTION \"Mixed\".tweak() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	                   "IF NEW.id = 250 THEN NEW.\"Value\" := 'tweaked'; END IF; RETURN NEW; END $$; "
+	                   "CREATE TRIGGER tweak BEFORE INSERT ON \"Mixed\".\"Tbl\" FOR EACH ROW EXECUTE FUNCTION "
+	                   "\"Mixed\".tweak()");
+	/* --truncate with --jobs refuses a table with a unique index: the test empties the targets itself. */
+	for (int jobs = 1; jobs <= 2; jobs++) {
+		for (int t = 0; t < 2; t++)
+			it_exec(w->dst[t], "TRUNCATE \"Mixed\".\"Tbl\"");
+		r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", table,
+		           "--verify", "--json", "--jobs", jobs == 1 ? "1" : "2");
+		it_expect_status(&r, 5);
+		says(&r, "\"status\": \"ok\", \"rows\": 500, \"verify\": {\"status\": \"same\", \"message\": "
+		         "\"same (500 rows)\"}");
+		says(&r, "\"status\": \"ok\", \"rows\": 500, \"verify\": {\"status\": \"differs\", \"message\": "
+		         "\"500 rows on both, the checksums differ; first difference at id=250: changed (Value)\"}");
+		says(&r, "--verify: 1 target is not the same as the source");
+		it_run_free(&r);
+	}
+	it_exec(w->dst[1], "DROP TRIGGER tweak ON \"Mixed\".\"Tbl\"; "
+	                   "CREATE OR REPLACE FUNCTION \"Mixed\".tweak() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	                   "IF NEW.id = 1 THEN PERFORM pg_sleep(3); END IF; RETURN NEW; END $$; "
+	                   "CREATE TRIGGER tweak BEFORE INSERT ON \"Mixed\".\"Tbl\" FOR EACH ROW EXECUTE FUNCTION "
+	                   "\"Mixed\".tweak()");
+	for (int jobs = 1; jobs <= 2; jobs++) {
+		for (int t = 0; t < 2; t++)
+			it_exec(w->dst[t], "TRUNCATE \"Mixed\".\"Tbl\"");
+		it_cli_bg(&p, "copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", table,
+		          "--verify", "--jobs", jobs == 1 ? "1" : "2");
+		sleep(1);   /* the copy has read the source by now; target 2 waits in its trigger for 3 s */
+		it_exec(w->src, "DELETE FROM \"Mixed\".\"Tbl\" WHERE id = 400");
+		r = it_cli_wait(&p, NULL);
+		it_expect_status(&r, 0);
+		says(&r, "): same (500 rows)");
+		it_run_free(&r);
+		r = compare_cli(w, "-t", table);
+		it_expect_status(&r, 1);   /* now the source lacks the row the copy read */
+		says(&r, "first difference at id=400: extra on the target");
+		it_run_free(&r);
+		it_exec(w->src, "INSERT INTO \"Mixed\".\"Tbl\" VALUES (400, 'V400')");
+	}
+	it_exec(w->dst[1], "DROP TRIGGER tweak ON \"Mixed\".\"Tbl\"; DROP FUNCTION \"Mixed\".tweak()");
+	copy_table(w, table);
+
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query", "SELECT 1 AS id", "--target-table",
+	           "x", "--verify");
+	it_expect_status(&r, 2);
+	says(&r, "--verify needs --table and a server as the source");
+	it_run_free(&r);
+}
+
 /*
  * One snapshot: under --snapshot, the source is read as a transaction saw
  * it, whatever was committed since; without, as it is now.
@@ -777,6 +933,10 @@ main(void)
 		cmocka_unit_test(test_keys_of_every_kind),
 		cmocka_unit_test(test_conversions_compared_as_stored),
 		cmocka_unit_test(test_table_missing_on_target),
+		cmocka_unit_test(test_target_only_columns_not_compared),
+		cmocka_unit_test(test_target_key_null_and_repeated),
+		cmocka_unit_test(test_other_encoding),
+		cmocka_unit_test(test_copy_verify),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_selection_like_pg_dump),
 		cmocka_unit_test(test_strict_names_and_refusals),
