@@ -162,18 +162,19 @@ now_seconds(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/* print_line: one table on one target, for people. */
+/* print_line: one table on one target, for people, with what is worth knowing about how it was compared. */
 static void
 print_line(const table_outcome *t, int target, const compare_result *r, int quiet)
 {
-	int whole = t->key.desc && strncmp(t->key.desc, "no unique key", 13) == 0;
+	int whole = t->key.desc && strncmp(t->key.desc, "no unique key", 13) == 0 && r->status != COMPARE_ERROR;
+	int part = t->table->relkind == 'p';
 
 	if (quiet && r->status == COMPARE_SAME)
 		return;
-	cli_out("%s, target %d: %s%s%s%s", t->table->qualified, target + 1,
+	cli_out("%s, target %d: %s%s%s%s%s%s%s", t->table->qualified, target + 1,
 	        r->status == COMPARE_SAME ? "" : r->status == COMPARE_DIFFERS ? "differs: " : "error: ", r->message,
-	        t->table->relkind == 'p' ? " (a partitioned table: all its partitions)" : "",
-	        whole && r->status != COMPARE_ERROR ? " (no unique key: whole rows compared)" : "");
+	        part || whole ? " (" : "", part ? "a partitioned table: all its partitions" : "",
+	        part && whole ? "; " : "", whole ? "no unique key: whole rows compared" : "", part || whole ? ")" : "");
 }
 
 /* json_number: a count, or null when not counted. */

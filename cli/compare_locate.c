@@ -140,9 +140,9 @@ pick_bounds(cmp_job *j, const range *r, int on_source, long long rows, char **bo
 
 /*
  * bucket_sql: per bucket of bounds[0..nb) within r: the rows' count and
- * checksum on side s, as one row (count 0, sum 0, count 1, sum 1, ...):
- * aggregates filtered by bucket, so that the server never sorts the rows
- * to group them.
+ * checksum on side s, one row per bucket that has rows.  The buckets are
+ * grouped from a subquery kept whole (OFFSET 0): the planner then expects
+ * few groups and hashes them, instead of sorting every row by its bucket.
  */
 static char *
 bucket_sql(const cmp_side *s, const range *r, char *const *bounds, int nb)
@@ -151,27 +151,26 @@ bucket_sql(const cmp_side *s, const range *r, char *const *bounds, int nb)
 	cli_buf b;
 
 	cli_buf_init(&b);
-	cli_buf_add(&b, "SELECT ");
-	for (int i = 0; i <= nb; i++)
-		cli_buf_addf(&b, "%spg_catalog.count(*) FILTER (WHERE pgcm_b OPERATOR(pg_catalog.=) %d), "
-		             "COALESCE(pg_catalog.sum(h) FILTER (WHERE pgcm_b OPERATOR(pg_catalog.=) %d), 0)",
-		             i ? ", " : "", i, i);
-	cli_buf_add(&b, " FROM (SELECT CASE");
+	cli_buf_add(&b, "SELECT pgcm_b, pg_catalog.count(*), pg_catalog.sum(h) FROM (SELECT CASE");
 	for (int i = 0; i < nb; i++)
 		cli_buf_addf(&b, " WHEN (%s) OPERATOR(pg_catalog.<) %s THEN %d", s->key, bounds[i], i);
-	/* OFFSET 0 keeps the subquery whole: flattened, each aggregate would compute the hash again. */
-	cli_buf_addf(&b, " ELSE %d END AS pgcm_b, %s AS h FROM %s WHERE %s OFFSET 0) a", nb, s->hash, s->from,
-	             where ? where : "");
+	cli_buf_addf(&b, " ELSE %d END AS pgcm_b, %s AS h FROM %s WHERE %s OFFSET 0) a GROUP BY pgcm_b", nb, s->hash,
+	             s->from, where ? where : "");
 	free(where);
 	return where ? cli_buf_take(&b) : (cli_buf_free(&b), NULL);
 }
 
-/* bucket_at: the count and checksum of bucket i in bucket_sql's row. */
+/* bucket_at: the count and checksum of bucket i in res ("0", 0 when it has no rows). */
 static const char *
 bucket_at(const PGresult *res, int i, long long *count)
 {
-	*count = atoll(PQgetvalue(res, 0, 2 * i));
-	return PQgetvalue(res, 0, 2 * i + 1);
+	for (int row = 0; row < PQntuples(res); row++)
+		if (atoi(PQgetvalue(res, row, 0)) == i) {
+			*count = atoll(PQgetvalue(res, row, 1));
+			return PQgetvalue(res, row, 2);
+		}
+	*count = 0;
+	return "0";
 }
 
 /*

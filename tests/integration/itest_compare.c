@@ -189,7 +189,7 @@ test_same_after_copy(void **state)
 		}
 	says(&r, "shop.orders, target 1: same (50000 rows)");
 	says(&r, "public.nokey, target 2: same (1400 rows) (no unique key: whole rows compared)");
-	says(&r, "shop.part, target 1: same (1000 rows) (a partitioned table: all its partitions)");
+	says(&r, "shop.part, target 1: same (1000 rows) (a partitioned table: all its partitions)\n");
 	/* The conversions the copy did are what the targets hold: numeric to float8, rounding, zones. */
 	says(&r, "public.conv, target 2: same (2000 rows)");
 	says(&r, "compare: 13 tables on 2 targets: 26 same, 0 differ, 0 could not be compared");
@@ -545,6 +545,82 @@ test_copy_verify(void **state)
 }
 
 /*
+ * A partitioned table is compared through its root: a target that keeps the
+ * rows in a plain table is the same.
+ */
+static void
+test_partitioned_against_plain(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE shop.pp (k int, id int, PRIMARY KEY (k, id)) PARTITION BY LIST (k); "
+	                "CREATE TABLE shop.pp_a PARTITION OF shop.pp FOR VALUES IN (1); "
+	                "CREATE TABLE shop.pp_b PARTITION OF shop.pp FOR VALUES IN (2); "
+	                "INSERT INTO shop.pp SELECT 1 + g %% 2, g FROM generate_series(1, 600) g");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "CREATE TABLE shop.pp (k int, id int, PRIMARY KEY (k, id))");
+	copy_table(w, "shop.pp");
+	r = compare_cli(w, "-t", "shop.pp*");
+	it_expect_status(&r, 0);
+	says(&r, "shop.pp, target 2: same (600 rows) (a partitioned table: all its partitions)\n");
+	never_says(&r, "pp_a");
+	it_run_free(&r);
+	it_exec(w->dst[0], "DELETE FROM shop.pp WHERE k = 2 AND id = 301");
+	r = compare_cli(w, "-t", "shop.pp", "--quiet");
+	it_expect_status(&r, 1);
+	/* --quiet: only the line that is not the same. */
+	assert_string_equal(r.out, "shop.pp, target 1: differs: 600 rows on the source, 599 on the target; first "
+	                           "difference at (k, id)=(2,301): missing on the target (a partitioned table: all "
+	                           "its partitions)\n");
+	it_run_free(&r);
+	it_exec(w->src, "DROP TABLE shop.pp");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "DROP TABLE shop.pp");
+}
+
+/*
+ * A connection lost during the comparison: that target's tables could not
+ * be compared (their lines say why), the other target's are; nothing was
+ * found different, so the exit status is 3, not 0.
+ */
+static void
+test_lost_connection(void **state)
+{
+	world *w = *state;
+	PGconn *locker = it_connect_db(3, DB);
+	char *pid = NULL;
+	it_proc p;
+	it_run r;
+
+	/* The server ends the lock holder after 30 s, should a failing test leave it open. */
+	it_exec(locker, "SET idle_in_transaction_session_timeout = '30s'; "
+	                "BEGIN; LOCK TABLE other.orders IN ACCESS EXCLUSIVE MODE");
+	it_cli_bg(&p, "compare", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "-t",
+	          "public.orders", "-t", "other.orders");
+	for (int i = 0; i < 200 && !(pid && *pid); i++) {
+		usleep(50 * 1000);
+		free(pid);
+		pid = it_scalar(w->dst[1], "SELECT COALESCE((SELECT pid FROM pg_stat_activity WHERE application_name = "
+		                           "'pgcopyman' AND wait_event_type = 'Lock' LIMIT 1)::text, '')");
+	}
+	assert_true(pid && *pid);
+	it_exec(w->dst[1], "SELECT pg_terminate_backend(%s)", pid);
+	it_exec(locker, "COMMIT");
+	r = it_cli_wait(&p, NULL);
+	it_expect_status(&r, 3);
+	/* Tables go in order: other.orders waited for the lock, then public.orders found no connection. */
+	says(&r, "other.orders, target 1: same (10 rows)");
+	says(&r, "other.orders, target 2: error: target: terminating connection due to administrator command");
+	says(&r, "public.orders, target 1: same (10 rows)");
+	says(&r, "public.orders, target 2: error: target: the connection was lost");
+	says(&r, "compare: 2 tables on 2 targets: 2 same, 0 differ, 2 could not be compared");
+	it_run_free(&r);
+	free(pid);
+	PQfinish(locker);
+}
+
+/*
  * One snapshot: under --snapshot, the source is read as a transaction saw
  * it, whatever was committed since; without, as it is now.
  */
@@ -845,11 +921,33 @@ test_strict_names_and_refusals(void **state)
 	it_run_free(&r);
 }
 
-/* Usage errors exit 2; --help shows the selection options and the exit statuses. */
+/* completions: what bash completion offers for words (the last one being completed), one a line. */
+static char *
+completions(const char *words)
+{
+	char cmd[1024], *out = calloc(1, 4096);
+	FILE *f;
+	size_t n;
+
+	assert_non_null(out);
+	snprintf(cmd, sizeof cmd,
+	         "bash --norc --noprofile -c 'source contrib/pgcopyman.bash || exit 9; COMP_WORDS=(%s); "
+	         "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pgcopyman pgcopyman; printf \"%%s\\n\" \"${COMPREPLY[@]}\"'",
+	         words);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, 4095, f);
+	out[n] = '\0';
+	assert_int_equal(pclose(f), 0);
+	return out;
+}
+
+/* Usage errors exit 2; --help shows the selection options and the exit statuses; completion offers them. */
 static void
 test_usage(void **state)
 {
 	world *w = *state;
+	char *offered;
 	it_run r;
 
 	r = it_cli("compare", "--help");
@@ -857,6 +955,19 @@ test_usage(void **state)
 	says(&r, "-t, --table PATTERN");
 	says(&r, "-N, --exclude-schema PATTERN");
 	says(&r, "1 some table differs on some target");
+	/* Every option the help names, the completion offers. */
+	offered = completions("pgcopyman compare --");
+	for (const char *p = strstr(r.out, " --"); p; p = strstr(p + 3, " --")) {
+		char opt[64];
+		size_t len = 2 + strspn(p + 3, "abcdefghijklmnopqrstuvwxyz-");
+		snprintf(opt, sizeof opt, "%.*s\n", (int) len, p + 1);
+		if (len > 3 && !strstr(offered, opt))
+			fail_msg("compare --help names %s, the completion does not offer it:\n%s", opt, offered);
+	}
+	free(offered);
+	offered = completions("pgcopyman compare --from po");
+	assert_string_equal(offered, "postgresql://\n");
+	free(offered);
 	it_run_free(&r);
 	r = it_cli("compare", "--from", w->src_ci);
 	it_expect_status(&r, 2);
@@ -892,7 +1003,9 @@ test_password_hidden(void **state)
 	size_t n = 0;
 
 	snprintf(ci, sizeof ci, "%s password=" SENTINEL, w->dst_ci[1]);
-	it_exec(locker, "BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE");
+	/* The server ends the lock holder after 30 s, should a failing test leave it open. */
+	it_exec(locker, "SET idle_in_transaction_session_timeout = '30s'; "
+	                "BEGIN; LOCK TABLE public.orders IN ACCESS EXCLUSIVE MODE");
 	it_cli_bg(&p, "compare", "--from", w->src_ci, "--to", ci, "-t", "public.orders");
 	for (int i = 0; i < 100; i++) {
 		usleep(50 * 1000);
@@ -937,6 +1050,8 @@ main(void)
 		cmocka_unit_test(test_target_key_null_and_repeated),
 		cmocka_unit_test(test_other_encoding),
 		cmocka_unit_test(test_copy_verify),
+		cmocka_unit_test(test_partitioned_against_plain),
+		cmocka_unit_test(test_lost_connection),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_selection_like_pg_dump),
 		cmocka_unit_test(test_strict_names_and_refusals),

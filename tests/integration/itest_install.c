@@ -399,7 +399,8 @@ test_man_page(void **state)
 		"--jobs", "--split-key", "What gets copied",
 		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", NULL
+		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", "compare",
+		"--verify", "--exclude-table", "--exclude-schema", "--snapshot", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -445,9 +446,9 @@ test_bash_completion(void **state)
 	(void) state;
 
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
-	assert_string_equal(out, "copy\n");
+	assert_string_equal(out, "compare\ncopy\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman \"\"", out, sizeof out);
-	assert_string_equal(out, "copy\nlisten\nnotify\nrecover\n");
+	assert_string_equal(out, "compare\ncopy\nlisten\nnotify\nrecover\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-fault a", out, sizeof out);
@@ -476,7 +477,7 @@ test_bash_completion(void **state)
 	make_target("install", prefix, "", tmp);
 	snprintf(script, sizeof script, "%s/share/bash-completion/completions/pgcopyman", prefix);
 	complete(script, "pgcopyman co", out, sizeof out);
-	assert_string_equal(out, "copy\n");
+	assert_string_equal(out, "compare\ncopy\n");
 	complete(script, "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	make_target("uninstall", prefix, "", tmp);
