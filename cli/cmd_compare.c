@@ -6,6 +6,7 @@
  * compare.h.  Nothing is written anywhere.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,52 @@ typedef struct compare_opts {
 	const char *snapshot;
 	int json, quiet;
 } compare_opts;
+
+/*
+ * The sessions' cancel handles, for the signal handler: a comparison spends
+ * its time in server queries, which a signal would otherwise wait for.
+ * PQcancel is safe in a signal handler; the handles are set up before the
+ * handler is installed and freed after it is removed.
+ */
+static PGcancel *cancels[MAX_COMPARE_TARGETS + 1];
+static size_t ncancels;
+
+/* on_signal: remember the signal and cancel whatever the servers are running for us. */
+static void
+on_signal(int sig)
+{
+	char errbuf[256];
+
+	cli_interrupted = sig;
+	for (size_t i = 0; i < ncancels; i++)
+		if (cancels[i])
+			(void) PQcancel(cancels[i], errbuf, sizeof errbuf);
+}
+
+/* catch_signals: SIGINT and SIGTERM cancel the running queries of src and dst[0..n); n < 0: restore. */
+static void
+catch_signals(PGconn *src, PGconn *const *dst, int n)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	if (n < 0) {
+		sa.sa_handler = SIG_DFL;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		for (size_t i = 0; i < ncancels; i++)
+			PQfreeCancel(cancels[i]);
+		ncancels = 0;
+		return;
+	}
+	cancels[ncancels++] = PQgetCancel(src);
+	for (int i = 0; i < n; i++)
+		cancels[ncancels++] = PQgetCancel(dst[i]);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 /* One table's outcome on every target. */
 typedef struct table_outcome {
@@ -281,8 +328,8 @@ connect_all(const compare_opts *o, PGconn **src, PGconn **dst, char **snapshot)
 		return 0;
 	}
 	if (!compare_begin_source(*src, o->snapshot, o->snapshot ? NULL : snapshot, &err)) {
-		cli_error("source %s: cannot begin the read%s%s: %s", label ? label : "", o->snapshot ? " under snapshot " : "",
-		          o->snapshot ? o->snapshot : "", err ? err : "out of memory");
+		cli_error("source %s: cannot begin the read%s%s: %s", label ? label : "",
+		          o->snapshot ? " under snapshot " : "", o->snapshot ? o->snapshot : "", err ? err : "out of memory");
 		ok = 0;
 	}
 	free(label);
@@ -310,7 +357,8 @@ compare_all(const compare_opts *o, const tablesel *sel, PGconn *src, PGconn **ds
 
 	for (size_t i = 0; i < sel->ntables; i++) {
 		const tablesel_table *tab = &sel->tables[i];
-		compare_request req = {.schema = tab->schema, .name = tab->name, .display = tab->qualified};
+		compare_request req = {.schema = tab->schema, .name = tab->name, .display = tab->qualified,
+		                       .stop = &cli_interrupted};
 		table_outcome *t = &out[n];
 		if (tab->covered_by >= 0)
 			continue;
@@ -327,7 +375,8 @@ compare_all(const compare_opts *o, const tablesel *sel, PGconn *src, PGconn **ds
 				print_line(t, d, &t->results[d], o->quiet);
 		}
 		if (cli_interrupted) {
-			cli_error("compare interrupted: %zu of %zu tables compared", n, tablesel_units(sel));
+			cli_error("compare interrupted (signal %d): %zu of %zu tables compared, the last one cancelled",
+			          cli_interrupted, n, tablesel_units(sel));
 			break;
 		}
 	}
@@ -355,6 +404,7 @@ cli_compare(int argc, char **argv)
 	rc = COMPARE_EXIT_UNKNOWN;
 	if (!connect_all(&o, &src, dst, &snapshot))
 		goto cleanup;
+	catch_signals(src, dst, o.nto);
 	/* The selection is read inside the source's read: the tables its snapshot sees. */
 	if (!tablesel_resolve(&sel, src, &err)) {
 		cli_error("compare: %s", err ? err : "out of memory");
@@ -378,6 +428,7 @@ cli_compare(int argc, char **argv)
 	rc = counts[COMPARE_DIFFERS] ? COMPARE_EXIT_DIFFERS
 	     : counts[COMPARE_ERROR] || nout < tablesel_units(&sel) ? COMPARE_EXIT_UNKNOWN : COMPARE_EXIT_SAME;
 cleanup:
+	catch_signals(NULL, NULL, -1);
 	for (size_t i = 0; i < nout; i++) {
 		for (int d = 0; d < o.nto; d++)
 			compare_result_clear(&out[i].results[d]);

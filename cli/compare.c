@@ -58,10 +58,11 @@ server_message(PGconn *conn, const PGresult *res)
 void
 cmp_fail(cmp_job *j, int on_source, PGconn *conn, const PGresult *res)
 {
-	char *msg = server_message(conn, res);
+	char *msg;
 
 	if (j->r->status == COMPARE_ERROR)
 		return;   /* the first error is the one that counts */
+	msg = server_message(conn, res);
 	free(j->r->message);
 	j->r->message = cli_strdup_printf("%s: %s", on_source ? "source" : "target", msg ? msg : "out of memory");
 	j->r->status = COMPARE_ERROR;
@@ -93,16 +94,34 @@ set_local(PGconn *conn, const char *name, const char *value)
 	return ok;
 }
 
+/* interrupted: the caller asked to stop (a signal): the job fails, and says so. */
+static int
+interrupted(cmp_job *j)
+{
+	if (!j->stop || !*j->stop)
+		return 0;
+	if (j->r->status != COMPARE_ERROR) {
+		free(j->r->message);
+		j->r->message = strdup("interrupted");
+		j->r->status = COMPARE_ERROR;
+	}
+	j->active = 0;
+	return 1;
+}
+
 PGresult *
 cmp_src_query(cmp_job *j, const char *sql, int n, const char *const *params)
 {
 	PGresult *res;
 
-	if (!command(j->src, "SAVEPOINT pgcm_query") || !set_local(j->src, "TimeZone", j->sh.timezone)) {
+	if (interrupted(j))
+		return NULL;
+	if (!command(j->src, "SAVEPOINT pgcm_query")) {
 		cmp_fail(j, 1, j->src, NULL);
 		return NULL;
 	}
-	res = PQexecParams(j->src, sql, n, NULL, params, NULL, NULL, 0);
+	res = set_local(j->src, "TimeZone", j->sh.timezone) ? PQexecParams(j->src, sql, n, NULL, params, NULL, NULL, 0)
+	                                                     : NULL;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && command(j->src, "RELEASE SAVEPOINT pgcm_query"))
 		return res;
 	cmp_fail(j, 1, j->src, res);
@@ -115,6 +134,8 @@ cmp_src_query(cmp_job *j, const char *sql, int n, const char *const *params)
 static int
 dst_send(cmp_job *j, const char *sql, int n, const char *const *params)
 {
+	if (interrupted(j))
+		return 0;
 	if (PQsendQueryParams(j->dst, sql, n, NULL, params, NULL, NULL, 0))
 		return 1;
 	cmp_fail(j, 0, j->dst, NULL);
@@ -255,8 +276,9 @@ open_target(cmp_job *j, const char *name, const char *display, char *relkind)
 {
 	static const char sql[] =
 		"SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) "
-		"pg_catalog.quote_ident(c.relname), c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-		"ON n.oid OPERATOR(pg_catalog.=) c.relnamespace WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)";
+		"pg_catalog.quote_ident(c.relname), c.relkind FROM pg_catalog.pg_class c "
+		"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+		"WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)";
 	const char *params[1] = {name};
 	PGresult *res;
 	char *q = NULL;
@@ -287,10 +309,8 @@ open_target(cmp_job *j, const char *name, const char *display, char *relkind)
 static void
 close_target(cmp_job *j)
 {
-	if (j->dst_savepoint && PQstatus(j->dst) == CONNECTION_OK) {
-		PQclear(PQgetResult(j->dst));   /* nothing is pending; defensive */
+	if (j->dst_savepoint && PQstatus(j->dst) == CONNECTION_OK)
 		(void) command(j->dst, "ROLLBACK TO SAVEPOINT pgcm_table; RELEASE SAVEPOINT pgcm_table");
-	}
 	j->dst_savepoint = 0;
 }
 
@@ -395,7 +415,7 @@ whole_tables(cmp_job *jobs, size_t n)
  * both sides.  The source's part runs in a savepoint of its own.
  */
 static void
-prepare_target(cmp_job *j, const char *qsrc, const compare_request *req, const cmp_key_info *key)
+prepare_target(cmp_job *j, size_t number, const char *qsrc, const compare_request *req, const cmp_key_info *key)
 {
 	char relkind = 0;
 	char *qdst = open_target(j, req->target_table ? req->target_table : qsrc,
@@ -406,7 +426,7 @@ prepare_target(cmp_job *j, const char *qsrc, const compare_request *req, const c
 	if (!command(j->src, "SAVEPOINT pgcm_query")) {
 		cmp_fail(j, 1, j->src, NULL);
 	} else {
-		int built = cmp_shape_build(&j->sh, j->src, j->dst, qsrc, qdst, relkind, req, key, j->r);
+		int built = cmp_shape_build(&j->sh, j->src, j->dst, number, qsrc, qdst, relkind, req, key, j->r);
 		(void) command(j->src, built ? "RELEASE SAVEPOINT pgcm_query"
 		                             : "ROLLBACK TO SAVEPOINT pgcm_query; RELEASE SAVEPOINT pgcm_query");
 		if (!built)
@@ -451,7 +471,7 @@ compare_table(PGconn *src, PGconn *const *dsts, size_t n, const compare_request 
 		memset(&results[t], 0, sizeof results[t]);
 		results[t].source_rows = results[t].target_rows = -1;
 		if (jobs)
-			jobs[t] = (cmp_job){.src = src, .dst = dsts[t], .r = &results[t], .active = 1};
+			jobs[t] = (cmp_job){.src = src, .dst = dsts[t], .r = &results[t], .active = 1, .stop = req->stop};
 	}
 	qsrc = jobs ? open_source(src, req, &ki, &err) : NULL;
 	for (size_t t = 0; t < n; t++) {
@@ -460,7 +480,7 @@ compare_table(PGconn *src, PGconn *const *dsts, size_t n, const compare_request 
 			results[t].message = cli_strdup_printf("source: %s", err ? err : "out of memory");
 			continue;
 		}
-		prepare_target(&jobs[t], qsrc, req, &ki);
+		prepare_target(&jobs[t], req->numbers ? req->numbers[t] : t, qsrc, req, &ki);
 	}
 	if (qsrc) {
 		whole_tables(jobs, n);

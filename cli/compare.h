@@ -84,6 +84,8 @@ typedef struct compare_request {
 	const char *target_table; /* the table on the targets as SQL reads it; NULL: the same schema and name */
 	const char *columns;      /* compare only these (a list as pgcm_plan_set_columns reads it); NULL: all */
 	const char *qualified;    /* the source table quoted ("s"."t"), instead of schema and name; or NULL */
+	const size_t *numbers;    /* dsts[i] is target numbers[i] + 1 in messages; NULL: target i + 1 */
+	const volatile int *stop; /* once non-zero (a signal), what remains fails as "interrupted"; or NULL */
 } compare_request;
 
 /* Description of the key a table was compared by (compare_table fills it; free with free()). */

@@ -19,6 +19,7 @@ typedef struct cmp_job {
 	int active;           /* still being compared (not decided, no error) */
 	int dst_savepoint;    /* the target's table savepoint is set */
 	long long null_keys;  /* target rows whose native key is NULL */
+	const volatile int *stop;  /* the request's */
 } cmp_job;
 
 /*

@@ -448,12 +448,13 @@ describe(cmp_job *j)
 		cli_buf_addf(&b, "; first difference at %s: changed%s%s%s", r->key, r->columns ? " (" : "",
 		             r->columns ? r->columns : "", r->columns ? ")" : "");
 		break;
-	case DIFF_COPIES:
+	case DIFF_COPIES: {
+		const char *what = j->sh.keyed ? (r->source_copies == 1 ? "row with this key" : "rows with this key")
+		                               : (r->source_copies == 1 ? "copy of this row" : "copies of this row");
 		cli_buf_addf(&b, "; first difference at %s: %lld %s on the source, %lld on the target", r->key,
-		             r->source_copies, j->sh.keyed ? (r->source_copies == 1 ? "row with this key" : "rows with this key")
-		                                           : (r->source_copies == 1 ? "copy of this row" : "copies of this row"),
-		             r->target_copies);
+		             r->source_copies, what, r->target_copies);
 		break;
+	}
 	default:
 		cli_buf_add(&b, "; no range of the key differs (did the data change during the comparison?)");
 		r->kind = DIFF_UNLOCATED;
@@ -495,7 +496,8 @@ cmp_locate(cmp_job *j)
 		for (int i = 0; i < nb; i++)
 			free(bounds[i]);
 		if (found <= 0) {
-			j->r->kind = DIFF_UNLOCATED;
+			if (found == 0)
+				j->r->kind = DIFF_UNLOCATED;
 			break;
 		}
 	}

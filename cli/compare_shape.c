@@ -243,14 +243,14 @@ typedef struct builder {
  * guard.  Returns 1, or 0 with r set (an error).
  */
 static int
-add_column(cmp_shape *sh, builder *b, PGconn *src, const pgcm_plan *plan, size_t i,
+add_column(cmp_shape *sh, builder *b, PGconn *src, const pgcm_plan *plan, size_t number, size_t i,
            const PGresult *types, compare_result *r)
 {
 	pgcm_plan_column_info ci;
 	char *q, *base = NULL, *text = NULL, *guard = NULL;
 	const char *t;
 
-	if (pgcm_plan_column(plan, i, 0, &ci) != PGCM_OK || !(q = quote(src, ci.name))) {
+	if (pgcm_plan_column(plan, i, number, &ci) != PGCM_OK || !(q = quote(src, ci.name))) {
 		set_error(r, "out of memory");
 		return 0;
 	}
@@ -314,7 +314,7 @@ column_index(const cmp_shape *sh, const char *name)
  * whole row's without a key.
  */
 static int
-set_key(cmp_shape *sh, const pgcm_plan *plan, const cmp_key_info *key, int same_encoding)
+set_key(cmp_shape *sh, const pgcm_plan *plan, size_t number, const cmp_key_info *key, int same_encoding)
 {
 	cli_buf sk, dk, names;
 	size_t nkey = key->n <= 32 ? key->n : 0;   /* a wider key (the server allows 32): whole rows */
@@ -329,7 +329,7 @@ set_key(cmp_shape *sh, const pgcm_plan *plan, const cmp_key_info *key, int same_
 			native = 0;
 			break;
 		}
-		if (pgcm_plan_column(plan, (size_t) idx[j], 0, &ci) != PGCM_OK || ci.conversion != PGCM_CONV_SAME
+		if (pgcm_plan_column(plan, (size_t) idx[j], number, &ci) != PGCM_OK || ci.conversion != PGCM_CONV_SAME
 		    || ci.source_expr || !key->cols[j].builtin)
 			native = 0;
 	}
@@ -465,10 +465,15 @@ plan_problem(const pgcm_plan *plan, pgcm_status st, compare_result *r)
 	}
 }
 
-/* build_plan: the copy plan of the source table to this one target, or NULL with r set. */
+/*
+ * build_plan: the copy plan of the source table to this one target, or
+ * NULL with r set.  Stream targets (which the plan leaves alone) stand in
+ * for the targets before it, so that its messages number it as the command
+ * line does.
+ */
 static pgcm_plan *
-build_plan(PGconn *src, PGconn *dst, const char *qsrc, const char *qdst, const compare_request *req,
-           compare_result *r)
+build_plan(PGconn *src, PGconn *dst, size_t number, const char *qsrc, const char *qdst,
+           const compare_request *req, compare_result *r)
 {
 	pgcm_plan *plan = pgcm_plan_new();
 	pgcm_status st;
@@ -478,6 +483,8 @@ build_plan(PGconn *src, PGconn *dst, const char *qsrc, const char *qdst, const c
 		return NULL;
 	}
 	st = pgcm_plan_set_source_table(plan, src, qsrc);
+	for (size_t i = 0; st == PGCM_OK && i < number; i++)
+		st = pgcm_plan_add_target_stream(plan, NULL);
 	if (st == PGCM_OK)
 		st = pgcm_plan_add_target(plan, dst, qdst, NULL);
 	if (st == PGCM_OK && req->columns)
@@ -493,8 +500,8 @@ build_plan(PGconn *src, PGconn *dst, const char *qsrc, const char *qdst, const c
 }
 
 int
-cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, const char *qsrc, const char *qdst,
-                char dst_relkind, const compare_request *req, const cmp_key_info *key,
+cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, size_t number, const char *qsrc,
+                const char *qdst, char dst_relkind, const compare_request *req, const cmp_key_info *key,
                 compare_result *r)
 {
 	const char *params[1] = {qdst};
@@ -507,9 +514,10 @@ cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, const char *qsrc, const
 
 	memset(sh, 0, sizeof *sh);
 	memset(&b, 0, sizeof b);
-	if (!(plan = build_plan(src, dst, qsrc, qdst, req, r)))
+	if (!(plan = build_plan(src, dst, number, qsrc, qdst, req, r)))
 		return 0;
-	if (!(types = exec_rows(dst, target_types_sql, 1, params, &err)) || !(ds = exec_rows(dst, settings_sql, 0, NULL, &err))) {
+	if (!(types = exec_rows(dst, target_types_sql, 1, params, &err))
+	    || !(ds = exec_rows(dst, settings_sql, 0, NULL, &err))) {
 		set_error(r, "target: %s", err ? err : "out of memory");
 		goto cleanup;
 	}
@@ -534,12 +542,12 @@ cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, const char *qsrc, const
 		goto cleanup;
 	}
 	for (size_t i = 0; i < nplan; i++, sh->ncols++)
-		if (!add_column(sh, &b, src, plan, i, types, r)) {
+		if (!add_column(sh, &b, src, plan, number, i, types, r)) {
 			sh->ncols++;   /* what add_column set is freed with the rest */
 			goto cleanup;
 		}
 	fast = same_hash(src, dst, same_encoding);
-	if (!set_key(sh, plan, key, same_encoding) || !add_guards(sh, &b) || !set_row(&sh->src, sh->ncols, fast)
+	if (!set_key(sh, plan, number, key, same_encoding) || !add_guards(sh, &b) || !set_row(&sh->src, sh->ncols, fast)
 	    || !set_row(&sh->dst, sh->ncols, fast) || !set_display(sh)) {
 		set_error(r, "out of memory");
 		goto cleanup;

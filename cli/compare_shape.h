@@ -63,12 +63,13 @@ void cmp_key_clear(cmp_key_info *k);
  * cmp_shape_build: plan the source table against one target, and write the
  * SQL of both sides.  Both connections are in their reads, search_path
  * empty (names come qualified).  qsrc is the source table, quoted; qdst the
- * target's (quoted, existing).  Returns 1; or 0 with r's status, kind and
+ * target's (quoted, existing); number is the target's, 0-based, as the
+ * plan's messages name it.  Returns 1; or 0 with r's status, kind and
  * message set: DIFF_TABLE when the plan finds the target cannot hold the
  * source's rows, an error otherwise.  Free with cmp_shape_clear either way.
  */
-int cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, const char *qsrc, const char *qdst,
-                    char dst_relkind, const compare_request *req, const cmp_key_info *key,
+int cmp_shape_build(cmp_shape *sh, PGconn *src, PGconn *dst, size_t number, const char *qsrc,
+                    const char *qdst, char dst_relkind, const compare_request *req, const cmp_key_info *key,
                     compare_result *r);
 void cmp_shape_clear(cmp_shape *sh);
 

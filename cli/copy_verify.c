@@ -53,10 +53,12 @@ copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_
 {
 	PGconn *conns[MAX_TARGETS];
 	compare_result results[MAX_TARGETS];
-	int which[MAX_TARGETS], n = 0, bad = 0;
+	size_t which[MAX_TARGETS];
+	int n = 0, bad = 0;
 	compare_request req = {.display = pgcm_plan_source_name(plan),
 	                       .target_table = o->target_table ? o->target_table : o->table,
-	                       .columns = o->columns, .qualified = pgcm_plan_source_table(plan)};
+	                       .columns = o->columns, .qualified = pgcm_plan_source_table(plan), .numbers = which,
+	                       .stop = &cli_interrupted};
 	char *err = NULL;
 
 	for (int i = 0; i < o->nto; i++) {
@@ -75,7 +77,7 @@ copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_
 			err = NULL;
 			continue;
 		}
-		which[n] = i;
+		which[n] = (size_t) i;
 		conns[n++] = dst[i].conns[0];
 	}
 	if (n > 0)

@@ -41,7 +41,8 @@ static const char schema_sql[] =
 	"CREATE TABLE shop.\"Order Items\" (order_id bigint, line int, sku text, qty int, PRIMARY KEY (order_id, line)); "
 	"CREATE TABLE shop.items (id int, label text); "
 	"CREATE TABLE \"Mixed\".\"Tbl\" (id int PRIMARY KEY, \"Value\" text); "
-	"CREATE TABLE \"Mixed\".\"a.b\" (code text NOT NULL, n int); CREATE UNIQUE INDEX ab_code ON \"Mixed\".\"a.b\" (code); "
+	"CREATE TABLE \"Mixed\".\"a.b\" (code text NOT NULL, n int); "
+	"CREATE UNIQUE INDEX ab_code ON \"Mixed\".\"a.b\" (code); "
 	"CREATE TABLE public.\"\xc3\x9cn\xc3\x8f\" (k text PRIMARY KEY, v int); "
 	"CREATE TABLE public.nokey (a int, b text); "
 	"CREATE TABLE public.orders (id int PRIMARY KEY); CREATE TABLE other.orders (id int PRIMARY KEY); "
@@ -75,7 +76,8 @@ static const char data_sql[] =
 	" FROM generate_series(1, 400) g; "
 	"INSERT INTO public.\"\xc3\x9cn\xc3\x8f\" SELECT E'\\u65e5\\u672c-' || g, g FROM generate_series(1, 1000) g; "
 	"INSERT INTO public.nokey SELECT g %% 700, 'dup ' || (g %% 700) FROM generate_series(1, 1400) g; "
-	"INSERT INTO public.orders SELECT generate_series(1, 10); INSERT INTO other.orders SELECT generate_series(1, 10); "
+	"INSERT INTO public.orders SELECT generate_series(1, 10); "
+	"INSERT INTO other.orders SELECT generate_series(1, 10); "
 	"INSERT INTO shop.part SELECT g %% 20, g, 'p' || g FROM generate_series(1, 1000) g; "
 	"INSERT INTO shop.inh_parent SELECT g, 'parent' FROM generate_series(1, 100) g; "
 	"INSERT INTO shop.inh_child SELECT g, 'child', g FROM generate_series(101, 150) g; "
@@ -378,14 +380,19 @@ test_table_missing_on_target(void **state)
 	         "\"difference\": {\"kind\": \"table\", \"key\": null, \"columns\": null}, "
 	         "\"message\": \"the target has no table shop.only_here\"");
 	it_run_free(&r);
+	/* A column the targets lack: each differs, and the plan's message names it by its own number. */
 	it_exec(w->src, "ALTER TABLE shop.only_here ADD COLUMN extra text");
+	it_exec(w->dst[1], "CREATE TABLE shop.only_here (id int PRIMARY KEY)");
 	r = compare_cli(w, "-t", "shop.only_here");
 	it_expect_status(&r, 1);
-	says(&r, "shop.only_here, target 1: differs: ");
-	says(&r, "column extra");
+	says(&r, "shop.only_here, target 1: differs: table shop.only_here, column extra: target 1 (shop.only_here) "
+	         "has no such column");
+	says(&r, "shop.only_here, target 2: differs: table shop.only_here, column extra: target 2 (shop.only_here) "
+	         "has no such column");
 	it_run_free(&r);
 	it_exec(w->src, "DROP TABLE shop.only_here");
-	it_exec(w->dst[0], "DROP TABLE shop.only_here");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "DROP TABLE shop.only_here");
 }
 
 /* Columns only the target has (a default, a generated one) are not compared: a copy leaves them to it. */
@@ -454,7 +461,8 @@ test_other_encoding(void **state)
 	lat = it_connect_db(3, "cmp_latin1");
 	it_exec(lat, "SET client_encoding = 'UTF8'; CREATE TABLE public.lat (k text PRIMARY KEY, v numeric)");
 	it_exec(w->src, "CREATE TABLE public.lat (k text PRIMARY KEY, v numeric); "
-	                "INSERT INTO public.lat SELECT E'\\u00e9t\\u00e9-' || g, g / 8.0 FROM generate_series(1, 3000) g");
+	                "INSERT INTO public.lat SELECT E'\\u00e9t\\u00e9-' || g, g / 8.0 "
+	                "FROM generate_series(1, 3000) g");
 	r = it_cli("copy", "--from", w->src_ci, "--to", lat_ci, "--table", "public.lat", "--quiet");
 	it_expect_status(&r, 0);
 	it_run_free(&r);
@@ -617,6 +625,32 @@ test_lost_connection(void **state)
 	says(&r, "compare: 2 tables on 2 targets: 2 same, 0 differ, 2 could not be compared");
 	it_run_free(&r);
 	free(pid);
+	PQfinish(locker);
+}
+
+/*
+ * SIGINT during a comparison cancels the servers' queries at once: the
+ * table at hand is an error, the rest is not compared, the exit status 3.
+ */
+static void
+test_interrupted(void **state)
+{
+	world *w = *state;
+	PGconn *locker = it_connect_db(3, DB);
+	it_run r;
+
+	it_exec(locker, "SET idle_in_transaction_session_timeout = '30s'; "
+	                "BEGIN; LOCK TABLE other.orders IN ACCESS EXCLUSIVE MODE");
+	r = it_cli_full(NULL, SIGINT, 1500, (const char *const[]){"compare", "--from", w->src_ci, "--to", w->dst_ci[0],
+	                "--to", w->dst_ci[1], "-t", "other.orders", "-t", "public.orders", NULL});
+	it_exec(locker, "COMMIT");
+	it_expect_status(&r, 3);
+	says(&r, "other.orders, target 2: error: target: canceling statement due to user request");
+	says(&r, "compare interrupted (signal 2): 1 of 2 tables compared");
+	never_says(&r, "public.orders");
+	if (r.seconds > 20)
+		fail_msg("the interrupted comparison took %.1f s", r.seconds);
+	it_run_free(&r);
 	PQfinish(locker);
 }
 
@@ -1052,6 +1086,7 @@ main(void)
 		cmocka_unit_test(test_copy_verify),
 		cmocka_unit_test(test_partitioned_against_plain),
 		cmocka_unit_test(test_lost_connection),
+		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_selection_like_pg_dump),
 		cmocka_unit_test(test_strict_names_and_refusals),
