@@ -955,33 +955,11 @@ test_strict_names_and_refusals(void **state)
 	it_run_free(&r);
 }
 
-/* completions: what bash completion offers for words (the last one being completed), one a line. */
-static char *
-completions(const char *words)
-{
-	char cmd[1024], *out = calloc(1, 4096);
-	FILE *f;
-	size_t n;
-
-	assert_non_null(out);
-	snprintf(cmd, sizeof cmd,
-	         "bash --norc --noprofile -c 'source contrib/pgcopyman.bash || exit 9; COMP_WORDS=(%s); "
-	         "COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _pgcopyman pgcopyman; printf \"%%s\\n\" \"${COMPREPLY[@]}\"'",
-	         words);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	n = fread(out, 1, 4095, f);
-	out[n] = '\0';
-	assert_int_equal(pclose(f), 0);
-	return out;
-}
-
-/* Usage errors exit 2; --help shows the selection options and the exit statuses; completion offers them. */
+/* Usage errors exit 2; --help shows the selection options and the exit statuses. */
 static void
 test_usage(void **state)
 {
 	world *w = *state;
-	char *offered;
 	it_run r;
 
 	r = it_cli("compare", "--help");
@@ -989,19 +967,6 @@ test_usage(void **state)
 	says(&r, "-t, --table PATTERN");
 	says(&r, "-N, --exclude-schema PATTERN");
 	says(&r, "1 some table differs on some target");
-	/* Every option the help names, the completion offers. */
-	offered = completions("pgcopyman compare --");
-	for (const char *p = strstr(r.out, " --"); p; p = strstr(p + 3, " --")) {
-		char opt[64];
-		size_t len = 2 + strspn(p + 3, "abcdefghijklmnopqrstuvwxyz-");
-		snprintf(opt, sizeof opt, "%.*s\n", (int) len, p + 1);
-		if (len > 3 && !strstr(offered, opt))
-			fail_msg("compare --help names %s, the completion does not offer it:\n%s", opt, offered);
-	}
-	free(offered);
-	offered = completions("pgcopyman compare --from po");
-	assert_string_equal(offered, "postgresql://\n");
-	free(offered);
 	it_run_free(&r);
 	r = it_cli("compare", "--from", w->src_ci);
 	it_expect_status(&r, 2);

@@ -443,6 +443,7 @@ test_bash_completion(void **state)
 {
 	static char out[1 << 16];
 	char tmp[] = "/tmp/pgcm-compl.XXXXXX", prefix[256], script[512];
+	it_run help;
 	(void) state;
 
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
@@ -470,6 +471,20 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,
 	         sizeof out);
 	assert_string_equal(out, "file:contrib/pgcopyman.bash\n");
+	/* compare: servers only; every option its --help names is offered. */
+	complete("contrib/pgcopyman.bash", "pgcopyman compare --from po", out, sizeof out);
+	assert_string_equal(out, "postgresql://\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman compare --", out, sizeof out);
+	help = it_cli("compare", "--help");
+	it_expect_status(&help, 0);
+	for (const char *p = strstr(help.out, " --"); p; p = strstr(p + 3, " --")) {
+		char opt[64];
+		size_t len = 2 + strspn(p + 3, "abcdefghijklmnopqrstuvwxyz-");
+		snprintf(opt, sizeof opt, "%.*s\n", (int) len, p + 1);
+		if (len > 3 && !strstr(out, opt))
+			fail_msg("compare --help names %s, the completion does not offer it:\n%s", opt, out);
+	}
+	it_run_free(&help);
 
 	/* The installed file works the same. */
 	new_tmp(tmp);
