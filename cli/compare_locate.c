@@ -102,6 +102,10 @@ pick_bounds(cmp_job *j, const range *r, int on_source, long long rows, char **bo
 	cli_buf b;
 	int n = 0;
 
+	if (!where) {
+		oom(j);
+		return -1;
+	}
 	cli_buf_init(&b);
 	cli_buf_add(&b, "SELECT ");
 	keys_sql(&b, &j->sh, s, 0);
@@ -112,7 +116,7 @@ pick_bounds(cmp_job *j, const range *r, int on_source, long long rows, char **bo
 	cli_buf_add(&b, ") AS pgcm_rn FROM (SELECT ");
 	keys_sql(&b, &j->sh, s, 1);
 	cli_buf_addf(&b, " FROM %s WHERE %s) a) b WHERE pgcm_rn OPERATOR(pg_catalog.%%) %lld OPERATOR(pg_catalog.=) 0 "
-	             "ORDER BY pgcm_rn LIMIT %d", s->from, where ? where : "", step < 1 ? 1 : step, BUCKETS - 1);
+	             "ORDER BY pgcm_rn LIMIT %d", s->from, where, step < 1 ? 1 : step, BUCKETS - 1);
 	free(where);
 	if (!(sql = cli_buf_take(&b))) {
 		oom(j);
@@ -126,6 +130,8 @@ pick_bounds(cmp_job *j, const range *r, int on_source, long long rows, char **bo
 		char *lit = literal_row(j->src, &j->sh, res, row, 0);
 		if (!lit) {
 			oom(j);
+			while (n > 0)
+				free(bounds[--n]);
 			n = -1;
 			break;
 		}
