@@ -545,6 +545,24 @@ test_copy_verify(void **state)
 	it_exec(w->dst[1], "DROP TRIGGER tweak ON \"Mixed\".\"Tbl\"; DROP FUNCTION \"Mixed\".tweak()");
 	copy_table(w, table);
 
+	/* The copy's --target-table and --columns are what is compared: "Value" stays NULL, unseen. */
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "CREATE TABLE shop.tbl_copy (id int, \"Value\" text)");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", table,
+	           "--target-table", "shop.tbl_copy", "--columns", "id", "--verify", "--json");
+	it_expect_status(&r, 0);
+	says(&r, "\"verify\": {\"status\": \"same\", \"message\": \"same (500 rows)\"}");
+	it_run_free(&r);
+	/* Without --truncate the target keeps its rows: the ids repeat, and the verification says so. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", table, "--target-table",
+	           "shop.tbl_copy", "--columns", "id", "--verify", "--json");
+	it_expect_status(&r, 5);
+	says(&r, "\"verify\": {\"status\": \"differs\", \"message\": \"500 rows on the source, 1000 on the target; "
+	         "first difference at id=1: 1 row with this key on the source, 2 on the target\"}");
+	it_run_free(&r);
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "DROP TABLE shop.tbl_copy");
+
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--query", "SELECT 1 AS id", "--target-table",
 	           "x", "--verify");
 	it_expect_status(&r, 2);
@@ -955,6 +973,28 @@ test_strict_names_and_refusals(void **state)
 	it_run_free(&r);
 }
 
+/* Another session's temporary table is never selected: not with the others, not by name. */
+static void
+test_temporary_table_never_selected(void **state)
+{
+	world *w = *state;
+	PGconn *holder = it_connect_db(1, DB);
+	char *schema, pattern[128];
+	it_run r;
+
+	it_exec(holder, "CREATE TEMPORARY TABLE tmp_here (id int PRIMARY KEY)");
+	schema = it_scalar(holder, "SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()");
+	snprintf(pattern, sizeof pattern, "%s.tmp_here", schema);
+	expect_refused(w, (const char *const[]){"-t", pattern, NULL}, "which is a temporary table");
+	r = it_cli("compare", "--from", w->src_ci, "--to", w->src_ci, "--json");
+	it_expect_status(&r, 0);
+	never_says(&r, "tmp_here");
+	says(&r, "\"summary\": {\"tables\": 13,");
+	it_run_free(&r);
+	free(schema);
+	PQfinish(holder);
+}
+
 /* Usage errors exit 2; --help shows the selection options and the exit statuses. */
 static void
 test_usage(void **state)
@@ -1055,6 +1095,7 @@ main(void)
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_selection_like_pg_dump),
 		cmocka_unit_test(test_strict_names_and_refusals),
+		cmocka_unit_test(test_temporary_table_never_selected),
 		cmocka_unit_test(test_usage),
 		cmocka_unit_test(test_password_hidden),
 	};
