@@ -24,11 +24,12 @@
  * as in pg_dump, never a table that belongs to an extension.  Unlike
  * pg_dump, never a table of a system schema (pg_catalog, information_schema,
  * pg_toast, temporary schemas) even when named, nor a temporary table: their
- * rows are each server's own.  A partitioned table stands for all its partitions (its rows are
- * read through it, and a target may partition them differently): its
- * partitions, if selected too, are folded into it (`covered_by`), and
- * excluding one of them while it is selected is an error.  An inheritance
- * parent and its children are separate tables, each with its own rows.
+ * rows are each server's own.  A partitioned table stands for all its
+ * partitions (its rows are read through it, and a target may partition them
+ * differently): its partitions, if selected too, are folded into it
+ * (`covered_by`), and excluding one of them while it is selected is an
+ * error.  An inheritance parent and its children are separate tables, each
+ * with its own rows.
  *
  * Strict names: a -t or -n pattern without wildcards that matches no table
  * (or schema) is an error naming it, and why when it names something that is
