@@ -38,7 +38,7 @@ cli_copy(int argc, char **argv)
 	pgcm_progress total = {0, 0};
 	const char *format, *why;
 	double t0;
-	int rc, loaded = 0, unknown = 0, aborted = 0;
+	int rc, loaded = 0, unknown = 0, aborted = 0, unverified = 0;
 	copy_commit commit = {.lock_fd = -1};
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
@@ -117,7 +117,7 @@ cli_copy(int argc, char **argv)
 		goto cleanup;
 	rc = EXIT_FAILED;
 	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
-	if (!copy_begin_targets(dst, &o))
+	if (!copy_verify_begin(&src, &o) || !copy_begin_targets(dst, &o))
 		goto cleanup;
 
 	for (int j = 0; j < o.jobs; j++)
@@ -177,6 +177,8 @@ cli_copy(int argc, char **argv)
 		loaded += strcmp(dst[i].status, "ok") == 0;
 		unknown += strcmp(dst[i].status, "unknown") == 0;
 	}
+	if (o.verify && !aborted && (unverified = copy_verify(&o, plan, &src, dst)) > 0)
+		cli_error("--verify: %d target%s not the same as the source", unverified, unverified == 1 ? " is" : "s are");
 	if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
 		const char *perr = first_failure.producer_error;
@@ -192,6 +194,8 @@ cli_copy(int argc, char **argv)
 			bulkload_print_summary(stderr, &dst[i]);
 	}
 	rc = unknown ? EXIT_UNKNOWN : loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	if (rc == EXIT_LOADED && unverified > 0)
+		rc = EXIT_VERIFY;
 
 cleanup:
 	/* The failure report's strings live in the copies: print before this. */

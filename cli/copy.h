@@ -13,6 +13,7 @@
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
  *   copy_estimate.c    what the source will send, for the progress display's percent
+ *   copy_verify.c      --verify: the copied table compared on each target (compare.h)
  *   file_target.c      a file: target: written unseen and put in place on commit
  *   bulkload.h         around a target's COPY: deferred index work, owned sequences
  *
@@ -56,6 +57,8 @@ typedef struct copy_endpoint {
 	char *check;              /* "unknown": what to check, and how to settle it */
 	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
 	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
+	const char *verify;       /* --verify: "same", "differs", "error", "skipped"; NULL: not asked */
+	char *verify_message;     /* its outcome in words */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -91,6 +94,7 @@ typedef struct copy_opts {
 	int defer_foreign_keys;   /* also defer the foreign keys to other tables */
 	int no_sequences;         /* leave the target's sequences alone */
 	const char *maintenance_work_mem;  /* for the index rebuild (NULL: 512MB or the server's) */
+	int verify;               /* --verify: compare the table on each target with the source afterwards */
 } copy_opts;
 
 /* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
@@ -211,6 +215,10 @@ void copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, co
 void copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog);
 pgcm_receiver_state copy_target_state(const copy_endpoint *e, int jobs);
 pgcm_progress copy_totals(pgcm_copy *const *copies, int jobs);
+
+/* copy_verify.c */
+int copy_verify_begin(copy_endpoint *src, const copy_opts *o);
+int copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_endpoint *dst);
 
 /* copy_report.c */
 void copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,

@@ -71,7 +71,12 @@ copy_usage(FILE *f)
 	        "                          limit); memory stays bounded by it\n"
 	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
 	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
-	        "                          ~/.local/state/pgcopyman)\n"
+	        "                          ~/.local/state/pgcopyman)\n");
+	/* Three strings: one would pass the length ISO C requires compilers to support. */
+	fprintf(f,
+	        "      --verify            afterwards, compare the table on each server target that loaded\n"
+	        "                          with the source, under the snapshot the copy read, as `pgcopyman\n"
+	        "                          compare` does; a target that differs makes the exit status 5\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
@@ -92,7 +97,8 @@ copy_usage(FILE *f)
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
 	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
 	        "2 usage error, or refused before any data moved for want of what the commit needs;\n"
-	        "4 the outcome on some target is unknown (see its report).\n");
+	        "4 the outcome on some target is unknown (see its report); 5 every target loaded, but\n"
+	        "--verify found one that is not the same as the source.\n");
 }
 
 /*
@@ -137,7 +143,8 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM
+	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM,
+	O_VERIFY
 };
 
 static const struct option copy_longopts[] = {
@@ -171,6 +178,7 @@ static const struct option copy_longopts[] = {
 	{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
 	{"no-sequences", no_argument, NULL, O_NO_SEQUENCES},
 	{"maintenance-work-mem", required_argument, NULL, O_WORK_MEM},
+	{"verify", no_argument, NULL, O_VERIFY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
@@ -316,6 +324,7 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--maintenance-work-mem takes a size such as 512MB or 2GB, not \"%s\"", optarg);
 			o->maintenance_work_mem = optarg;
 			break;
+		case O_VERIFY: o->verify = 1; break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -348,6 +357,8 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	if (strcmp(o->format, "binary") == 0
 	    && (o->header || o->delimiter || o->quote || o->escape || o->null_string))
 		return usage_error("%s", "--header, --delimiter, --quote, --escape and --null do not apply to --format binary");
+	if (o->verify && (!o->table || o->query || strcmp(o->from, "-") == 0 || strncmp(o->from, "file:", 5) == 0))
+		return usage_error("%s", "--verify needs --table and a server as the source (it reads the table again)");
 	if (o->jobs > 1 && (!o->table || o->query))
 		return usage_error("%s", "--jobs needs --table (a query cannot be split)");
 	if (o->split_key && o->jobs < 2)

@@ -61,7 +61,13 @@ _pgcopyman_value()
     local opt=$1 value=$2
     case $opt in
         --from|--to)
-            _pgcopyman_endpoint "$value" ;;
+            if [[ ${cmd-} == compare ]]; then
+                # compare reads servers only
+                COMPREPLY+=($(compgen -W 'postgresql://' -- "$value"))
+                compopt -o nospace 2>/dev/null
+            else
+                _pgcopyman_endpoint "$value"
+            fi ;;
         -f|--format)
             COMPREPLY+=($(compgen -W 'auto text csv binary' -- "$value")) ;;
         --on-fault)
@@ -75,7 +81,8 @@ _pgcopyman_value()
         --state-dir)
             COMPREPLY+=($(compgen -d -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
-        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
+        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key|\
+        -n|--schema|-T|--exclude-table|-N|--exclude-schema|--snapshot)
             ;;  # free text: nothing to offer
         --max-row-size)
             COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
@@ -115,7 +122,10 @@ _pgcopyman()
                   --null --encoding --truncate --no-defer-indexes --defer-foreign-keys
                   --maintenance-work-mem --no-sequences --on-fault --stall-timeout
                   --segment-size --jobs -j --split-key --max-row-size --state-dir
-                  --json --progress --dry-run --quiet --help -h' ;;
+                  --verify --json --progress --dry-run --quiet --help -h' ;;
+        compare)
+            opts='--from --to --table -t --schema -n --exclude-table -T
+                  --exclude-schema -N --snapshot --json --quiet --help -h' ;;
         recover)
             opts='--to --state-dir --dry-run --help -h' ;;
         listen)
@@ -138,7 +148,7 @@ _pgcopyman()
     elif [[ -n $cmd && -n $prev ]] && _pgcopyman_value "$prev" "$cur"; then
         :
     elif [[ -z $cmd && $cur != -* ]]; then
-        COMPREPLY=($(compgen -W 'copy listen notify recover' -- "$cur"))
+        COMPREPLY=($(compgen -W 'compare copy listen notify recover' -- "$cur"))
     elif [[ $cur == -* || -z $cur ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     fi
