@@ -51,6 +51,8 @@ struct cli_progress {
 	int running, faulted, done;
 	char *phase;              /* cli_progress_phase's text, or NULL */
 	double phase_t0;          /* when it began */
+	char *tables;             /* cli_progress_tables: "tables 3/12 s.t", or NULL */
+	uint64_t base_rows, base_bytes;  /* what the tables done so far moved, added to each update */
 	sample samples[NSAMPLES]; /* a ring, oldest at first */
 	int first, nsamples;
 };
@@ -165,7 +167,7 @@ all_done(const cli_progress *p)
 	return p->running == 0 && p->done > 0 && p->done + p->faulted >= p->ntargets;
 }
 
-enum { SEG_ROWS, SEG_BYTES, SEG_RATE, SEG_ROWRATE, SEG_PCT, SEG_ETA, SEG_TARGETS, NSEG };
+enum { SEG_TABLES, SEG_ROWS, SEG_BYTES, SEG_RATE, SEG_ROWRATE, SEG_PCT, SEG_ETA, SEG_TARGETS, NSEG };
 
 /*
  * compose: the progress text into buf.  width > 0 makes it fit in width - 1
@@ -197,6 +199,8 @@ compose(const cli_progress *p, double now, char *buf, size_t size, int width)
 		fmt_count(n, sizeof n, rows_s);
 		snprintf(seg[SEG_ROWRATE], sizeof seg[SEG_ROWRATE], "%s rows/s", n);
 	}
+	if (p->tables)
+		snprintf(seg[SEG_TABLES], sizeof seg[SEG_TABLES], "%s", p->tables);
 	if (p->est_bytes || p->est_rows) {
 		uint64_t cur = p->est_bytes ? p->bytes : p->rows;
 		uint64_t est = p->est_bytes ? p->est_bytes : p->est_rows;
@@ -377,6 +381,8 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 	if (!p || p->finished || (!p->live && !p->plain))
 		return;
 	now = p->clock_fn();
+	rows += p->base_rows;
+	bytes += p->base_bytes;
 	p->have = 1;
 	p->rows = rows;
 	p->bytes = bytes;
@@ -391,6 +397,28 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 			draw_live(p, now);
 	} else if (now - (p->last_draw < 0 ? p->t0 : p->last_draw) >= PLAIN_INTERVAL) {
 		print_plain(p, now);
+	}
+}
+
+void
+cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current, uint64_t rows,
+                    uint64_t bytes)
+{
+	char *text;
+	size_t n;
+
+	if (!p)
+		return;
+	p->base_rows = rows;
+	p->base_bytes = bytes;
+	n = strlen(current ? current : "") + 64;
+	if ((text = malloc(n)))
+		snprintf(text, n, "tables %zu/%zu%s%s", done, total, current ? " " : "", current ? current : "");
+	free(p->tables);
+	p->tables = text;
+	if (p->plain && !p->finished && text) {
+		fprintf(p->out, "pgcopyman: %s\n", text);
+		fflush(p->out);
 	}
 }
 
@@ -459,5 +487,6 @@ cli_progress_free(cli_progress *p)
 		return;
 	clear_live(p);
 	free(p->phase);
+	free(p->tables);
 	free(p);
 }
