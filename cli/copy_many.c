@@ -29,23 +29,6 @@
 #include "compare.h"
 #include "bulkload.h"
 
-/* What one run holds. */
-typedef struct many_run {
-	copy_opts *o;
-	copy_opts common;         /* o with a label for the tables as --table (the commit record's) */
-	copy_endpoint src, dst[MAX_TARGETS];
-	copy_tables ct;
-	copy_commit commit;
-	pgcm_copy **copies;       /* one per table: the receivers' states and faults live in them */
-	int in[MAX_TARGETS];      /* still loading */
-	long faulted_at[MAX_TARGETS];  /* the table a target faulted on, or -1 */
-	cli_progress *prog;
-	pgcm_failure failure;     /* the first failure that aborted the copy */
-	int aborted;
-	char why[160];
-	char *label;
-} many_run;
-
 static double
 now_seconds(void)
 {
@@ -55,25 +38,12 @@ now_seconds(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
-/*
- * stop_point: a test hook: when PGCOPYMAN_TEST_STOP_AFTER_TABLE is n, the
- * command stops itself (SIGSTOP) once the n-th table is loaded, so that a
- * test can change the source at that moment and let it go on (SIGCONT).
- */
-static void
-stop_point(size_t done)
-{
-	const char *at = getenv("PGCOPYMAN_TEST_STOP_AFTER_TABLE");
-
-	if (at && strtoul(at, NULL, 10) == done)
-		raise(SIGSTOP);
-}
-
 /* connect: every server, the source's read begun (REPEATABLE READ, READ ONLY); 1, or 0 (printed). */
 static int
 connect_all(many_run *r)
 {
-	char *err = NULL;
+	char *err = NULL, *snapshot = NULL;
+	int ok;
 
 	copy_classify(&r->src, r->o->from);
 	for (int i = 0; i < r->o->nto; i++)
@@ -83,11 +53,45 @@ connect_all(many_run *r)
 	for (int i = 0; i < r->o->nto; i++)
 		if (!copy_open_target(&r->dst[i], r->o))
 			return 0;
-	if (compare_begin_source(r->src.conns[0], NULL, NULL, &err))
-		return 1;
-	cli_error("source %s: cannot begin its read: %s", r->src.label, err ? err : "out of memory");
+	/* Every source session reads under the first one's snapshot (exported, imported). */
+	ok = compare_begin_source(r->src.conns[0], NULL, r->o->jobs > 1 ? &snapshot : NULL, &err);
+	for (int j = 1; ok && j < r->o->jobs; j++)
+		ok = compare_begin_source(r->src.conns[j], snapshot, NULL, &err);
+	if (!ok)
+		cli_error("source %s: cannot begin its read: %s", r->src.label, err ? err : "out of memory");
 	free(err);
-	return 0;
+	free(snapshot);
+	return ok;
+}
+
+/*
+ * spread: --jobs: the tables spread over lanes by their estimated sizes
+ * (copy_tables_lanes); the sessions no lane needs are closed.  The commit
+ * sees the lanes as its jobs: with more than one, a target's sessions
+ * commit together, in two phases.
+ */
+static void
+spread(many_run *r)
+{
+	for (size_t k = 0; k < r->ct.n; k++) {
+		uint64_t rows = 0, bytes = 0;
+		copy_opts one = *r->o;
+		one.table = r->ct.t[k].sel->qualified;
+		one.jobs = 1;
+		copy_estimate(r->ct.t[k].plan, &one, &r->src, &rows, &bytes);
+		r->ct.t[k].estimate = bytes ? bytes : rows;
+	}
+	r->nlanes = r->o->jobs > 1 ? copy_tables_lanes(&r->ct, r->o->jobs) : 1;
+	for (int j = r->nlanes; j < MAX_JOBS; j++) {
+		for (int i = -1; i < r->o->nto; i++) {
+			copy_endpoint *e = i < 0 ? &r->src : &r->dst[i];
+			if (e->conns[j])
+				PQfinish(e->conns[j]);
+			e->conns[j] = NULL;
+		}
+	}
+	r->common.jobs = r->nlanes;
+	r->common.truncate = 0;  /* each lane empties its own tables: no session of its own to delete rows */
 }
 
 /* tables_label: the tables as the commit record names them: "s.t and 11 more tables" (malloc'd). */
@@ -99,124 +103,47 @@ tables_label(const copy_tables *ct)
 	return cli_strdup_printf("%s and %zu more table%s", ct->t[0].sel->qualified, ct->n - 1, ct->n == 2 ? "" : "s");
 }
 
-/* begin_target: BEGIN, the cycles' constraints deferred, and with --truncate every table emptied. 1, or 0. */
+/*
+ * begin_target: on each of target i's lane sessions: BEGIN, the cycles'
+ * constraints deferred, and with --truncate the lane's tables emptied, in
+ * one statement (tables that reference each other are in one lane, and are
+ * emptied together; ONLY: an inheritance parent's children are tables of
+ * their own).  1, or 0 (printed).
+ */
 static int
 begin_target(many_run *r, int i)
 {
 	copy_endpoint *e = &r->dst[i];
-	int ok = copy_exec_on(e, e->conns[0], "BEGIN");
 	const char *what = "BEGIN";
-	cli_buf b;
-	char *sql;
+	int ok = 1;
 
-	if (ok && r->ct.deferred[i]) {
-		what = "deferring the foreign keys of a cycle";
-		ok = copy_exec_on(e, e->conns[0], r->ct.deferred[i]);
-	}
-	if (ok && r->o->truncate) {
-		/* One statement: tables that reference each other are emptied together. ONLY: not the children. */
+	for (int j = 0; ok && j < r->nlanes; j++) {
+		cli_buf b;
+		char *sql;
+		int any = 0;
+
+		what = "BEGIN";
+		ok = copy_exec_on(e, e->conns[j], "BEGIN");
+		if (ok && r->ct.deferred[i]) {
+			what = "deferring the foreign keys of a cycle";
+			ok = copy_exec_on(e, e->conns[j], r->ct.deferred[i]);
+		}
+		if (!ok || !r->o->truncate)
+			continue;
 		cli_buf_init(&b);
 		cli_buf_add(&b, "TRUNCATE ");
 		for (size_t t = 0; t < r->ct.n; t++)
-			cli_buf_addf(&b, "%s%s%s", t ? ", " : "", r->ct.t[t].sel->relkind == 'p' ? "" : "ONLY ",
-			             r->ct.t[t].sel->qualified);
+			if (r->ct.t[t].lane == j)
+				cli_buf_addf(&b, "%s%s%s", any++ ? ", " : "", r->ct.t[t].sel->relkind == 'p' ? "" : "ONLY ",
+				             r->ct.t[t].sel->qualified);
 		sql = cli_buf_take(&b);
 		what = "TRUNCATE";
-		ok = sql && copy_exec_on(e, e->conns[0], sql);
+		ok = sql && copy_exec_on(e, e->conns[j], sql);
 		free(sql);
 	}
 	if (!ok)
 		cli_error("target %d (%s): %s failed: %s", i + 1, e->label, what, e->error ? e->error : "out of memory");
 	return ok;
-}
-
-/*
- * table_stream: table t's copy: the source's session to every target's
- * (a target that faulted before gets a receiver that drops the data, so
- * that receiver i is still target i in every message).
- */
-static pgcm_copy *
-table_stream(many_run *r, const copy_table *t)
-{
-	pgcm_producer *producer = pgcm_producer_pg(r->src.conns[0], pgcm_plan_source_command(t->plan));
-	pgcm_format fmt;
-	pgcm_copy *copy;
-
-	pgcm_plan_format(t->plan, &fmt);
-	if (producer) {
-		pgcm_producer_set_format(producer, &fmt);
-		pgcm_producer_set_label(producer, "source");
-	}
-	if (!(copy = pgcm_copy_new(producer)))
-		return NULL;
-	pgcm_copy_set_stall_timeout(copy, (int) (r->o->stall_timeout * 1000));
-	/* A self-reference is checked at the end of the COPY statement: one statement, never segments. */
-	pgcm_copy_set_segment_bytes(copy, t->self_reference ? 0 : (uint64_t) r->o->segment_mb << 20);
-	for (int i = 0; i < r->o->nto; i++) {
-		copy_endpoint *e = &r->dst[i];
-		pgcm_receiver *rc = r->in[i] ? pgcm_receiver_pg(e->conns[0], pgcm_plan_target_command(t->plan, (size_t) i))
-		                             : pgcm_receiver_null();
-		if (rc)
-			pgcm_receiver_set_label(rc, e->label);
-		if (r->in[i])
-			e->receivers[0] = rc;
-		if (pgcm_copy_add(copy, rc) != PGCM_OK) {
-			pgcm_copy_free(copy);
-			return NULL;
-		}
-	}
-	return copy;
-}
-
-/*
- * load_table: table k, one pass to every target still loading; what each
- * target did with it noted.  0 when the copy as a whole ended (aborted,
- * the source failed, out of memory).
- */
-static int
-load_table(many_run *r, size_t k, uint64_t *rows, uint64_t *bytes)
-{
-	copy_table *t = &r->ct.t[k];
-	double t0 = now_seconds();
-	pgcm_failure failure;
-	pgcm_status st;
-	pgcm_progress done;
-
-	cli_progress_tables(r->prog, k, r->ct.n, t->sel->qualified, *rows, *bytes);
-	if (!(r->copies[k] = table_stream(r, t))) {
-		snprintf(r->why, sizeof r->why, "out of memory");
-		r->failure.reason = r->why;
-		return 0;
-	}
-	copy_run_streams(&r->copies[k], 1, r->o, r->dst, r->prog);
-	st = pgcm_copy_finish(r->copies[k], &failure);
-	for (size_t f = 0; f < failure.nfaults; f++)
-		copy_record_fault(r->dst, r->o->nto, &failure.faults[f], r->prog);
-	done = pgcm_copy_totals(r->copies[k]);
-	t->rows = done.rows;
-	t->bytes = done.bytes;
-	t->seconds = now_seconds() - t0;
-	*rows += done.rows;
-	*bytes += done.bytes;
-	for (int i = 0; i < r->o->nto; i++) {
-		if (!r->in[i])
-			continue;
-		if (pgcm_receiver_get_state(r->dst[i].receivers[0]) == PGCM_RECEIVER_DONE && !r->dst[i].reported) {
-			t->at[i].status = "loaded";
-			t->at[i].rows = pgcm_receiver_rows(r->dst[i].receivers[0]);
-			t->streamed = 1;
-		} else {
-			r->in[i] = 0;
-			r->faulted_at[i] = (long) k;
-			t->at[i].status = "faulted";
-		}
-	}
-	if (st != PGCM_OK && st != PGCM_FAULT) {
-		r->failure = failure;
-		return 0;
-	}
-	stop_point(k + 1);
-	return 1;
 }
 
 /*
@@ -254,7 +181,7 @@ move_sequences(many_run *r)
 			const char **cols = plan_column_names(t->plan, &ncols);
 			char err[1024];
 			int ok = (cols || !pgcm_plan_column_count(t->plan))
-			         && seq_sync_owned(r->src.conns[0], pgcm_plan_source_table(t->plan), e->conns[0],
+			         && seq_sync_owned(r->src.conns[0], pgcm_plan_source_table(t->plan), e->conns[t->lane],
 			                           pgcm_plan_source_table(t->plan), cols, ncols,
 			                           r->o->stall_timeout > 0 ? (int) (r->o->stall_timeout * 1000) : 0,
 			                           &at->seqs, &at->nseqs, err, sizeof err);
@@ -263,7 +190,8 @@ move_sequences(many_run *r)
 			free(cols);
 			if (ok)
 				continue;
-			if (PQtransactionStatus(e->conns[0]) == PQTRANS_INERROR || PQstatus(e->conns[0]) != CONNECTION_OK) {
+			if (PQtransactionStatus(e->conns[t->lane]) == PQTRANS_INERROR
+			    || PQstatus(e->conns[t->lane]) != CONNECTION_OK) {
 				char *msg = cli_strdup_printf("moving the sequences of %s: %s", t->sel->qualified, err);
 				bulkload_fault(e, msg ? msg : err, NULL, r->prog);
 				free(msg);
@@ -395,6 +323,7 @@ prepare(many_run *r)
 		return EXIT_FAILED;
 	if ((problems = copy_tables_plan(&r->ct, r->o, &r->src, r->dst)) < 0)
 		return EXIT_FAILED;
+	spread(r);
 	if (!(r->label = tables_label(&r->ct))) {
 		cli_error("out of memory");
 		return EXIT_FAILED;
@@ -416,37 +345,18 @@ prepare(many_run *r)
 static void
 load(many_run *r)
 {
-	uint64_t rows = 0, bytes = 0, est_rows = 0, est_bytes = 0;
+	uint64_t est_rows = 0, est_bytes = 0;
 	enum cli_progress_mode mode = r->o->quiet ? PROGRESS_QUIET : r->o->progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
 
-	for (size_t k = 0; k < r->ct.n; k++) {
-		uint64_t tr = 0, tb = 0;
-		copy_opts one = *r->o;
-		one.table = r->ct.t[k].sel->qualified;
-		copy_estimate(r->ct.t[k].plan, &one, &r->src, &tr, &tb);
-		est_rows += tr;
-		est_bytes += tb;
-	}
+	for (size_t k = 0; k < r->ct.n; k++)
+		est_bytes += r->ct.t[k].estimate;
 	r->prog = cli_progress_new(stderr, mode, est_rows, est_bytes, r->o->nto);
 	for (int i = 0; i < r->o->nto; i++) {
 		r->faulted_at[i] = -1;
 		r->in[i] = 1;
 	}
-	for (size_t k = 0; k < r->ct.n && !r->aborted; k++) {
-		int any = 0;
-		for (int i = 0; i < r->o->nto; i++)
-			any |= r->in[i];
-		if (!any)
-			break;
-		if (cli_interrupted) {
-			snprintf(r->why, sizeof r->why, "interrupted by %s", cli_interrupted == SIGINT ? "SIGINT" : "SIGTERM");
-			r->failure.reason = r->why;
-			r->aborted = 1;
-		} else if (!load_table(r, k, &rows, &bytes)) {
-			r->aborted = 1;
-		}
-	}
-	cli_progress_tables(r->prog, r->ct.n, r->ct.n, NULL, rows, bytes);
+	copy_lanes_run(r);
+	cli_progress_tables(r->prog, r->ct.n, r->ct.n, NULL, 0, 0);
 	if (!r->aborted && !r->o->no_sequences)
 		move_sequences(r);
 	if (!r->aborted && r->o->on_fault_abort) {

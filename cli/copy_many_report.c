@@ -30,6 +30,9 @@ copy_many_print_plans(const copy_tables *ct, const copy_opts *o, const copy_endp
 			printf("%s", k ? ", " : "");
 			cli_json_string(stdout, ct->t[k].sel->qualified);
 		}
+		printf("], \"sessions\": [");
+		for (size_t k = 0; k < ct->n; k++)
+			printf("%s%d", k ? ", " : "", ct->t[k].lane + 1);
 		printf("], \"deferred\": [");
 		for (int i = 0; i < o->nto; i++) {
 			printf("%s", i ? ", " : "");
@@ -41,9 +44,12 @@ copy_many_print_plans(const copy_tables *ct, const copy_opts *o, const copy_endp
 		printf("], \"plans\": [\n");
 	} else {
 		printf("%zu tables, in load order (a table after those its foreign keys reference):\n", ct->n);
-		for (size_t k = 0; k < ct->n; k++)
-			printf("  %zu. %s%s\n", k + 1, ct->t[k].sel->qualified,
-			       ct->t[k].self_reference ? " (references itself: one COPY statement)" : "");
+		for (size_t k = 0; k < ct->n; k++) {
+			printf("  %zu. %s", k + 1, ct->t[k].sel->qualified);
+			if (o->jobs > 1)
+				printf(" [session %d]", ct->t[k].lane + 1);
+			printf("%s\n", ct->t[k].self_reference ? " (references itself: one COPY statement)" : "");
+		}
 		for (int i = 0; i < o->nto; i++)
 			if (ct->deferred[i])
 				printf("target %d %s, after BEGIN: %s\n", i + 1, dst[i].label, ct->deferred[i]);

@@ -285,11 +285,10 @@ many_tables_options(copy_opts *o)
 	}
 	if (o->header || o->max_row)
 		return usage_error("%s", "--header and --max-row-size apply to a file or stdin source");
-	if (o->jobs > 1 || o->split_key)
-		return usage_error("%s", "--jobs with many tables is not supported yet: a target's tables linked "
-		                         "by foreign keys must load in one session, which --jobs would split; run "
-		                         "without --jobs (one transaction per target), or copy large tables one "
-		                         "per run with --table NAME --jobs N");
+	if (o->split_key)
+		return usage_error("%s", "--split-key splits one table: with many tables, --jobs spreads the tables "
+		                         "over its sessions (copy a large table in ranges with --table NAME --jobs N "
+		                         "--split-key COLUMN)");
 	if (o->defer_foreign_keys || o->maintenance_work_mem)
 		return usage_error("%s", "--defer-foreign-keys and --maintenance-work-mem apply to one --table: "
 		                         "many tables are loaded with their indexes in place");

@@ -290,6 +290,50 @@ emit_order(copy_tables *ct, const long *comp, long ncomp, fkey *const *keys, con
 	return ok;
 }
 
+/* find_root: union-find's root of table t, with the path halved. */
+static size_t
+find_root(size_t *up, size_t t)
+{
+	while (up[t] != t) {
+		up[t] = up[up[t]];
+		t = up[t];
+	}
+	return t;
+}
+
+/*
+ * components: number the tables linked by foreign keys (either way, on any
+ * target) into ct->t[].component and ct->ncomponents.  1, or 0 when out of memory.
+ */
+static int
+components(copy_tables *ct, const fkey *keys, size_t nkeys)
+{
+	size_t *up = malloc(ct->n * sizeof *up), *id = malloc(ct->n * sizeof *id);
+
+	if (!up || !id) {
+		free(up);
+		free(id);
+		cli_error("out of memory");
+		return 0;
+	}
+	for (size_t t = 0; t < ct->n; t++) {
+		up[t] = t;
+		id[t] = (size_t) -1;
+	}
+	for (size_t k = 0; k < nkeys; k++)
+		up[find_root(up, keys[k].child)] = find_root(up, keys[k].parent);
+	ct->ncomponents = 0;
+	for (size_t t = 0; t < ct->n; t++) {
+		size_t root = find_root(up, t);
+		if (id[root] == (size_t) -1)
+			id[root] = ct->ncomponents++;
+		ct->t[t].component = id[root];
+	}
+	free(up);
+	free(id);
+	return 1;
+}
+
 int
 copy_tables_order(copy_tables *ct, copy_endpoint *dst, int nto)
 {
@@ -328,7 +372,8 @@ copy_tables_order(copy_tables *ct, copy_endpoint *dst, int nto)
 	for (size_t t = 0; ok && t < ct->n; t++)
 		if (s.index[t] < 0)
 			strongconnect(&s, t);
-	ok = ok && check_cycles(ct, s.comp, keys, nkeys, dst) && emit_order(ct, s.comp, s.ncomp, keys, nkeys);
+	ok = ok && components(ct, all, nall) && check_cycles(ct, s.comp, keys, nkeys, dst)
+	     && emit_order(ct, s.comp, s.ncomp, keys, nkeys);
 	free(s.index);
 	free(s.low);
 	free(s.comp);
@@ -354,6 +399,47 @@ copy_tables_plan(copy_tables *ct, const copy_opts *o, const copy_endpoint *src, 
 		problems += (long) pgcm_plan_problem_count(ct->t[t].plan);
 	}
 	return problems;
+}
+
+int
+copy_tables_lanes(copy_tables *ct, int jobs)
+{
+	uint64_t *size = calloc(ct->ncomponents, sizeof *size), load[MAX_JOBS] = {0};
+	int *lane = malloc(ct->ncomponents * sizeof *lane), used[MAX_JOBS], nlanes = 0;
+
+	if (!size || !lane) {
+		/* Out of memory: one lane, as without --jobs. */
+		for (size_t t = 0; t < ct->n; t++)
+			ct->t[t].lane = 0;
+		free(size);
+		free(lane);
+		return 1;
+	}
+	for (size_t t = 0; t < ct->n; t++)
+		size[ct->t[t].component] += ct->t[t].estimate + 1;
+	for (int j = 0; j < MAX_JOBS; j++)
+		used[j] = -1;
+	for (size_t done = 0; done < ct->ncomponents; done++) {
+		size_t big = 0;
+		int to = 0;
+		/* The largest component not yet placed (sizes of placed ones are set to 0 below). */
+		for (size_t c = 1; c < ct->ncomponents; c++)
+			if (size[c] > size[big])
+				big = c;
+		for (int j = 1; j < jobs; j++)
+			if (load[j] < load[to])
+				to = j;
+		load[to] += size[big];
+		size[big] = 0;
+		if (used[to] < 0)
+			used[to] = nlanes++;
+		lane[big] = used[to];
+	}
+	for (size_t t = 0; t < ct->n; t++)
+		ct->t[t].lane = lane[ct->t[t].component];
+	free(size);
+	free(lane);
+	return nlanes > 0 ? nlanes : 1;
 }
 
 void

@@ -41,6 +41,9 @@ typedef struct copy_table {
 	const tablesel_table *sel;  /* its names on the source (borrowed from the selection) */
 	pgcm_plan *plan;
 	int self_reference;       /* a foreign key of its own rows: one COPY statement, never segments */
+	size_t component;         /* tables linked by foreign keys (on any target) share it */
+	int lane;                 /* --jobs: the session (of the source and of each target) that copies it */
+	uint64_t estimate;        /* its estimated size (bytes, else rows), to spread the tables */
 	int streamed;             /* its stream ran to the end (for some target) */
 	uint64_t rows, bytes;     /* what the source sent */
 	double seconds;
@@ -52,6 +55,7 @@ typedef struct copy_tables {
 	copy_table *t;
 	size_t n;
 	int nto;
+	size_t ncomponents;
 	char *deferred[MAX_TARGETS];  /* "SET CONSTRAINTS ... DEFERRED" a target runs after BEGIN, or NULL */
 } copy_tables;
 
@@ -75,6 +79,15 @@ int copy_tables_order(copy_tables *ct, copy_endpoint *dst, int nto);
  * copied), or -1 when one could not be built (printed).
  */
 long copy_tables_plan(copy_tables *ct, const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst);
+
+/*
+ * copy_tables_lanes: spread the tables over at most jobs sessions (lanes):
+ * every table of a component in one lane (a foreign key cannot see the
+ * uncommitted rows of another session), the largest components first,
+ * each to the lane with the least so far.  Returns how many lanes have a
+ * table (1 .. jobs); the lanes are numbered from 0 without gaps.
+ */
+int copy_tables_lanes(copy_tables *ct, int jobs);
 
 /* copy_tables_free: free everything (the selection itself stays the caller's). */
 void copy_tables_free(copy_tables *ct);

@@ -212,11 +212,10 @@ at(const char *hay, const char *needle)
  * --verify "same" for every table, a report per target and table.
  */
 static void
-test_copy_all(void **state)
+copy_all(world *w, const char *jobs)
 {
-	world *w = *state;
 	char *want[NTABLES];
-	it_run r = copy_cli(w, "--verify", "--json");
+	it_run r = copy_cli(w, "--verify", "--json", "--jobs", jobs);
 
 	it_expect_status(&r, 0);
 	checksums(w->src, want);
@@ -238,8 +237,26 @@ test_copy_all(void **state)
 	says(&r, "\"sequence\": \"shop.customers_id_seq\"");
 	assert_null(strstr(r.out, "\"verify\": {\"status\": \"differs\""));
 	assert_null(strstr(r.out, "shop.audit"));
+	no_prepared(w);
 	free_sums(want);
 	it_run_free(&r);
+}
+
+static void
+test_copy_all(void **state)
+{
+	copy_all(*state, "1");
+}
+
+/*
+ * test_copy_all_jobs: the same over two sessions per server (the tables
+ * linked by foreign keys in one, the others spread), each target's two
+ * sessions committed together (two-phase), nothing left prepared.
+ */
+static void
+test_copy_all_jobs(void **state)
+{
+	copy_all(*state, "2");
 }
 
 /*
@@ -271,6 +288,45 @@ test_dry_run_order(void **state)
 	it_run_free(&r);
 }
 
+/* session_of: the session --dry-run --jobs gives table (as its list prints it). */
+static int
+session_of(const char *out, const char *table)
+{
+	char needle[128];
+	const char *p;
+
+	snprintf(needle, sizeof needle, ". %s [session ", table);
+	p = strstr(out, needle);
+	if (!p)
+		fail_msg("%s has no session in:\n%s", table, out);
+	return atoi(p + strlen(needle));
+}
+
+/*
+ * test_dry_run_jobs_sessions: with --jobs 2 the tables linked by foreign
+ * keys share one session (the chain, the partitioned table and the
+ * mixed-case table that reference the customers; the cycle's two tables),
+ * and both sessions have tables.
+ */
+static void
+test_dry_run_jobs_sessions(void **state)
+{
+	world *w = *state;
+	it_run r = copy_cli(w, "--dry-run", "--jobs", "2");
+	int chain;
+
+	it_expect_status(&r, 0);
+	chain = session_of(r.out, "shop.customers");
+	assert_int_equal(session_of(r.out, "shop.orders"), chain);
+	assert_int_equal(session_of(r.out, "shop.order_items"), chain);
+	assert_int_equal(session_of(r.out, "shop.shipments"), chain);
+	assert_int_equal(session_of(r.out, "shop.events"), chain);
+	assert_int_equal(session_of(r.out, "\"Mixed\".\"Tbl\""), chain);
+	assert_int_equal(session_of(r.out, "shop.depts"), session_of(r.out, "shop.staff"));
+	assert_true(strstr(r.out, "[session 1]") != NULL && strstr(r.out, "[session 2]") != NULL);
+	it_run_free(&r);
+}
+
 /*
  * test_cycle_not_deferrable_refused: a cycle whose key is not deferrable is
  * refused before any data moves, naming both tables, the key and the way out.
@@ -299,9 +355,8 @@ test_cycle_not_deferrable_refused(void **state)
  * before the change, in every table.
  */
 static void
-test_one_snapshot(void **state)
+one_snapshot(world *w, const char *jobs)
 {
-	world *w = *state;
 	char *before[NTABLES], *after;
 	it_proc p;
 	it_run r;
@@ -310,7 +365,7 @@ test_one_snapshot(void **state)
 	checksums(w->src, before);
 	setenv("PGCOPYMAN_TEST_STOP_AFTER_TABLE", "1", 1);
 	it_cli_bg(&p, "copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "-n", "shop", "-n",
-	          "\"Mixed\"", "-T", "shop.audit", "--quiet");
+	          "\"Mixed\"", "-T", "shop.audit", "--quiet", "--jobs", jobs);
 	unsetenv("PGCOPYMAN_TEST_STOP_AFTER_TABLE");
 	assert_int_equal(waitpid(p.pid, &st, WUNTRACED), p.pid);
 	assert_true(WIFSTOPPED(st));
@@ -330,9 +385,23 @@ test_one_snapshot(void **state)
 	it_expect_status(&r, 0);
 	expect_sums(w->dst[0], before, "target 1");
 	expect_sums(w->dst[1], before, "target 2");
+	no_prepared(w);
 	free(after);
 	free_sums(before);
 	it_run_free(&r);
+}
+
+static void
+test_one_snapshot(void **state)
+{
+	one_snapshot(*state, "1");
+}
+
+/* test_one_snapshot_jobs: the same with two source sessions: the second imports the first's snapshot. */
+static void
+test_one_snapshot_jobs(void **state)
+{
+	one_snapshot(*state, "2");
 }
 
 /*
@@ -359,15 +428,14 @@ prefill(world *w, char **old)
  * says which table faulted, which were rolled back and which never loaded.
  */
 static void
-test_fault_one_target_continue(void **state)
+fault_one_target_continue(world *w, const char *jobs)
 {
-	world *w = *state;
 	char *old[NTABLES], *want[NTABLES];
 	it_run r;
 
 	prefill(w, old);
 	it_exec(w->dst[1], "ALTER TABLE shop.order_items ADD CONSTRAINT small_qty CHECK (qty < 1000)");
-	r = copy_cli(w, "--truncate", "--json");
+	r = copy_cli(w, "--truncate", "--json", "--jobs", jobs);
 	it_expect_status(&r, 3);
 	checksums(w->src, want);
 	expect_sums(w->dst[0], want, "target 1");
@@ -376,11 +444,30 @@ test_fault_one_target_continue(void **state)
 	says(&r, "\"status\": \"faulted\", \"rows\": 0");
 	says(&r, "{\"table\": \"shop.order_items\", \"status\": \"faulted\", \"rows\": 0,");
 	says(&r, "{\"table\": \"shop.orders\", \"status\": \"rolled back\", \"rows\": 0,");
-	says(&r, "{\"table\": \"shop.shipments\", \"status\": \"not loaded\", \"rows\": 0,");
+	if (strcmp(jobs, "1") == 0)
+		says(&r, "{\"table\": \"shop.shipments\", \"status\": \"not loaded\", \"rows\": 0,");
 	says(&r, "small_qty");
+	no_prepared(w);
 	free_sums(old);
 	free_sums(want);
 	it_run_free(&r);
+}
+
+static void
+test_fault_one_target_continue(void **state)
+{
+	fault_one_target_continue(*state, "1");
+}
+
+/*
+ * test_fault_one_target_continue_jobs: the same over two sessions: target
+ * 2's other session, which loaded other tables without a fault, is rolled
+ * back with the one that faulted (their tables keep their old rows too).
+ */
+static void
+test_fault_one_target_continue_jobs(void **state)
+{
+	fault_one_target_continue(*state, "2");
 }
 
 /*
@@ -389,15 +476,14 @@ test_fault_one_target_continue(void **state)
  * prepared transaction is left; exit 1.
  */
 static void
-test_fault_one_target_abort(void **state)
+fault_one_target_abort(world *w, const char *jobs)
 {
-	world *w = *state;
 	char *old[NTABLES];
 	it_run r;
 
 	prefill(w, old);
 	it_exec(w->dst[1], "ALTER TABLE shop.order_items ADD CONSTRAINT small_qty CHECK (qty < 1000)");
-	r = copy_cli(w, "--truncate", "--on-fault", "abort", "--json");
+	r = copy_cli(w, "--truncate", "--on-fault", "abort", "--json", "--jobs", jobs);
 	it_expect_status(&r, 1);
 	expect_sums(w->dst[0], old, "target 1");
 	expect_sums(w->dst[1], old, "target 2");
@@ -406,6 +492,18 @@ test_fault_one_target_abort(void **state)
 	no_prepared(w);
 	free_sums(old);
 	it_run_free(&r);
+}
+
+static void
+test_fault_one_target_abort(void **state)
+{
+	fault_one_target_abort(*state, "1");
+}
+
+static void
+test_fault_one_target_abort_jobs(void **state)
+{
+	fault_one_target_abort(*state, "2");
 }
 
 /*
@@ -486,10 +584,10 @@ static void
 test_usage(void **state)
 {
 	world *w = *state;
-	it_run r = copy_cli(w, "--jobs", "2");
+	it_run r = copy_cli(w, "--jobs", "2", "--split-key", "id");
 
 	it_expect_status(&r, 2);
-	says(&r, "--jobs with many tables is not supported yet");
+	says(&r, "--split-key splits one table");
 	it_run_free(&r);
 	r = copy_cli(w, "--target-table", "x");
 	it_expect_status(&r, 2);
@@ -518,11 +616,16 @@ IT_GROUP(multi)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_all),
+		cmocka_unit_test(test_copy_all_jobs),
 		cmocka_unit_test(test_dry_run_order),
+		cmocka_unit_test(test_dry_run_jobs_sessions),
 		cmocka_unit_test(test_cycle_not_deferrable_refused),
 		cmocka_unit_test(test_one_snapshot),
+		cmocka_unit_test(test_one_snapshot_jobs),
 		cmocka_unit_test(test_fault_one_target_continue),
+		cmocka_unit_test(test_fault_one_target_continue_jobs),
 		cmocka_unit_test(test_fault_one_target_abort),
+		cmocka_unit_test(test_fault_one_target_abort_jobs),
 		cmocka_unit_test(test_fault_at_commit_abort),
 		cmocka_unit_test(test_fkey_to_unselected_table),
 		cmocka_unit_test(test_progress_and_summary),
