@@ -191,7 +191,7 @@ static void
 no_prepared(world *w)
 {
 	for (int t = 0; t < 2; t++)
-		it_expect_sql(w->dst[t], "SELECT count(*) FROM pg_prepared_xacts", "0");
+		it_expect_sql(w->dst[t], "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()", "0");
 }
 
 /* at: the position of needle in the hay, failing when it is not there. */
@@ -555,6 +555,91 @@ test_fkey_to_unselected_table(void **state)
 }
 
 /*
+ * test_truncate_keeps_children: --truncate empties the selected tables
+ * only: an inheritance parent is emptied with ONLY, so the rows of its
+ * child, not selected, stay on the target.
+ */
+static void
+test_truncate_keeps_children(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "INSERT INTO shop.notes VALUES (9000, 'old parent'); "
+		                   "INSERT INTO shop.notes_child VALUES (9001, 'old child', 1)");
+	r = copy_cli(w, "-T", "shop.notes_child", "--truncate", "--quiet");
+	it_expect_status(&r, 0);
+	for (int t = 0; t < 2; t++) {
+		it_expect_sql(w->dst[t], "SELECT count(*) FROM ONLY shop.notes WHERE id = 9000", "0");
+		it_expect_sql(w->dst[t], "SELECT string_agg(id::text, ',') FROM shop.notes_child", "9001");
+		assert_int_equal(it_count(w->dst[t], "ONLY shop.notes"), 100);
+	}
+	it_run_free(&r);
+}
+
+/*
+ * test_self_reference_one_statement: a self-referencing table larger than
+ * --segment-size whose rows reference rows that come later: cut into
+ * segments, the first segment's check would fail on the target; it is
+ * loaded in one COPY statement and committed.
+ */
+static void
+test_self_reference_one_statement(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	/* On the source only, the rows are written before the ones they reference. */
+	it_exec(w->src, "ALTER TABLE shop.employees DROP CONSTRAINT employees_boss_fkey; "
+	                "ALTER TABLE shop.employees ADD COLUMN pad text; "
+	                "INSERT INTO shop.employees SELECT g, g + 1, repeat('x', 200) FROM generate_series(1000, 30000) g; "
+	                "INSERT INTO shop.employees VALUES (30001, NULL, NULL)");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "ALTER TABLE shop.employees ADD COLUMN pad text");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "-t", "shop.emp*",
+	           "--segment-size", "1", "--format", "text");
+	it_expect_status(&r, 0);
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(it_count(w->dst[t], "shop.employees"), 29502);
+	it_run_free(&r);
+}
+
+/*
+ * test_interrupted: SIGINT between two tables (the run stopped there by its
+ * test hook): nothing is committed anywhere, --truncate's old rows stay,
+ * no prepared transaction is left; exit 1.
+ */
+static void
+test_interrupted(void **state)
+{
+	world *w = *state;
+	char *old[NTABLES];
+	it_proc p;
+	it_run r;
+	int st;
+
+	prefill(w, old);
+	setenv("PGCOPYMAN_TEST_STOP_AFTER_TABLE", "3", 1);
+	it_cli_bg(&p, "copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "-n", "shop", "-n",
+	          "\"Mixed\"", "-T", "shop.audit", "--truncate", "--jobs", "2", "--json");
+	unsetenv("PGCOPYMAN_TEST_STOP_AFTER_TABLE");
+	assert_int_equal(waitpid(p.pid, &st, WUNTRACED), p.pid);
+	assert_true(WIFSTOPPED(st));
+	kill(p.pid, SIGINT);
+	kill(p.pid, SIGCONT);
+	r = it_cli_wait(&p, NULL);
+	it_expect_status(&r, 1);
+	says(&r, "interrupted by SIGINT");
+	says(&r, "\"aborted\": true");
+	expect_sums(w->dst[0], old, "target 1");
+	expect_sums(w->dst[1], old, "target 2");
+	no_prepared(w);
+	free_sums(old);
+	it_run_free(&r);
+}
+
+/*
  * test_progress_and_summary: --progress prints the tables done of the
  * total and the current one; the human summary a line per target and table.
  */
@@ -597,6 +682,10 @@ test_usage(void **state)
 	it_expect_status(&r, 2);
 	says(&r, "from a server to servers only");
 	it_run_free(&r);
+	r = copy_cli(w, "--truncate", "--defer-foreign-keys");
+	it_expect_status(&r, 2);
+	says(&r, "--defer-foreign-keys and --maintenance-work-mem apply to one --table");
+	it_run_free(&r);
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "-t", "nosuch");
 	it_expect_status(&r, 1);
 	it_run_free(&r);
@@ -628,6 +717,9 @@ IT_GROUP(multi)
 		cmocka_unit_test(test_fault_one_target_abort_jobs),
 		cmocka_unit_test(test_fault_at_commit_abort),
 		cmocka_unit_test(test_fkey_to_unselected_table),
+		cmocka_unit_test(test_truncate_keeps_children),
+		cmocka_unit_test(test_self_reference_one_statement),
+		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_progress_and_summary),
 		cmocka_unit_test(test_usage),
 	};
