@@ -78,7 +78,7 @@ INSERT INTO shop.payments (order_id, amount, paid) SELECT g, (g % 10000) / 3.0, 
     + g * interval '10 seconds' FROM generate_series(1, $n) g;
 INSERT INTO shop.shipments (order_id, line, sent) SELECT g, 1 + g % 3, date '2023-06-03' + (g % 300)
     FROM generate_series(1, $n) g;
-INSERT INTO shop.events SELECT timestamptz '2023-01-01 00:00+00' + g * interval '17 minutes', 1 + g % ($n / 10),
+INSERT INTO shop.events SELECT timestamptz '2023-01-01 00:00+00' + (g % 700000) * interval '1 minute', 1 + g % ($n / 10),
     'kind ' || (g % 9), jsonb_build_object('n', g, 'ok', g % 2 = 0) FROM generate_series(1, $n) g;"
 tables="regions customers products categories product_categories orders order_items payments shipments events"
 

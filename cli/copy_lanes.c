@@ -17,10 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "copy_many.h"
+#include "bulkload.h"
 
 /* One lane's state in the loop. */
 typedef struct lane {
@@ -30,15 +30,6 @@ typedef struct lane {
 	pgcm_status st;
 	double t0;
 } lane;
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 /*
  * stop_point: a test hook: when PGCOPYMAN_TEST_STOP_AFTER_TABLE is n, the
@@ -138,7 +129,7 @@ finish_table(many_run *r, lane *l)
 	}
 	t->rows = done.rows;
 	t->bytes = done.bytes;
-	t->seconds = seconds() - l->t0;
+	t->seconds = bulkload_seconds() - l->t0;
 	for (int i = 0; i < r->o->nto && (st == PGCM_OK || st == PGCM_FAULT); i++) {
 		pgcm_receiver *rc = pgcm_copy_receiver(l->copy, (size_t) i);
 		if (!r->in[i])
@@ -207,7 +198,7 @@ start_next(many_run *r, lane *lanes, int j, size_t done)
 	if (r->aborted || !any || l->next >= r->ct.n)
 		return 0;
 	l->table = l->next++;
-	l->t0 = seconds();
+	l->t0 = bulkload_seconds();
 	l->st = PGCM_OK;
 	if (!(l->copy = r->copies[l->table] = table_stream(r, &r->ct.t[l->table], j))) {
 		abort_lanes(r, lanes, "out of memory");

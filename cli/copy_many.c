@@ -2,25 +2,25 @@
  * copy_many.c: `pgcopyman copy` over many tables in one run (a selection
  * of -t patterns, -n, -T, -N; copy_tables.h).
  *
- * One point in time: the source is read in one REPEATABLE READ transaction
- * on one session, which resolves the selection, plans every table, and
- * sends every table's rows; so every target receives the same snapshot.
+ * One point in time: the source is read in one REPEATABLE READ transaction,
+ * which resolves the selection and plans every table; with --jobs every
+ * other source session imports its snapshot, so every target receives the
+ * same instant of every table.
  *
  * All or nothing per target: each target loads every table in one
- * transaction, in the order its foreign keys allow (copy_tables.c), one
- * table after the other, each table one pass of the source to every target
- * still loading.  A target that faults on a table loads no further table
- * and is rolled back; the others go on (--on-fault continue) or the whole
- * copy aborts (--on-fault abort).  The owned sequences of every table move
- * in the same transaction (sequences.h), and the end phase is the one of a
- * single table (copy_commit.c: constraints checked, then COMMIT, or
- * two-phase commit where targets must agree).
+ * transaction (with --jobs, one per lane, copy_lanes.c), in the order its
+ * foreign keys allow (copy_tables.c), each table one pass of the source to
+ * every target still loading.  A target that faults on a table loads no
+ * further table and is rolled back; the others go on (--on-fault continue)
+ * or the whole copy aborts (--on-fault abort).  The owned sequences of every
+ * table move in the same transaction (sequences.h), and the end phase is
+ * the one of a single table (copy_commit.c: constraints checked, then
+ * COMMIT, or two-phase commit where sessions or targets must agree).
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -29,16 +29,11 @@
 #include "compare.h"
 #include "bulkload.h"
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
-/* connect: every server, the source's read begun (REPEATABLE READ, READ ONLY); 1, or 0 (printed). */
+/*
+ * connect_all: every server, --jobs sessions each; the source's reads begun
+ * (REPEATABLE READ, READ ONLY), the first exporting its snapshot and the
+ * others importing it.  1, or 0 (printed).
+ */
 static int
 connect_all(many_run *r)
 {
@@ -375,7 +370,7 @@ int
 copy_many(copy_opts *o)
 {
 	many_run *r = calloc(1, sizeof *r);
-	double t0 = now_seconds();
+	double t0 = bulkload_seconds();
 	int rc, loaded = 0, unknown = 0, unverified = 0;
 
 	if (!r) {
@@ -411,10 +406,10 @@ copy_many(copy_opts *o)
 		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? perr : "");
 	}
 	if (o->json)
-		copy_many_print_json(&r->ct, o, now_seconds() - t0, r->dst, r->aborted, r->failure.reason,
+		copy_many_print_json(&r->ct, &r->common, bulkload_seconds() - t0, r->dst, r->aborted, r->failure.reason,
 		                     r->failure.producer_error);
 	if (!o->quiet && !o->json)
-		copy_many_print_summary(&r->ct, o, now_seconds() - t0, r->dst);
+		copy_many_print_summary(&r->ct, &r->common, bulkload_seconds() - t0, r->dst);
 	rc = unknown ? EXIT_UNKNOWN : loaded == o->nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 	if (rc == EXIT_LOADED && unverified > 0)
 		rc = EXIT_VERIFY;

@@ -44,7 +44,11 @@ void copy_many_print_plans(const copy_tables *ct, const copy_opts *o, const copy
                            const copy_endpoint *dst);
 /* copy_many_print_problems: that nothing was copied, on stderr, after every problem (one a line) when each. */
 void copy_many_print_problems(const copy_tables *ct, int each);
-/* copy_many_print_json: the JSON summary: totals, per target its outcome and per table its own. */
+/*
+ * copy_many_print_json: the JSON summary: totals, per target its outcome and
+ * per table its own.  o: the options as the commit saw them ("jobs": the
+ * sessions used per server).
+ */
 void copy_many_print_json(const copy_tables *ct, const copy_opts *o, double seconds, const copy_endpoint *dst,
                           int aborted, const char *reason, const char *source_error);
 /* copy_many_print_summary: the human summary (copy_print_summary's), then per target a line per table. */

@@ -85,6 +85,13 @@ copy_many_print_problems(const copy_tables *ct, int each)
 	          n, n == 1 ? "" : "s", each ? " (--dry-run shows the whole plans)" : "");
 }
 
+/* received: target i received table t's rows (a table it never loaded moved nothing to it). */
+static int
+received(const table_outcome *at)
+{
+	return at->status && strcmp(at->status, "not loaded") != 0 && strcmp(at->status, "aborted") != 0;
+}
+
 /* print_table_json: table t's outcome on target i. */
 static void
 print_table_json(const copy_table *t, int i)
@@ -99,7 +106,8 @@ print_table_json(const copy_table *t, int i)
 		printf(", \"rows\": null, \"rows_if_committed\": %llu", (unsigned long long) at->rows);
 	else
 		printf(", \"rows\": %llu", (unsigned long long) at->rows);
-	printf(", \"bytes\": %llu, \"seconds\": %.3f, \"format\": ", (unsigned long long) t->bytes, t->seconds);
+	printf(", \"bytes\": %llu, \"seconds\": %.3f, \"format\": ", (unsigned long long) (received(at) ? t->bytes : 0),
+	       received(at) ? t->seconds : 0.0);
 	cli_json_string(stdout, format_name(t));
 	if (at->nseqs || at->seq_warning) {
 		printf(", \"sequences\": [");
@@ -214,7 +222,8 @@ copy_many_print_summary(const copy_tables *ct, const copy_opts *o, double second
 				moved += at->seqs[s].next != NULL;
 			cli_error("    %-*s  %-11s %10llu rows %12llu bytes %8.2f s  %s%s%s", (int) width, t->sel->qualified,
 			          at->status ? at->status : "not loaded", (unsigned long long) at->rows,
-			          (unsigned long long) t->bytes, t->seconds, format_name(t),
+			          (unsigned long long) (received(at) ? t->bytes : 0), received(at) ? t->seconds : 0.0,
+			          format_name(t),
 			          moved ? ", sequences moved" : "",
 			          at->verify && strcmp(at->verify, "same") != 0 ? ", verify: not the same" : "");
 		}
