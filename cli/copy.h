@@ -16,6 +16,7 @@
  *   copy_verify.c      --verify: the copied table compared on each target (compare.h)
  *   copy_tables.c      many tables: the selection, each table's plan, the foreign-key load order
  *   copy_many.c        many tables in one run: one snapshot, one transaction per target
+ *   copy_lanes.c       many tables: the load, over one or (--jobs) more sessions per server
  *   copy_many_report.c many tables: the per-table JSON and human summaries
  *   file_target.c      a file: target: written unseen and put in place on commit
  *   bulkload.h         around a target's COPY: deferred index work, owned sequences

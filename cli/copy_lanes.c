@@ -210,7 +210,7 @@ start_next(many_run *r, lane *lanes, int j, size_t done)
 		if (lanes[k].copy && (k == j || !is_over(lanes[k].st)))
 			cli_buf_addf(&b, "%s%s", b.len ? ", " : "", r->ct.t[lanes[k].table].sel->qualified);
 	now = cli_buf_take(&b);
-	cli_progress_tables(r->prog, done, r->ct.n, now, 0, 0);
+	cli_progress_tables(r->prog, done, r->ct.n, now);
 	free(now);
 	return 1;
 }

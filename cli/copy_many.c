@@ -351,7 +351,7 @@ load(many_run *r)
 		r->in[i] = 1;
 	}
 	copy_lanes_run(r);
-	cli_progress_tables(r->prog, r->ct.n, r->ct.n, NULL, 0, 0);
+	cli_progress_tables(r->prog, r->ct.n, r->ct.n, NULL);
 	if (!r->aborted && !r->o->no_sequences)
 		move_sequences(r);
 	if (!r->aborted && r->o->on_fault_abort) {

@@ -270,7 +270,7 @@ add_pattern(copy_opts *o, int ch, const char *text)
 /*
  * many_tables_options: what a run of many tables accepts: a server as the
  * source and as every target, the tables under their own names, every
- * column, one session per server.  0, or the exit status of a usage error.
+ * column, no table split in ranges.  0, or the exit status of a usage error.
  */
 static int
 many_tables_options(copy_opts *o)

@@ -52,7 +52,6 @@ struct cli_progress {
 	char *phase;              /* cli_progress_phase's text, or NULL */
 	double phase_t0;          /* when it began */
 	char *tables;             /* cli_progress_tables: "tables 3/12 s.t", or NULL */
-	uint64_t base_rows, base_bytes;  /* what the tables done so far moved, added to each update */
 	sample samples[NSAMPLES]; /* a ring, oldest at first */
 	int first, nsamples;
 };
@@ -381,8 +380,6 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 	if (!p || p->finished || (!p->live && !p->plain))
 		return;
 	now = p->clock_fn();
-	rows += p->base_rows;
-	bytes += p->base_bytes;
 	p->have = 1;
 	p->rows = rows;
 	p->bytes = bytes;
@@ -401,16 +398,13 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 }
 
 void
-cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current, uint64_t rows,
-                    uint64_t bytes)
+cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current)
 {
 	char *text;
 	size_t n;
 
 	if (!p)
 		return;
-	p->base_rows = rows;
-	p->base_bytes = bytes;
 	n = strlen(current ? current : "") + 64;
 	if ((text = malloc(n)))
 		snprintf(text, n, "tables %zu/%zu%s%s", done, total, current ? " " : "", current ? current : "");

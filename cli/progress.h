@@ -56,12 +56,10 @@ void cli_progress_phase(cli_progress *p, const char *phase);
 
 /*
  * cli_progress_tables: a copy of many tables: done of total are done, current
- * (or NULL) is being copied; rows and bytes moved by the done ones, added to
- * every later update's counts (an update gives the current table's).  The
- * lines show "tables 3/12 s.t"; --progress also prints it when it changes.
+ * (or NULL) is being copied (its updates count every table's rows).  The
+ * lines show "tables 3/12 s.t"; a plain display also prints it each time.
  */
-void cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current, uint64_t rows,
-                         uint64_t bytes);
+void cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current);
 
 /* cli_progress_finish: clear the live line (before the final summary); no more drawing. */
 void cli_progress_finish(cli_progress *p);
