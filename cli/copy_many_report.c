@@ -81,7 +81,8 @@ copy_many_print_problems(const copy_tables *ct, int each)
 		n += p;
 		tables += p > 0;
 	}
-	cli_error("nothing was copied: the plans of %zu table%s found %zu problem%s%s", tables, tables == 1 ? "" : "s",
+	cli_error("nothing was copied: the plans of %zu table%s found %zu problem%s%s; leave such a table out (-T) "
+	          "and copy it on its own (--table NAME, where --columns applies)", tables, tables == 1 ? "" : "s",
 	          n, n == 1 ? "" : "s", each ? " (--dry-run shows the whole plans)" : "");
 }
 

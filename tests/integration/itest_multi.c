@@ -646,6 +646,33 @@ test_interrupted(void **state)
 }
 
 /*
+ * test_plan_problem_refused: a table a target cannot hold (a column it
+ * lacks) refuses the whole run before any data moves, naming the table and
+ * the way out; --dry-run --json is one JSON object with every plan.
+ */
+static void
+test_plan_problem_refused(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	it_exec(w->dst[1], "ALTER TABLE shop.notes_child DROP COLUMN extra");
+	r = copy_cli(w, "--quiet");
+	it_expect_status(&r, 1);
+	says(&r, "shop.notes_child: table shop.notes_child, column extra: target 2");
+	says(&r, "nothing was copied: the plans of 1 table found 1 problem");
+	says(&r, "leave such a table out (-T)");
+	expect_empty(w->dst[0]);
+	it_run_free(&r);
+	r = copy_cli(w, "--dry-run", "--json");
+	it_expect_status(&r, 1);
+	says(&r, "{\"dry_run\": true, \"load_order\": [\"\\\"Mixed\\\".\\\"a.b\\\"\", ");
+	says(&r, "\"plans\": [\n{\"dry_run\": true, \"ok\": true");
+	says(&r, "{\"dry_run\": true, \"ok\": false, \"table\": \"shop.notes_child\"");
+	it_run_free(&r);
+}
+
+/*
  * test_progress_and_summary: --progress prints the tables done of the
  * total and the current one; the human summary a line per target and table.
  */
@@ -726,6 +753,7 @@ IT_GROUP(multi)
 		cmocka_unit_test(test_truncate_keeps_children),
 		cmocka_unit_test(test_self_reference_one_statement),
 		cmocka_unit_test(test_interrupted),
+		cmocka_unit_test(test_plan_problem_refused),
 		cmocka_unit_test(test_progress_and_summary),
 		cmocka_unit_test(test_usage),
 	};
