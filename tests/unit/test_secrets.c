@@ -20,6 +20,10 @@
 #include "../../cli/secrets.c"
 #include "../../cli/common.c"
 #include "../../cli/copy_options.c"
+/* copy_options.c reads -t/-n/-T/-N patterns with tablesel.c, whose static helper shares a name. */
+#define set_err tablesel_set_err
+#include "../../cli/tablesel.c"
+#undef set_err
 #include "../../cli/cmd_listen.c"
 #include "../../cli/statedir.c"
 #include "../../cli/commit_2pc.c"
