@@ -673,6 +673,51 @@ test_plan_problem_refused(void **state)
 }
 
 /*
+ * test_kill_and_recover: kill -9 of a two-phase run (--jobs 2, --on-fault
+ * abort: four prepared transactions) between its PREPAREs, and between its
+ * COMMIT PREPAREDs; `pgcopyman recover` then finishes them as the run
+ * decided: before the decision every target keeps its old contents in
+ * every table, after it every target holds every table of the source.
+ */
+static void
+test_kill_and_recover(void **state)
+{
+	world *w = *state;
+	static const char *const moments[] = {"between-prepares", "between-commits"};
+	char *old[NTABLES], *want[NTABLES], dir[] = "/tmp/pgcm-multi-state.XXXXXX";
+
+	assert_non_null(mkdtemp(dir));
+	prefill(w, old);
+	checksums(w->src, want);
+	for (size_t m = 0; m < 2; m++) {
+		it_run r;
+		setenv("PGCOPYMAN_TEST_KILL_AT", moments[m], 1);
+		r = copy_cli(w, "--truncate", "--jobs", "2", "--on-fault", "abort", "--state-dir", dir, "--quiet");
+		unsetenv("PGCOPYMAN_TEST_KILL_AT");
+		it_expect_status(&r, 128 + SIGKILL);
+		it_run_free(&r);
+		{
+			/* Killed with transactions prepared: 1 (target 1's first) or 3 (all but the committed one). */
+			char *a = it_scalar(w->dst[0], "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()");
+			char *b = it_scalar(w->dst[1], "SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database()");
+			assert_int_equal(atoi(a) + atoi(b), m == 0 ? 1 : 3);
+			free(a);
+			free(b);
+		}
+		r = it_cli("recover", "--state-dir", dir);
+		it_expect_status(&r, 0);
+		says(&r, m == 0 ? "rolled back pgcopyman:" : "committed pgcopyman:");
+		it_run_free(&r);
+		no_prepared(w);
+		expect_sums(w->dst[0], m == 0 ? old : want, "target 1");
+		expect_sums(w->dst[1], m == 0 ? old : want, "target 2");
+	}
+	it_system("rm -rf %s", dir);
+	free_sums(old);
+	free_sums(want);
+}
+
+/*
  * test_progress_and_summary: --progress prints the tables done of the
  * total and the current one; the human summary a line per target and table.
  */
@@ -754,6 +799,7 @@ IT_GROUP(multi)
 		cmocka_unit_test(test_self_reference_one_statement),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_plan_problem_refused),
+		cmocka_unit_test(test_kill_and_recover),
 		cmocka_unit_test(test_progress_and_summary),
 		cmocka_unit_test(test_usage),
 	};
