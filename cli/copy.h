@@ -61,6 +61,7 @@ typedef struct copy_endpoint {
 	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
 	char *check;              /* "unknown": what to check, and how to settle it */
 	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
+	const uint64_t *session_rows;  /* many tables: what each stream's session loaded in all; NULL: its receiver's */
 	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
 	const char *verify;       /* --verify: "same", "differs", "error", "skipped"; NULL: not asked */
 	char *verify_message;     /* its outcome in words */

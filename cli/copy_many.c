@@ -201,16 +201,27 @@ move_sequences(many_run *r)
 
 /*
  * settle: the end phase of copy_commit.c over every target (a target's
- * receiver is its last table's, or the one it faulted on); then each
- * target's rows are the sum of its tables', and each table's status on it
- * follows the target's outcome.
+ * receivers are its lanes' last tables', or the one it faulted on; each
+ * session's rows those of all its tables), so that a target's rows are what
+ * it committed; then each table's status on it follows the target's outcome.
  */
 static void
 settle(many_run *r)
 {
 	const char *reason = r->aborted ? (r->failure.reason ? r->failure.reason : "aborted") : NULL;
+	uint64_t lane_rows[MAX_TARGETS][MAX_JOBS];
 
+	/* Each session's rows are those of all its lane's tables, for the commit's count of what it committed. */
+	memset(lane_rows, 0, sizeof lane_rows);
+	for (int i = 0; i < r->o->nto; i++) {
+		for (size_t k = 0; k < r->ct.n; k++)
+			if (r->ct.t[k].at[i].status && strcmp(r->ct.t[k].at[i].status, "loaded") == 0)
+				lane_rows[i][r->ct.t[k].lane] += r->ct.t[k].at[i].rows;
+		r->dst[i].session_rows = lane_rows[i];
+	}
 	copy_settle_targets(&r->commit, r->dst, &r->common, r->aborted, reason);
+	for (int i = 0; i < r->o->nto; i++)
+		r->dst[i].session_rows = NULL;
 	if (!r->aborted && r->commit.abort_reason) {
 		r->aborted = 1;
 		r->failure.reason = r->commit.abort_reason;
@@ -219,13 +230,15 @@ settle(many_run *r)
 	for (int i = 0; i < r->o->nto; i++) {
 		copy_endpoint *e = &r->dst[i];
 		int ok = strcmp(e->status, "ok") == 0, unknown = strcmp(e->status, "unknown") == 0;
-		uint64_t rows = 0;
+		int partial = strcmp(e->status, "partial") == 0;
 
 		for (size_t k = 0; k < r->ct.n; k++) {
 			table_outcome *at = &r->ct.t[k].at[i];
 			if (ok || unknown) {
 				at->status = ok ? "ok" : "unknown";
-				rows += at->rows;
+			} else if (partial) {
+				/* Some sessions committed, others were rolled back by someone else: which, the report cannot tell. */
+				at->status = "unknown";
 			} else if (r->faulted_at[i] == (long) k) {
 				at->status = "faulted";
 				at->rows = 0;
@@ -234,8 +247,6 @@ settle(many_run *r)
 				at->rows = 0;
 			}
 		}
-		if (ok || unknown)
-			e->rows = rows;
 	}
 }
 
