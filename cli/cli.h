@@ -41,6 +41,13 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 PGconn *cli_connect(const char *conninfo);
 
+/*
+ * cli_usage_hint: after a usage error, point at the help as psql and pg_dump
+ * do: 'Try "pgcopyman COMMAND --help" for more information.' on stderr
+ * (command NULL: the top-level help).  Returns EXIT_USAGE.
+ */
+int cli_usage_hint(const char *command);
+
 /* Write s as a JSON string (quotes and escapes included, known secrets masked) to f. */
 void cli_json_string(FILE *f, const char *s);
 
@@ -70,5 +77,14 @@ char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
  */
 int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qrel, char relkind,
                      const char *qkey, char **where, char **err);
+
+/*
+ * cli_query_strip (sqltext.c): query without the ';' and the white space
+ * and comments after its last token, for COPY (query) TO STDOUT; a ';' or
+ * comment inside a string, quoted name or dollar quote stays.  malloc'd; NULL
+ * with *err (static) when the query is empty, holds a second statement, or
+ * memory runs out.
+ */
+char *cli_query_strip(const char *query, const char **err);
 
 #endif

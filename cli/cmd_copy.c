@@ -63,7 +63,7 @@ cli_copy(int argc, char **argv)
 			servers &= dst[i].kind == EP_SERVER;
 		if (!servers) {
 			cli_error("--jobs needs a server as the source and as every target");
-			rc = EXIT_USAGE;
+			rc = cli_usage_hint("copy");
 			goto cleanup;
 		}
 	}
@@ -74,7 +74,7 @@ cli_copy(int argc, char **argv)
 			goto cleanup;
 	if ((src.kind != EP_SERVER) && !o.table && !o.target_table) {
 		cli_error("loading a file needs --table or --target-table");
-		rc = EXIT_USAGE;
+		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
 
@@ -82,6 +82,8 @@ cli_copy(int argc, char **argv)
 	 * The plan: both catalogs read, every statement written, everything that
 	 * can be known refused before any data moves.  A dry run shows it all.
 	 */
+	if (src.kind == EP_SERVER && o.table && !copy_check_source_table(&src, o.table))
+		goto cleanup;
 	if (!(plan = copy_make_plan(&o, &src, dst)))
 		goto cleanup;
 	if (pgcm_plan_problem_count(plan)) {

@@ -131,8 +131,7 @@ cli_listen(int argc, char **argv)
 		case 'i':
 			if (!parse_seconds(optarg, &idle_ms)) {
 				cli_error("listen: --idle needs a positive number of seconds, not \"%s\"", optarg);
-				usage(stderr);
-				return EXIT_USAGE;
+				return cli_usage_hint("listen");
 			}
 			break;
 		case 'j':
@@ -143,28 +142,25 @@ cli_listen(int argc, char **argv)
 			return EXIT_LOADED;
 		case ':':
 			cli_error("listen: option \"%s\" needs an argument", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("listen");
 		default:
 			if (optopt)
 				cli_error("listen: invalid option \"-%c\"", optopt);
 			else
 				cli_error("listen: invalid option \"%s\"", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("listen");
 		}
 	}
 	if (optind >= argc) {
 		cli_error("listen: no CHANNEL given");
-		usage(stderr);
-		return EXIT_USAGE;
+		return cli_usage_hint("listen");
 	}
 	for (int i = optind; i < argc; i++) {
 		size_t len = strlen(argv[i]);
 		if (len == 0 || len > PGCM_CHANNEL_MAX) {
 			cli_error("listen: channel name \"%s\" is %zu bytes; it must be 1 to %d bytes",
 			          argv[i], len, PGCM_CHANNEL_MAX);
-			return EXIT_USAGE;
+			return cli_usage_hint("listen");
 		}
 	}
 

@@ -58,22 +58,19 @@ cli_notify(int argc, char **argv)
 			return EXIT_LOADED;
 		case ':':
 			cli_error("notify: option \"%s\" needs an argument", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("notify");
 		default:
 			if (optopt)
 				cli_error("notify: invalid option \"-%c\"", optopt);
 			else
 				cli_error("notify: invalid option \"%s\"", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("notify");
 		}
 	}
 	if (optind >= argc || argc - optind > 2) {
 		cli_error(optind >= argc ? "notify: no CHANNEL given"
 		                         : "notify: too many arguments (quote the payload)");
-		usage(stderr);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 	params[0] = argv[optind];
 	params[1] = argc - optind == 2 ? argv[optind + 1] : "";
@@ -82,12 +79,12 @@ cli_notify(int argc, char **argv)
 	if (clen == 0 || clen > PGCM_CHANNEL_MAX) {
 		cli_error("notify: the channel name is %zu bytes; the server accepts 1 to %d bytes",
 		          clen, PGCM_CHANNEL_MAX);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 	if (plen > PGCM_PAYLOAD_MAX) {
 		cli_error("notify: the payload is %zu bytes; the server's limit is %d bytes "
 		          "(pg_notify refuses 8000 bytes or more)", plen, PGCM_PAYLOAD_MAX);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 
 	conn = cli_connect(conninfo);

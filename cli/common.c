@@ -34,6 +34,14 @@ cli_error(const char *fmt, ...)
 	free(msg);
 }
 
+int
+cli_usage_hint(const char *command)
+{
+	fprintf(stderr, "Try \"pgcopyman%s%s --help\" for more information.\n", command ? " " : "",
+	        command ? command : "");
+	return EXIT_USAGE;
+}
+
 /* on_signal: remember the signal; the loops poll the flag and abort cleanly. */
 static void
 on_signal(int sig)

@@ -6,6 +6,7 @@
  *   copy_statements.c  the copy plan (statements, format), the --jobs ranges, the estimate
  *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
  *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
+ *   copy_names.c       the source table checked before the plan; hints for unquoted names
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
@@ -100,6 +101,23 @@ void copy_print_plan(const pgcm_plan *plan, const copy_opts *o, const copy_endpo
                      const copy_endpoint *dst, char *const *src_cmds);
 /* That nothing was copied, on stderr, after every problem (one line each) when each. */
 void copy_print_problems(const pgcm_plan *plan, int each);
+
+/* copy_names.c */
+/*
+ * copy_check_source_table: the source server's table as typed, before the
+ * plan: a name SQL cannot read, or one that does not exist, is printed as the
+ * failure's cause (with a hint to quote a mixed-case name) and 0 returned;
+ * otherwise 1 (also when it cannot tell: the plan then explains).
+ */
+int copy_check_source_table(const copy_endpoint *src, const char *table);
+/* copy_name_needs_quotes: an unquoted name that SQL would fold or refuse (upper case, spaces, ...). */
+int copy_name_needs_quotes(const char *name);
+/*
+ * copy_name_hint: say how to quote name for option (e.g. --table '"Mixed
+ * Case"'); exists_as: a table that exists in another case, or NULL.  Prints
+ * nothing when name needs no quotes and exists_as is NULL.
+ */
+void copy_name_hint(const char *option, const char *name, const char *exists_as);
 
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);

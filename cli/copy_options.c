@@ -72,8 +72,9 @@ copy_usage(FILE *f)
 }
 
 /*
- * usage_error: name the bad option, show the usage.  The message may echo
- * an argument: known secrets are masked in it, as in every message.
+ * usage_error: name the bad option and point at --help (the whole usage
+ * would bury the one line that matters).  The message may echo an
+ * argument: known secrets are masked in it, as in every message.
  */
 static int
 usage_error(const char *fmt, const char *arg)
@@ -85,11 +86,10 @@ usage_error(const char *fmt, const char *arg)
 	cli_buf_addf(&b, fmt, arg);
 	msg = cli_buf_take(&b);
 	safe = msg ? cli_scrub_text(msg) : NULL;
-	fprintf(stderr, "pgcopyman copy: %s\n\n", safe ? safe : "out of memory");
+	fprintf(stderr, "pgcopyman copy: %s\n", safe ? safe : "out of memory");
 	free(safe);
 	free(msg);
-	copy_usage(stderr);
-	return EXIT_USAGE;
+	return cli_usage_hint("copy");
 }
 
 static int
@@ -280,6 +280,13 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	}
 	if (o->table && o->query)
 		return usage_error("%s", "--table and --query exclude each other");
+	if (o->query) {
+		const char *why;
+		char *stripped = cli_query_strip(o->query, &why);
+		if (!stripped)
+			return usage_error("%s", why);
+		free(stripped);   /* the plan strips it again (copy_statements.c) */
+	}
 	if (o->query && !o->target_table) {
 		for (int i = 0; i < o->nto; i++)
 			if (strcmp(o->to[i], "-") != 0 && strncmp(o->to[i], "file:", 5) != 0)

@@ -70,8 +70,13 @@ plan_endpoints(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, co
 
 	if (src->kind != EP_SERVER)
 		st = pgcm_plan_set_source_stream(plan);
-	else if (o->query)
-		st = pgcm_plan_set_source_query(plan, src->conns[0], o->query);
+	else if (o->query) {
+		/* Without the ';' psql wants: the query goes inside COPY (...). */
+		const char *err;
+		char *query = cli_query_strip(o->query, &err);
+		st = query ? pgcm_plan_set_source_query(plan, src->conns[0], query) : PGCM_ERR_NOMEM;
+		free(query);
+	}
 	else
 		st = pgcm_plan_set_source_table(plan, src->conns[0], o->table);
 	for (int i = 0; st == PGCM_OK && i < o->nto; i++)

@@ -42,8 +42,8 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
+		cli_error("no command given (copy, listen or notify)");
+		return cli_usage_hint(NULL);
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
@@ -71,9 +71,8 @@ main(int argc, char **argv)
 	if (cmd) {
 		rc = cmd->run(argc - 1, args);
 	} else {
-		cli_error("unknown command \"%s\"", args[0]);
-		usage(stderr);
-		rc = EXIT_USAGE;
+		cli_error("unknown command \"%s\" (copy, listen or notify)", args[0]);
+		rc = cli_usage_hint(NULL);
 	}
 	for (int i = 0; i < argc - 1; i++)
 		free(args[i]);

@@ -19,6 +19,7 @@
 #include "../../cli/conninfo.c"
 #include "../../cli/secrets.c"
 #include "../../cli/common.c"
+#include "../../cli/sqltext.c"
 #include "../../cli/copy_options.c"
 #include "../../cli/cmd_listen.c"
 
