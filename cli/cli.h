@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "conninfo.h"
+#include "password.h"
 #include "secrets.h"
 #include "strbuf.h"
 
@@ -36,8 +37,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * cli_connect: connect with conninfo (a connection string, a URI, or "" for
  * the PG* environment; a dbname that is itself one is expanded, see
- * conninfo.h), adding application_name=pgcopyman unless set.  On failure
- * returns NULL and prints an error naming the masked target.
+ * conninfo.h), adding application_name=pgcopyman unless set, and asking for
+ * a password as password.h says.  On failure returns NULL and prints an
+ * error naming the masked target.
  */
 PGconn *cli_connect(const char *conninfo);
 

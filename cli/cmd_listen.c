@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pgcopyman.h"
 #include "cli.h"
@@ -27,6 +29,8 @@ usage(FILE *f)
 	        "  -j, --json            one JSON object per line:\n"
 	        "                          {\"channel\": \"...\", \"payload\": \"...\", \"pid\": N}\n"
 	        "                          {\"event\": \"idle\"}, {\"event\": \"reconnected\"}\n"
+	        "  -W, --password        ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password     never ask for a password\n"
 	        "  -h, --help            show this help\n"
 	        "\n"
 	        "Text lines are CHANNEL<TAB>PID<TAB>PAYLOAD (backslash, tab, newline and\n"
@@ -50,9 +54,32 @@ put_escaped(FILE *f, const char *s)
 	}
 }
 
-static void
-print_event(const pgcm_notify_event *ev, int json)
+/* What the loop keeps between events. */
+typedef struct listen_state {
+	int json;
+	double lost_at;           /* when the connection was lost (monotonic seconds); < 0: it is up */
+	int announced;            /* "listening on ..." was said */
+} listen_state;
+
+static double
+now_seconds(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+/*
+ * print_event: one event on stdout.  A re-connection also says how long the
+ * connection was down (the gap in which notifications were lost), on stdout
+ * with --json and on stderr.
+ */
+static void
+print_event(const pgcm_notify_event *ev, listen_state *ls)
+{
+	int json = ls->json;
+
 	switch (ev->kind) {
 	case PGCM_NOTIFY_BATCH:
 		for (size_t i = 0; i < ev->count; i++) {
@@ -74,16 +101,132 @@ print_event(const pgcm_notify_event *ev, int json)
 	case PGCM_NOTIFY_IDLE:
 		fputs(json ? "{\"event\": \"idle\"}\n" : "# idle\n", stdout);
 		break;
-	case PGCM_NOTIFY_RECONNECTED:
-		fputs(json ? "{\"event\": \"reconnected\"}\n" : "# reconnected\n", stdout);
-		cli_error("re-connected; notifications sent meanwhile were lost");
+	case PGCM_NOTIFY_RECONNECTED: {
+		double gap = ls->lost_at >= 0 ? now_seconds() - ls->lost_at : 0;
+		if (json)
+			printf("{\"event\": \"reconnected\", \"gap_seconds\": %.1f}\n", gap);
+		else
+			fputs("# reconnected\n", stdout);
+		cli_error("re-connected after %.1f s without a connection; notifications sent meanwhile were lost",
+		          gap);
+		ls->lost_at = -1;
 		break;
+	}
 	case PGCM_NOTIFY_DISCONNECTED:
+		if (ls->lost_at < 0)
+			ls->lost_at = now_seconds();
 		cli_error("connection lost: %s; re-connecting", ev->message ? ev->message : "?");
 		break;
 	default:
 		break;
 	}
+}
+
+/*
+ * The listener exists to be live: with these defaults a silent network
+ * partition (no FIN, no RST) is noticed within about 7 s -- an idle
+ * connection is pinged after 4 s of quiet and declared dead when the answer
+ * takes 3 s (also the limit for a connection attempt); TCP keepalives (3 s
+ * idle, then 3 probes 1 s apart) and tcp_user_timeout (6 s for unacknowledged
+ * data) catch it in the kernel too.  A keyword the user's connection string
+ * sets wins.  Re-connection attempts back off up to 4 s, so that the listener
+ * is back within seconds once the network is.
+ */
+static const char *const liveness_keys[] = {"keepalives", "keepalives_idle", "keepalives_interval",
+                                             "keepalives_count", "tcp_user_timeout"};
+static const char *const liveness_vals[] = {"1", "3", "1", "3", "6000"};
+#define PING_INTERVAL_MS 4000
+#define PING_TIMEOUT_MS 3000
+#define BACKOFF_MAX_MS 4000
+
+/*
+ * new_listener: a listener on ci (expanded: the listener's libpq would send
+ * a connection string given as dbname= to the server as a name), with the
+ * liveness defaults where ci sets nothing, and password when not NULL.
+ * NULL when out of memory.
+ */
+static pgcm_listener *
+new_listener(const cli_conninfo *ci, const char *password, char *const *channels, size_t n, int idle_ms)
+{
+	cli_conninfo c = *ci;
+	char *conninfo;
+	pgcm_listener *l = NULL;
+	size_t had = ci->n;
+	int ok = 1;
+
+	/* Settings are added to a copy of the arrays' tail only: ci stays as it was. */
+	c.keys = NULL;
+	c.vals = NULL;
+	c.secret = NULL;
+	c.n = 0;
+	for (size_t i = 0; ok && i < had; i++)
+		ok = cli_conninfo_set(&c, ci->keys[i], ci->vals[i], ci->secret[i]);
+	for (size_t i = 0; ok && i < sizeof liveness_keys / sizeof liveness_keys[0]; i++)
+		if (!cli_conninfo_get(&c, liveness_keys[i]))
+			ok = cli_conninfo_set(&c, liveness_keys[i], liveness_vals[i], 0);
+	if (ok && password)
+		ok = cli_conninfo_set(&c, "password", password, 1);
+	conninfo = ok ? cli_conninfo_render(&c) : NULL;
+	cli_conninfo_free(&c);
+	if (conninfo)
+		l = pgcm_listener_new(conninfo, (const char *const *) channels, n);
+	if (conninfo) {
+		explicit_bzero(conninfo, strlen(conninfo));
+		free(conninfo);
+	}
+	if (!l)
+		return NULL;
+	if (idle_ms > 0)
+		pgcm_listener_set_idle_interval(l, idle_ms);
+	pgcm_listener_set_ping(l, PING_INTERVAL_MS, PING_TIMEOUT_MS);
+	pgcm_listener_set_backoff(l, 250, BACKOFF_MAX_MS);
+	return l;
+}
+
+/*
+ * password_after_failure: the first connection failed: when the server
+ * asked for a password none was given for, one is asked for on the terminal
+ * (as cli_connect does; not with -w).  Returns it (borrowed), or NULL with
+ * *hint (static, may be NULL) saying what to do.
+ */
+static const char *
+password_after_failure(const cli_conninfo *ci, const char **hint)
+{
+	char *conninfo = cli_conninfo_render(ci);
+	PGconn *probe = conninfo ? PQconnectdb(conninfo) : NULL;
+	int needs = probe && PQstatus(probe) == CONNECTION_BAD && PQconnectionNeedsPassword(probe);
+	const char *pw = NULL;
+
+	PQfinish(probe);
+	free(conninfo);
+	*hint = NULL;
+	if (!needs)
+		return NULL;
+	pw = cli_password_for(ci, 1);
+	if (!pw)
+		*hint = isatty(STDIN_FILENO) || isatty(STDERR_FILENO)
+		        ? "the server asks for a password (-w forbids asking, or the prompt was interrupted)"
+		        : "the server asks for a password and there is no terminal to ask for it on: give it in "
+		          "the connection string, PGPASSWORD or ~/.pgpass";
+	return pw;
+}
+
+/* announce: "listening on a, b (Ctrl-C to stop)" once the server has every LISTEN, for a person watching. */
+static void
+announce(listen_state *ls, char *const *channels, size_t n)
+{
+	cli_buf b;
+	char *text;
+
+	if (ls->announced || !isatty(STDERR_FILENO))
+		return;
+	ls->announced = 1;
+	cli_buf_init(&b);
+	for (size_t i = 0; i < n; i++)
+		cli_buf_addf(&b, "%s%s", i ? ", " : "", channels[i]);
+	text = cli_buf_take(&b);
+	cli_error("listening on %s (Ctrl-C to stop)", text ? text : "the channels");
+	free(text);
 }
 
 /* parse_seconds: a positive number of seconds (fractions allowed) as milliseconds. */
@@ -105,21 +248,27 @@ static const struct option listen_longopts[] = {
 	{"conn", required_argument, NULL, 'c'},
 	{"idle", required_argument, NULL, 'i'},
 	{"json", no_argument, NULL, 'j'},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --conn carries a connection string: main.c scrubs it from the process title with these tables. */
 static const int listen_conninfo_vals[] = {'c', 0};
-const cli_optspec cli_listen_optspec = {":c:i:jh", listen_longopts, listen_conninfo_vals};
+const cli_optspec cli_listen_optspec = {":c:i:jWwh", listen_longopts, listen_conninfo_vals};
 
 int
 cli_listen(int argc, char **argv)
 {
-	const char *conninfo = "";
-	int idle_ms = -1, json = 0, c, rc = EXIT_FAILED;
+	const char *conninfo = "", *password = NULL, *hint = NULL;
+	int idle_ms = -1, c, rc = EXIT_FAILED, retried = 0;
 	pgcm_listener *l = NULL;
-	char *masked = NULL, *expanded, *err = NULL;
+	char *masked = NULL, *err = NULL;
+	cli_conninfo ci = {0};
+	listen_state ls = {0, -1, 0};
+	char *const *channels;
+	size_t nch;
 
 	opterr = 0;
 	optind = 0;   /* glibc: a fresh scan (main.c's scrub ran getopt before) */
@@ -135,7 +284,13 @@ cli_listen(int argc, char **argv)
 			}
 			break;
 		case 'j':
-			json = 1;
+			ls.json = 1;
+			break;
+		case 'W':
+			cli_password_set_mode(CLI_PASSWORD_ALWAYS);
+			break;
+		case 'w':
+			cli_password_set_mode(CLI_PASSWORD_NEVER);
 			break;
 		case 'h':
 			usage(stdout);
@@ -163,22 +318,19 @@ cli_listen(int argc, char **argv)
 			return cli_usage_hint("listen");
 		}
 	}
+	channels = argv + optind;
+	nch = (size_t) (argc - optind);
 
-	/* The listener's libpq would send a connection string given as dbname= to the server as a name. */
-	expanded = cli_expand_conninfo(conninfo, &err);
-	if (!expanded) {
+	if (!cli_conninfo_parse(conninfo, &ci, &err)) {
 		cli_error("cannot listen: %s", err ? err : "out of memory");
-		free(err);
-		return EXIT_FAILED;
+		goto cleanup;
 	}
-	l = pgcm_listener_new(expanded, (const char *const *) argv + optind, (size_t) (argc - optind));
-	free(expanded);
-	if (!l) {
+	/* -W: the password is asked for before connecting. */
+	password = cli_password_for(&ci, 0);
+	if (!(l = new_listener(&ci, password, channels, nch, idle_ms))) {
 		cli_error("out of memory");
-		return EXIT_FAILED;
+		goto cleanup;
 	}
-	if (idle_ms > 0)
-		pgcm_listener_set_idle_interval(l, idle_ms);
 	cli_catch_signals();
 
 	/*
@@ -193,7 +345,7 @@ cli_listen(int argc, char **argv)
 		pgcm_status st = pgcm_listener_step(l, &ev);
 
 		if (st == PGCM_OK) {
-			print_event(&ev, json);
+			print_event(&ev, &ls);
 			if (fflush(stdout) != 0 || ferror(stdout)) {
 				if (errno == EPIPE)
 					rc = EXIT_LOADED;  /* the reader went away: done */
@@ -203,16 +355,29 @@ cli_listen(int argc, char **argv)
 			}
 			continue;
 		}
+		if (st == PGCM_ERR_CONNECTION && !retried && !password
+		    && (password = password_after_failure(&ci, &hint))) {
+			/* Once, with the password typed at the prompt. */
+			retried = 1;
+			pgcm_listener_free(l);
+			if (!(l = new_listener(&ci, password, channels, nch, idle_ms))) {
+				cli_error("out of memory");
+				goto cleanup;
+			}
+			continue;
+		}
 		if (st == PGCM_ERR_CONNECTION) {
 			masked = cli_mask_conninfo(conninfo);
-			cli_error("cannot listen on \"%s\": %s", masked ? masked : "?",
-			          pgcm_listener_errmsg(l));
+			cli_error("cannot listen on \"%s\": %s%s%s", masked ? masked : "?",
+			          pgcm_listener_errmsg(l), hint ? "; " : "", hint ? hint : "");
 			goto cleanup;
 		}
 		if (st != PGCM_AGAIN) {
 			cli_error("listen: %s: %s", pgcm_strerror(st), pgcm_listener_errmsg(l));
 			goto cleanup;
 		}
+		if (pgcm_listener_ready(l))
+			announce(&ls, channels, nch);
 		nfds = pgcm_listener_pollfds(l, &fd, 1);
 		t = pgcm_listener_timeout_ms(l);
 		if (t < 0 || t > 200)
@@ -226,6 +391,8 @@ cli_listen(int argc, char **argv)
 
 cleanup:
 	free(masked);
+	free(err);
+	cli_conninfo_free(&ci);
 	pgcm_listener_free(l);
 	return rc;
 }

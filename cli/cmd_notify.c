@@ -20,6 +20,8 @@ usage(FILE *f)
 	        "Send one notification (pg_notify) on CHANNEL, with PAYLOAD (default: empty).\n"
 	        "\n"
 	        "  -c, --conn CONNSTR    connection string or URI (default: the PG* environment)\n"
+	        "  -W, --password        ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password     never ask for a password\n"
 	        "  -h, --help            show this help\n"
 	        "\n"
 	        "CHANNEL must be 1 to %d bytes, PAYLOAD at most %d bytes (the server's limits).\n",
@@ -28,13 +30,15 @@ usage(FILE *f)
 
 static const struct option notify_longopts[] = {
 	{"conn", required_argument, NULL, 'c'},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --conn carries a connection string: main.c scrubs it from the process title with these tables. */
 static const int notify_conninfo_vals[] = {'c', 0};
-const cli_optspec cli_notify_optspec = {":c:h", notify_longopts, notify_conninfo_vals};
+const cli_optspec cli_notify_optspec = {":c:Wwh", notify_longopts, notify_conninfo_vals};
 
 int
 cli_notify(int argc, char **argv)
@@ -52,6 +56,12 @@ cli_notify(int argc, char **argv)
 		switch (c) {
 		case 'c':
 			conninfo = optarg;
+			break;
+		case 'W':
+			cli_password_set_mode(CLI_PASSWORD_ALWAYS);
+			break;
+		case 'w':
+			cli_password_set_mode(CLI_PASSWORD_NEVER);
 			break;
 		case 'h':
 			usage(stdout);

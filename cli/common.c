@@ -103,7 +103,7 @@ PGconn *
 cli_connect(const char *conninfo)
 {
 	cli_conninfo ci;
-	const char **keys = NULL, **vals = NULL;
+	const char **keys = NULL, **vals = NULL, *hint = NULL;
 	char *err = NULL, *masked = NULL, *msg = NULL;
 	PGconn *conn = NULL;
 
@@ -115,8 +115,8 @@ cli_connect(const char *conninfo)
 		cli_error("out of memory");
 		goto cleanup;
 	}
-	/* dbname is expanded already: libpq must not take a second look at it. */
-	conn = PQconnectdbParams(keys, vals, 0);
+	/* dbname is expanded already: libpq must not take a second look at it (expand_dbname 0). */
+	conn = cli_password_connect(&ci, keys, vals, &hint);
 	if (!conn) {
 		cli_error("out of memory");
 		goto cleanup;
@@ -129,7 +129,8 @@ cli_connect(const char *conninfo)
 		n = msg ? strlen(msg) : 0;
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
-		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?", msg ? msg : "");
+		cli_error("cannot connect to \"%s\": %s%s%s", masked ? masked : "?", msg ? msg : "",
+		          hint ? "; " : "", hint ? hint : "");
 		PQfinish(conn);
 		conn = NULL;
 		goto cleanup;

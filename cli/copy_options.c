@@ -15,60 +15,63 @@
 void
 copy_usage(FILE *f)
 {
-	fprintf(f,
-	        "Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
-	        "\n"
-	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
-	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
-	        "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
-	        "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
-	        "                          session's search_path; a name part over 63 bytes is refused\n"
-	        "      --target-table NAME table on the targets, when it differs (required with --query)\n"
-	        "  -c, --columns LIST      copy only these columns, in this order (comma-separated)\n"
-	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT; its output columns go by name\n"
-	        "  -f, --format FMT        auto | text | csv | binary (default auto: binary when every column\n"
-	        "                          has the same built-in type and typmod on every server of one major\n"
-	        "                          version, text otherwise; the reason is in --dry-run and --json)\n"
-	        "      --header            CSV: the data starts with a header line; from a file it must name\n"
-	        "                          the columns in order (as HEADER MATCH), or nothing is copied\n"
-	        "      --header-match on|off  off: skip a file's CSV header without comparing it\n"
-	        "      --delimiter C       field delimiter\n"
-	        "      --quote C           CSV quote character\n"
-	        "      --escape C          CSV escape character\n"
-	        "      --null STRING       the string that represents NULL\n"
-	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
-	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
-	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
-	        "                          the others commit; abort: the first fault aborts the whole copy\n"
-	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
-	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
-	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
-	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
-	        "                          snapshot, each streamed to every target over its own session;\n"
-	        "                          a target commits when all its streams finished (servers only;\n"
-	        "                          with --truncate, the TRUNCATE commits before the load)\n"
-	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
-	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
-	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
-	        "                          limit); memory stays bounded by it\n"
-	        "      --json              print a JSON summary on stdout when done\n"
-	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
-	        "                          target and how it is converted, the format) and exit: 0 when the\n"
-	        "                          copy can run, 1 with every problem listed\n"
-	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
-	        "                          is not a terminal (a terminal shows a live line anyway)\n"
-	        "      --quiet             print only errors\n"
-	        "  -h, --help              show this help\n"
-	        "\n"
-	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
-	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
-	        "default; columns the targets generate are left to them.  Where types differ, the source\n"
-	        "converts each value with the cast INSERT ... SELECT would use; a pair it would refuse (and\n"
-	        "anything that would store another value) stops the copy before any data moves.\n"
-	        "\n"
-	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
-	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
-	        "2 usage error.\n");
+	/* In parts: C compilers need not take a string literal over 4095 bytes. */
+	fputs("Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
+	      "\n"
+	      "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
+	      "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
+	      "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
+	      "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
+	      "                          session's search_path; a name part over 63 bytes is refused\n"
+	      "      --target-table NAME table on the targets, when it differs (required with --query)\n"
+	      "  -c, --columns LIST      copy only these columns, in this order (comma-separated)\n"
+	      "  -q, --query SQL         the source is COPY (SQL) TO STDOUT; its output columns go by name\n"
+	      "  -f, --format FMT        auto | text | csv | binary (default auto: binary when every column\n"
+	      "                          has the same built-in type and typmod on every server of one major\n"
+	      "                          version, text otherwise; the reason is in --dry-run and --json)\n"
+	      "      --header            CSV: the data starts with a header line; from a file it must name\n"
+	      "                          the columns in order (as HEADER MATCH), or nothing is copied\n"
+	      "      --header-match on|off  off: skip a file's CSV header without comparing it\n"
+	      "      --delimiter C       field delimiter\n"
+	      "      --quote C           CSV quote character\n"
+	      "      --escape C          CSV escape character\n"
+	      "      --null STRING       the string that represents NULL\n"
+	      "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
+	      "      --truncate          TRUNCATE each target table first, in the same transaction\n"
+	      "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
+	      "                          the others commit; abort: the first fault aborts the whole copy\n"
+	      "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
+	      "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
+	      "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
+	      "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
+	      "                          snapshot, each streamed to every target over its own session;\n"
+	      "                          a target commits when all its streams finished (servers only;\n"
+	      "                          with --truncate, the TRUNCATE commits before the load)\n"
+	      "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n", f);
+	fputs("      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
+	      "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
+	      "                          limit); memory stays bounded by it\n"
+	      "      --json              print a JSON summary on stdout when done\n"
+	      "      --dry-run           print the whole plan (statements, every column's types on every\n"
+	      "                          target and how it is converted, the format) and exit: 0 when the\n"
+	      "                          copy can run, 1 with every problem listed\n"
+	      "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
+	      "                          is not a terminal (a terminal shows a live line anyway)\n"
+	      "      --quiet             print only errors\n"
+	      "  -W, --password          ask for a password before connecting (on the terminal)\n"
+	      "  -w, --no-password       never ask for a password (by default a server that asks for one\n"
+	      "                          none was given for gets a prompt on the terminal, once per server)\n"
+	      "  -h, --help              show this help\n"
+	      "\n"
+	      "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
+	      "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
+	      "default; columns the targets generate are left to them.  Where types differ, the source\n"
+	      "converts each value with the cast INSERT ... SELECT would use; a pair it would refuse (and\n"
+	      "anything that would store another value) stops the copy before any data moves.\n"
+	      "\n"
+	      "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
+	      "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
+	      "2 usage error.\n", f);
 }
 
 /*
@@ -142,13 +145,15 @@ static const struct option copy_longopts[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
 static const int copy_conninfo_vals[] = {'F', 'T', 0};
-const cli_optspec cli_copy_optspec = {":t:c:q:f:j:h", copy_longopts, copy_conninfo_vals};
+const cli_optspec cli_copy_optspec = {":t:c:q:f:j:Wwh", copy_longopts, copy_conninfo_vals};
 
 /*
  * parse_size: "64MB", "512kB", "1GB", "100000" (bytes): units of 1024 as
@@ -259,6 +264,8 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
 				                   optarg);
 			break;
+		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); break;
+		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);

@@ -77,6 +77,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < argc - 1; i++)
 		free(args[i]);
 	free(args);
+	cli_password_forget();
 	cli_secrets_clear();
 	return rc;
 }
