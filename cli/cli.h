@@ -42,6 +42,8 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * error naming the masked target.
  */
 PGconn *cli_connect(const char *conninfo);
+/* cli_connect_quietly: cli_connect for a helper session (a lock monitor): NULL on failure, nothing printed. */
+PGconn *cli_connect_quietly(const char *conninfo);
 
 /*
  * cli_usage_hint: after a usage error, point at the help as psql and pg_dump
@@ -49,6 +51,9 @@ PGconn *cli_connect(const char *conninfo);
  * (command NULL: the top-level help).  Returns EXIT_USAGE.
  */
 int cli_usage_hint(const char *command);
+
+/* cli_now: seconds on the monotonic clock (never jumps with the wall clock). */
+double cli_now(void);
 
 /* Write s as a JSON string (quotes and escapes included, known secrets masked) to f. */
 void cli_json_string(FILE *f, const char *s);

@@ -17,15 +17,6 @@
 #include "copy.h"
 #include "progress.h"
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 int
 cli_copy(int argc, char **argv)
 {
@@ -50,13 +41,17 @@ cli_copy(int argc, char **argv)
 	memset(&src, 0, sizeof src);
 	memset(dst, 0, sizeof dst);
 	cli_catch_signals();
-	t0 = now_seconds();
+	t0 = cli_now();
 	rc = EXIT_FAILED;
 
 	/* Connect everything first: a target that cannot be reached fails the run before any load. */
 	copy_classify(&src, o.from);
 	for (int i = 0; i < o.nto; i++)
 		copy_classify(&dst[i], o.to[i]);
+	if (!copy_refuse_duplicate_files(dst, o.nto)) {
+		rc = EXIT_USAGE;
+		goto cleanup;
+	}
 	if (o.jobs > 1) {
 		int servers = src.kind == EP_SERVER;
 		for (int i = 0; i < o.nto; i++)
@@ -90,6 +85,10 @@ cli_copy(int argc, char **argv)
 		if (o.dry_run || o.json)
 			copy_print_plan(plan, &o, &src, dst, NULL);
 		copy_print_problems(plan, !o.dry_run);
+		goto cleanup;
+	}
+	if (!copy_refuse_duplicate_servers(dst, o.nto, plan)) {
+		rc = EXIT_USAGE;
 		goto cleanup;
 	}
 	pgcm_plan_format(plan, &fmt);
@@ -155,10 +154,10 @@ cli_copy(int argc, char **argv)
 		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? perr : "");
 	}
 	if (o.json)
-		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
+		copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
 	if (!o.quiet && !o.json)
-		copy_print_summary(&o, format, now_seconds() - t0, total, dst, loaded, faulted);
+		copy_print_summary(&o, format, cli_now() - t0, total, dst, loaded, faulted);
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
 
 cleanup:

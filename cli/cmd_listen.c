@@ -61,15 +61,6 @@ typedef struct listen_state {
 	int announced;            /* "listening on ..." was said */
 } listen_state;
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 /*
  * print_event: one event on stdout.  A re-connection also says how long the
  * connection was down (the gap in which notifications were lost), on stdout
@@ -102,7 +93,7 @@ print_event(const pgcm_notify_event *ev, listen_state *ls)
 		fputs(json ? "{\"event\": \"idle\"}\n" : "# idle\n", stdout);
 		break;
 	case PGCM_NOTIFY_RECONNECTED: {
-		double gap = ls->lost_at >= 0 ? now_seconds() - ls->lost_at : 0;
+		double gap = ls->lost_at >= 0 ? cli_now() - ls->lost_at : 0;
 		if (json)
 			printf("{\"event\": \"reconnected\", \"gap_seconds\": %.1f}\n", gap);
 		else
@@ -114,7 +105,7 @@ print_event(const pgcm_notify_event *ev, listen_state *ls)
 	}
 	case PGCM_NOTIFY_DISCONNECTED:
 		if (ls->lost_at < 0)
-			ls->lost_at = now_seconds();
+			ls->lost_at = cli_now();
 		cli_error("connection lost: %s; re-connecting", ev->message ? ev->message : "?");
 		break;
 	default:

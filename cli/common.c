@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -32,6 +33,15 @@ cli_error(const char *fmt, ...)
 	fprintf(stderr, "pgcopyman: %s\n", safe ? safe : "out of memory (while writing an error message)");
 	free(safe);
 	free(msg);
+}
+
+double
+cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 int
@@ -99,8 +109,9 @@ connect_params(const cli_conninfo *ci, const char ***keys, const char ***vals)
 	return 1;
 }
 
-PGconn *
-cli_connect(const char *conninfo)
+/* connect_reporting: cli_connect, saying why it failed only when report is 1. */
+static PGconn *
+connect_reporting(const char *conninfo, int report)
 {
 	cli_conninfo ci;
 	const char **keys = NULL, **vals = NULL, *hint = NULL;
@@ -108,17 +119,20 @@ cli_connect(const char *conninfo)
 	PGconn *conn = NULL;
 
 	if (!cli_conninfo_parse(conninfo, &ci, &err)) {
-		cli_error("cannot connect: %s", err ? err : "out of memory");
+		if (report)
+			cli_error("cannot connect: %s", err ? err : "out of memory");
 		goto cleanup;
 	}
 	if (!connect_params(&ci, &keys, &vals)) {
-		cli_error("out of memory");
+		if (report)
+			cli_error("out of memory");
 		goto cleanup;
 	}
 	/* dbname is expanded already: libpq must not take a second look at it (expand_dbname 0). */
 	conn = cli_password_connect(&ci, keys, vals, &hint);
 	if (!conn) {
-		cli_error("out of memory");
+		if (report)
+			cli_error("out of memory");
 		goto cleanup;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -129,8 +143,9 @@ cli_connect(const char *conninfo)
 		n = msg ? strlen(msg) : 0;
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
-		cli_error("cannot connect to \"%s\": %s%s%s", masked ? masked : "?", msg ? msg : "",
-		          hint ? "; " : "", hint ? hint : "");
+		if (report)
+			cli_error("cannot connect to \"%s\": %s%s%s", masked ? masked : "?", msg ? msg : "",
+			          hint ? "; " : "", hint ? hint : "");
 		PQfinish(conn);
 		conn = NULL;
 		goto cleanup;
@@ -144,6 +159,18 @@ cleanup:
 	free(msg);
 	cli_conninfo_free(&ci);
 	return conn;
+}
+
+PGconn *
+cli_connect(const char *conninfo)
+{
+	return connect_reporting(conninfo, 1);
+}
+
+PGconn *
+cli_connect_quietly(const char *conninfo)
+{
+	return connect_reporting(conninfo, 0);
 }
 
 void

@@ -7,6 +7,8 @@
  *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
  *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_names.c       the source table checked before the plan; hints for unquoted names
+ *   copy_dupes.c       the same target given twice, however spelled, refused
+ *   lockwait.c         a target waiting on another session's lock: which, and who holds it
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit.c      the targets' transactions: begin, truncate, commit or roll back
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
@@ -27,6 +29,7 @@
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
 #define COPY_MAX_ROW_LIMIT ((size_t) 1 << 30)  /* the server's own limit on a row */
+#define LOCK_CHECK_AFTER 2.0  /* seconds without progress before a target is asked what it waits for */
 
 enum endpoint_kind { EP_SERVER, EP_FILE, EP_STDIO };
 
@@ -48,6 +51,9 @@ typedef struct copy_endpoint {
 	char *error;
 	char sqlstate[6];
 	uint64_t rows;
+	PGconn *monitor;          /* a server target: the session that asks what it waits for (lockwait.c) */
+	int no_monitor;           /* the monitor could not be opened: not tried again */
+	char *lock_note;          /* what it waits for now, as last said; NULL: not waiting on a lock */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -118,6 +124,32 @@ int copy_name_needs_quotes(const char *name);
  * nothing when name needs no quotes and exists_as is NULL.
  */
 void copy_name_hint(const char *option, const char *name, const char *exists_as);
+
+/* copy_dupes.c */
+/* copy_refuse_duplicate_files: before anything is opened: the same file (or stdout) twice.  1, or 0 printed. */
+int copy_refuse_duplicate_files(const copy_endpoint *dst, int n);
+/*
+ * copy_refuse_duplicate_servers: after the plan: the same table of the same
+ * database on the same server twice (the plan's resolved names).  1, or 0 printed.
+ */
+int copy_refuse_duplicate_servers(const copy_endpoint *dst, int n, const pgcm_plan *plan);
+
+/* lockwait.c */
+/*
+ * copy_lock_wait: when the backend of e's session conn waits for a lock, what
+ * it waits for and who holds it ("waiting for a lock on public.t
+ * (RowExclusiveLock) held by pid 1234 (psql, idle in transaction, query
+ * started ...)"), asked on e's monitoring session (opened on first use).
+ * malloc'd; NULL when it waits for no lock, or that cannot be told.
+ */
+char *copy_lock_wait(copy_endpoint *e, PGconn *conn);
+/*
+ * copy_note_lock_wait: copy_lock_wait, and say it (target index + 1, over
+ * prog's live line, or on stderr when prog is NULL) when it changed; kept in
+ * e->lock_note for the fault message.  index < 0: the target is named by
+ * its label only.  Returns 1 while it waits on a lock.
+ */
+int copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog);
 
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);
