@@ -121,7 +121,8 @@ cli_copy(int argc, char **argv)
 	 * --progress, nothing with --quiet.  Not on a terminal that stdout, as a
 	 * target, writes COPY data to.
 	 */
-	mode = o.quiet ? PROGRESS_QUIET : o.progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
+	mode = o.quiet ? PROGRESS_QUIET : o.progress == 2 ? PROGRESS_JSON : o.progress ? PROGRESS_PLAIN
+	                                                                                : PROGRESS_AUTO;
 	for (int i = 0; i < o.nto; i++)
 		if (mode == PROGRESS_AUTO && dst[i].kind == EP_STDIO && isatty(STDOUT_FILENO))
 			mode = PROGRESS_QUIET;

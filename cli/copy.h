@@ -79,7 +79,7 @@ typedef struct copy_opts {
 	const char *encoding;
 	int dry_run;
 	int quiet;
-	int progress;
+	int progress;             /* 0: automatic; 1: plain lines (--progress); 2: JSON lines (--progress=json) */
 	long segment_mb;
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;

@@ -197,7 +197,7 @@ copy_open_source(copy_endpoint *src, const copy_opts *o)
 	}
 	src->label = strdup("stdin");
 	src->fd = STDIN_FILENO;
-	/* As psql's \\copy: someone typing the data needs to know how to end it. */
+	/* As psql's \copy: someone typing the data needs to know how to end it. */
 	if (isatty(STDIN_FILENO) && !o->quiet && !o->dry_run)
 		fputs("pgcopyman: reading COPY data from the terminal; end with Ctrl-D\n", stderr);
 	return 1;

@@ -55,8 +55,11 @@ copy_usage(FILE *f)
 	      "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	      "                          target and how it is converted, the format) and exit: 0 when the\n"
 	      "                          copy can run, 1 with every problem listed\n"
-	      "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
+	      "      --progress[=plain]  print a plain progress line every 5 s on stderr, even when it\n"
 	      "                          is not a terminal (a terminal shows a live line anyway)\n"
+	      "      --progress=json     one JSON object a line on stderr every second, for programs:\n"
+	      "                          rows, bytes, rates, percent and eta_seconds when the total is\n"
+	      "                          known, each target's state and rows; the last has \"final\": true\n"
 	      "      --quiet             print only errors\n"
 	      "  -W, --password          ask for a password before connecting (on the terminal)\n"
 	      "  -w, --no-password       never ask for a password (by default a server that asks for one\n"
@@ -141,7 +144,7 @@ static const struct option copy_longopts[] = {
 	{"encoding", required_argument, NULL, O_ENCODING},
 	{"dry-run", no_argument, NULL, O_DRY_RUN},
 	{"quiet", no_argument, NULL, O_QUIET},
-	{"progress", no_argument, NULL, O_PROGRESS},
+	{"progress", optional_argument, NULL, O_PROGRESS},
 	{"jobs", required_argument, NULL, 'j'},
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
@@ -252,7 +255,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		case O_ENCODING: o->encoding = optarg; break;
 		case O_DRY_RUN: o->dry_run = 1; break;
 		case O_QUIET: o->quiet = 1; break;
-		case O_PROGRESS: o->progress = 1; break;
+		case O_PROGRESS:
+			if (optarg && strcmp(optarg, "plain") != 0 && strcmp(optarg, "json") != 0)
+				return usage_error("--progress takes plain or json (as --progress=json), not \"%s\"", optarg);
+			o->progress = optarg && strcmp(optarg, "json") == 0 ? 2 : 1;
+			break;
 		case 'j':
 			o->jobs = (int) strtol(optarg, &end, 10);
 			if (*end || o->jobs < 1 || o->jobs > MAX_JOBS)

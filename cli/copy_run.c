@@ -85,11 +85,17 @@ update_progress(cli_progress *prog, pgcm_copy *const *copies, int jobs, const co
 	int running = 0, faulted = 0, done = 0;
 
 	for (int i = 0; i < ndst; i++) {
+		const char *state = "running";
+		uint64_t rows = 0;
+
 		switch (copy_target_state(&dst[i], jobs)) {
-		case PGCM_RECEIVER_DONE: done++; break;
-		case PGCM_RECEIVER_FAULTED: faulted++; break;
-		default: running++; break;
+		case PGCM_RECEIVER_DONE: done++; state = "done"; break;
+		case PGCM_RECEIVER_FAULTED: faulted++; state = "faulted"; break;
+		default: running++; state = dst[i].lock_note ? "waiting" : "running"; break;
 		}
+		for (int j = 0; j < jobs; j++)
+			rows += pgcm_receiver_rows(dst[i].receivers[j]);
+		cli_progress_target(prog, i, state, rows, dst[i].lock_note);
 	}
 	cli_progress_update(prog, t.rows, t.bytes, running, faulted, done);
 }
