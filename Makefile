@@ -26,6 +26,9 @@ endif
 PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null || echo -I`pg_config --includedir`)
 PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -L`pg_config --libdir` -lpq)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+# The command's compressed files (.gz, .zst, .lz4): zlib, libzstd, liblz4.
+COMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags zlib libzstd liblz4 2>/dev/null)
+COMP_LIBS := $(shell $(PKG_CONFIG) --libs zlib libzstd liblz4 2>/dev/null || echo -lz -lzstd -llz4)
 
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -33,7 +36,7 @@ WARN += -Werror
 endif
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
-	-Iinclude $(PQ_CFLAGS) $(CFLAGS)
+	-Iinclude $(PQ_CFLAGS) $(COMP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC = $(sort $(wildcard src/*.c))
@@ -73,7 +76,7 @@ $(SHARED): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libpgcopyman.so.$(SOMAJOR) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS)
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) -lm
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) -lm
 
 $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 	@mkdir -p $(dir $@)
@@ -83,7 +86,7 @@ $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 # those of CLI modules compile the module's file in.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard cli/*.c cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) $(CMOCKA_LIBS)
 
 $(ITEST_UTIL): tests/integration/util.c tests/integration/util.h
 	@mkdir -p $(dir $@)

@@ -26,7 +26,7 @@ cli_copy(int argc, char **argv)
 	char *src_cmds[MAX_JOBS] = {0};
 	pgcm_failure failure, first_failure = {0};
 	pgcm_progress total = {0, 0};
-	const char *format, *why;
+	const char *format, *why, *source_error;
 	double t0;
 	int rc, loaded = 0, faulted = 0, aborted = 0;
 	pgcm_format fmt;
@@ -48,8 +48,8 @@ cli_copy(int argc, char **argv)
 	copy_classify(&src, o.from);
 	for (int i = 0; i < o.nto; i++)
 		copy_classify(&dst[i], o.to[i]);
-	if (!copy_refuse_duplicate_files(dst, o.nto)) {
-		rc = EXIT_USAGE;
+	if (!copy_refuse_duplicate_files(dst, o.nto) || !copy_compress_check(&o, dst)) {
+		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
 	if (o.jobs > 1) {
@@ -88,7 +88,7 @@ cli_copy(int argc, char **argv)
 		goto cleanup;
 	}
 	if (!copy_refuse_duplicate_servers(dst, o.nto, plan)) {
-		rc = EXIT_USAGE;
+		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
 	pgcm_plan_format(plan, &fmt);
@@ -148,15 +148,19 @@ cli_copy(int argc, char **argv)
 		else if (strcmp(dst[i].status, "faulted") == 0)
 			faulted++;
 	}
-	if (aborted) {
+	/* A compressed source's own reason (the file, cut short or corrupt) over the callback's. */
+	source_error = codec_reader_error(src.reader)[0] ? codec_reader_error(src.reader)
+	               : first_failure.producer_error;
+	if (aborted && codec_reader_error(src.reader)[0]) {
+		cli_error("copy aborted: %s", source_error);   /* it names the file and what is wrong with it */
+	} else if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
-		const char *perr = first_failure.producer_error;
-		int show = perr && !strstr(reason, perr);
-		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? perr : "");
+		int show = source_error && !strstr(reason, source_error);
+		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? source_error : "");
 	}
 	if (o.json)
 		copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, aborted,
-		                first_failure.reason, first_failure.producer_error);
+		                first_failure.reason, source_error);
 	if (!o.quiet && !o.json)
 		copy_print_summary(&o, format, cli_now() - t0, total, dst, loaded, faulted);
 	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;

@@ -14,6 +14,7 @@
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
  *   file_target.c      a file: target: written unseen and put in place on commit
+ *   copy_compress.c    .gz, .zst and .lz4 files: --compress checked, readers and writers (codec.h)
  *
  * Like the rest of the command it uses only the library's public header.
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 
 #include "pgcopyman.h"
+#include "codec.h"
 #include "progress.h"
 
 #define MAX_TARGETS 64
@@ -44,6 +46,9 @@ typedef struct copy_endpoint {
 	int fd;
 	char *path;               /* file: final path */
 	file_target *file;        /* file target: written through it, committed on success */
+	codec_kind codec;         /* a file whose name asks for compression (.gz, .zst, .lz4) */
+	codec_reader *reader;     /* a compressed source: the copy reads through it */
+	codec_writer *writer;     /* a compressed target: the copy writes through it */
 	char *command;            /* the COPY command (a target: the same for every stream) */
 	pgcm_receiver *receivers[MAX_JOBS];  /* one per stream, borrowed from the copies */
 	const char *status;       /* "ok", "faulted", "aborted" */
@@ -84,6 +89,8 @@ typedef struct copy_opts {
 	int jobs;                 /* streams: source sessions, each with its own target sessions */
 	const char *split_key;
 	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
+	int compress;             /* --compress was given */
+	int compress_level;       /* its level */
 } copy_opts;
 
 /* copy_options.c */
@@ -100,6 +107,9 @@ void copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *ro
 /* 1 when fd is a regular file that can be read ahead and put back. */
 int copy_fd_rewindable(int fd);
 int copy_read_header(int fd, char quote, char escape, char **line, size_t *len);
+/* copy_read_header_codec: the same from the start of compressed file path (read on its own). */
+int copy_read_header_codec(codec_kind kind, const char *path, char quote, char escape, char **line,
+                           size_t *len);
 
 /* copy_plan_print.c */
 /* The whole plan: tables, statements, columns with both types per target, notes, problems. */
@@ -151,6 +161,13 @@ char *copy_lock_wait(copy_endpoint *e, PGconn *conn);
  */
 int copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog);
 
+/* copy_compress.c */
+/* copy_compress_check: --compress against the compressed targets' levels (none: refused).  1, or 0 printed. */
+int copy_compress_check(const copy_opts *o, const copy_endpoint *dst);
+/* copy_compress_source / _target: the reader or writer of an opened compressed file.  1, or 0 printed. */
+int copy_compress_source(copy_endpoint *src);
+int copy_compress_target(copy_endpoint *e, const copy_opts *o);
+
 /* copy_endpoints.c */
 void copy_classify(copy_endpoint *e, const char *spec);
 int copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql);
@@ -180,12 +197,17 @@ void copy_endpoint_close(copy_endpoint *e);
  * when out of memory), and then the final path is as it was, unless the only
  * failure was syncing the directory (the message says so).
  *
+ * file_target_set_finish: have file_target_commit() call finish(arg, err)
+ * first, to write the data's last bytes (a compressed stream's end mark); when
+ * it returns 0 (with *err malloc'd) nothing is committed.
+ *
  * file_target_discard: close and free t (NULL is fine); what was not
  * committed is removed (an O_TMPFILE file leaves nothing at all).
  */
 file_target *file_target_open(const char *path, int wait_ms, const volatile int *stop, char **err);
 int file_target_fd(const file_target *t);
 int file_target_commit(file_target *t, char **err);
+void file_target_set_finish(file_target *t, int (*finish)(void *arg, char **err), void *arg);
 void file_target_discard(file_target *t);
 
 /* copy_commit.c */

@@ -23,6 +23,8 @@ copy_classify(copy_endpoint *e, const char *spec)
 		e->kind = EP_STDIO;
 	else if (strncmp(spec, "file:", 5) == 0)
 		e->kind = EP_FILE;
+	if (e->kind == EP_FILE)
+		e->codec = codec_for_path(spec + 5);
 	else
 		e->kind = EP_SERVER;
 }
@@ -172,7 +174,7 @@ copy_open_target_file(copy_endpoint *e, const copy_opts *o)
 		return 0;
 	}
 	e->fd = file_target_fd(e->file);
-	return 1;
+	return copy_compress_target(e, o);
 }
 
 /*
@@ -193,7 +195,7 @@ copy_open_source(copy_endpoint *src, const copy_opts *o)
 			cli_error("cannot read \"%s\": %s", o->from + 5, strerror(errno));
 			return 0;
 		}
-		return 1;
+		return copy_compress_source(src);
 	}
 	src->label = strdup("stdin");
 	src->fd = STDIN_FILENO;
@@ -237,6 +239,8 @@ copy_endpoint_close(copy_endpoint *e)
 			PQfinish(e->conns[j]);
 	if (e->monitor)
 		PQfinish(e->monitor);
+	codec_reader_free(e->reader);
+	codec_writer_free(e->writer);  /* before the file: it writes to its descriptor */
 	free(e->lock_note);
 	if (e->file)
 		file_target_discard(e->file);  /* closes e->fd */

@@ -19,7 +19,8 @@ copy_usage(FILE *f)
 	fputs("Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	      "\n"
 	      "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
-	      "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
+	      "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET); a file named\n"
+	      "                          .gz, .zst or .lz4 is read and written compressed (gzip, zstd, lz4)\n"
 	      "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
 	      "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
 	      "                          session's search_path; a name part over 63 bytes is refused\n"
@@ -51,6 +52,8 @@ copy_usage(FILE *f)
 	fputs("      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
 	      "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
 	      "                          limit); memory stays bounded by it\n"
+	      "      --compress LEVEL    the level of compressed file targets (gzip 1-9, default 6;\n"
+	      "                          zstd 1-19, default 3; lz4 1-12, default 1)\n"
 	      "      --json              print a JSON summary on stdout when done\n"
 	      "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	      "                          target and how it is converted, the format) and exit: 0 when the\n"
@@ -119,7 +122,7 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH
+	O_MAX_ROW, O_HEADER_MATCH, O_COMPRESS
 };
 
 static const struct option copy_longopts[] = {
@@ -148,6 +151,7 @@ static const struct option copy_longopts[] = {
 	{"jobs", required_argument, NULL, 'j'},
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"compress", required_argument, NULL, O_COMPRESS},
 	{"password", no_argument, NULL, 'W'},
 	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
@@ -270,6 +274,12 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 			if (!parse_size(optarg, COPY_MAX_ROW_LIMIT, &o->max_row))
 				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
 				                   optarg);
+			break;
+		case O_COMPRESS:
+			o->compress_level = (int) strtol(optarg, &end, 10);
+			if (*end || !*optarg || o->compress_level < 0 || o->compress_level > 99)
+				return usage_error("--compress takes a compression level (a number), not \"%s\"", optarg);
+			o->compress = 1;
 			break;
 		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); break;
 		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); break;

@@ -31,6 +31,8 @@ copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progres
 		/* A stall that was a lock wait says so. */
 		cli_buf_init(&b);
 		cli_buf_add(&b, f->message);
+		if (codec_writer_error(dst[i].writer)[0])
+			cli_buf_addf(&b, ": %s", codec_writer_error(dst[i].writer));
 		if (dst[i].lock_note)
 			cli_buf_addf(&b, "; it was %s", dst[i].lock_note);
 		free(dst[i].error);
@@ -241,6 +243,8 @@ copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint 
 		producer = pgcm_producer_pg(src->conns[j], src_cmds[j]);
 		if (producer)
 			pgcm_producer_set_format(producer, fmt);
+	} else if (src->reader) {
+		producer = pgcm_producer_fn(codec_read, src->reader, fmt);
 	} else {
 		producer = pgcm_producer_fd(src->fd, fmt);
 	}
@@ -254,7 +258,7 @@ copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint 
 	for (int i = 0; i < o->nto; i++) {
 		copy_endpoint *e = &dst[i];
 		pgcm_receiver *r = e->kind == EP_SERVER ? pgcm_receiver_pg(e->conns[j], e->command)
-		                                        : pgcm_receiver_fd(e->fd);
+		                   : e->writer ? pgcm_receiver_fn(codec_write, e->writer) : pgcm_receiver_fd(e->fd);
 		if (r)
 			pgcm_receiver_set_label(r, e->label);
 		e->receivers[j] = r;

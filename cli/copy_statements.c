@@ -51,10 +51,14 @@ plan_header(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, const
 
 	if (!o->header || !o->header_match || src->kind == EP_SERVER || fmt->kind != PGCM_FORMAT_CSV)
 		return 1;
-	if (!copy_fd_rewindable(src->fd) && !o->dry_run)
+	if (src->codec != CODEC_NONE) {
+		if (!copy_read_header_codec(src->codec, src->spec + 5, fmt->quote, fmt->escape, &line, &len))
+			return 0;
+	} else if (!copy_fd_rewindable(src->fd) && !o->dry_run) {
 		return pgcm_plan_set_header_match_on_targets(plan, 1) == PGCM_OK;
-	if (!copy_read_header(src->fd, fmt->quote, fmt->escape, &line, &len))
+	} else if (!copy_read_header(src->fd, fmt->quote, fmt->escape, &line, &len)) {
 		return 0;
+	}
 	st = pgcm_plan_set_header_line(plan, line, len);
 	free(line);
 	return st == PGCM_OK;
@@ -177,8 +181,8 @@ cleanup:
  * estimate: what the copy will move, for the progress display's percent and
  * ETA.  A table: pg_class.reltuples (rows; -1 before the first VACUUM or
  * ANALYZE, then unknown).  The table's size on disk is not the size of its
- * COPY data, so it is not used.  A regular file: its size in bytes.  A query
- * or a pipe: unknown (0).
+ * COPY data, so it is not used.  A regular file: its size in bytes.  A query,
+ * a pipe or a compressed file: unknown (0).
  */
 void
 copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes)
@@ -196,7 +200,7 @@ copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, u
 			*rows = n > 0 ? (uint64_t) n : 0;
 		}
 		PQclear(res);
-	} else if (src->kind == EP_FILE && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+	} else if (src->kind == EP_FILE && !src->reader && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
 		*bytes = (uint64_t) sb.st_size;
 	}
 }

@@ -61,6 +61,8 @@ struct file_target {
 	unsigned long long seed; /* test seed for temporary names */
 	int seeded;
 	int committed;
+	int (*finish)(void *arg, char **err);  /* the last bytes (a compressed stream's end), before commit */
+	void *finish_arg;
 };
 
 /* fail: *err = a malloc'd message (printf-style, NULL when out of memory); returns 0. */
@@ -389,6 +391,9 @@ file_target_commit(file_target *t, char **err)
 	*err = NULL;
 	if (!t)
 		return fail(err, "not open");
+	if (t->finish && !t->finish(t->finish_arg, err))
+		return 0;
+	t->finish = NULL;
 	if (t->kind == FILE_IN_PLACE) {
 		t->committed = 1;
 		return 1;
@@ -410,6 +415,13 @@ file_target_commit(file_target *t, char **err)
 		return fail(err, "the file is in place, but its directory could not be synced: %s",
 		            strerror(errno));
 	return 1;
+}
+
+void
+file_target_set_finish(file_target *t, int (*finish)(void *arg, char **err), void *arg)
+{
+	t->finish = finish;
+	t->finish_arg = arg;
 }
 
 void
