@@ -11,6 +11,15 @@ COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 WERROR ?= 1
 SANITIZE ?= 0
 
+# A library under a prefix the dynamic linker does not search gets an rpath
+# in the .pc file's Libs, so that a program linked with `pkg-config --libs
+# pgcopyman` starts without LD_LIBRARY_PATH; under a system prefix `make
+# install` runs ldconfig instead (as root, DESTDIR empty).
+SYSTEM_LIBDIRS = /usr/lib /usr/local/lib /lib /usr/lib64 /lib64
+SYSTEM_PREFIX = $(filter $(LIBDIR),$(SYSTEM_LIBDIRS))
+PC_RPATH = $(if $(SYSTEM_PREFIX),,-Wl,-rpath,$${libdir} )
+PC_SED = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@RPATH@|$(PC_RPATH)|g'
+
 VERSION = 0.1.0
 SOMAJOR = 0
 
@@ -80,7 +89,7 @@ $(CLI): $(CLI_OBJ) $(STATIC)
 
 $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed $(PC_SED) $< > $@
 
 # Unit tests reach into the library's internals, so they link the static library;
 # those of CLI modules compile the module's file in.
@@ -134,12 +143,15 @@ install: all
 	ln -sf libpgcopyman.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR)
 	ln -sf libpgcopyman.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpgcopyman.so
 	install -m 644 include/pgcopyman.h $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' pgcopyman.pc.in \
-		> $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
+	sed $(PC_SED) pgcopyman.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
 	install -m 644 doc/pgcopyman.1 $(DESTDIR)$(MANDIR)/man1/pgcopyman.1
 	install -d $(DESTDIR)$(COMPLETIONDIR)
 	install -m 644 contrib/pgcopyman.bash $(DESTDIR)$(COMPLETIONDIR)/pgcopyman
+	@if [ -n "$(SYSTEM_PREFIX)" ] && [ -z "$(DESTDIR)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then ldconfig; \
+		else echo "make install: run ldconfig as root so that programs find libpgcopyman.so.$(SOMAJOR) in $(LIBDIR)"; fi; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcopyman $(DESTDIR)$(LIBDIR)/libpgcopyman.a \

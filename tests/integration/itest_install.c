@@ -296,6 +296,28 @@ pc_variable(const char *root, const char *name, char *out, size_t size)
 		out[--n] = '\0';
 }
 
+/*
+ * pc_libs_rpath: `pkg-config --libs pgcopyman` under root carries
+ * -Wl,-rpath,ROOT/lib (want 1: a prefix the dynamic linker does not search)
+ * or no rpath at all (want 0: a system prefix, where make install runs ldconfig).
+ */
+static void
+pc_libs_rpath(const char *root, int want)
+{
+	static char out[4096];
+	char rpath[4200];
+	int rc = run_capture(out, sizeof out, "PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --libs pgcopyman",
+	                     root);
+
+	if (rc != 0)
+		fail_msg("pkg-config --libs pgcopyman failed:\n%s", out);
+	snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s/lib ", root);
+	if (want && !strstr(out, rpath))
+		fail_msg("pkg-config --libs pgcopyman lacks %s: %s", rpath, out);
+	if (!want && strstr(out, "rpath"))
+		fail_msg("a system prefix's pkg-config --libs should carry no rpath: %s", out);
+}
+
 /* check_uninstalled: make uninstall left none of the files behind. */
 static void
 check_uninstalled(const char *root)
@@ -353,6 +375,27 @@ test_install_prefix(void **state)
 	snprintf(flags, sizeof flags,
 	         "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs pgcopyman)", prefix);
 	build_and_run_app(tmp, prefix, flags);
+
+	/*
+	 * A prefix the dynamic linker does not search: the .pc file's Libs carry
+	 * an rpath, so the program starts without LD_LIBRARY_PATH.
+	 */
+	pc_libs_rpath(prefix, 1);
+	prepare_tables();
+	rc = run_capture(out, sizeof out, "env -u LD_LIBRARY_PATH '%s/app' '%s' '%s'", tmp, it_conninfo(1),
+	                 it_conninfo(2));
+	if (rc != 0)
+		fail_msg("the app linked with `pkg-config --libs pgcopyman` does not start without "
+		         "LD_LIBRARY_PATH (%d):\n%s", rc, out);
+	check_loaded();
+	rc = run_capture(out, sizeof out, "env -u LD_LIBRARY_PATH ldd '%s/app'", tmp);
+	{
+		char want[4200];
+		snprintf(want, sizeof want, "libpgcopyman.so.0 => %s/lib/libpgcopyman.so.0", prefix);
+		if (rc != 0 || !strstr(out, want))
+			fail_msg("without LD_LIBRARY_PATH the app does not load %s/lib/libpgcopyman.so.0:\n%s",
+			         prefix, out);
+	}
 	make_target("uninstall", prefix, "", tmp);
 	check_uninstalled(prefix);
 }
@@ -378,6 +421,8 @@ test_install_destdir(void **state)
 	assert_string_equal(out, "/usr/lib");
 	pc_variable(root, "includedir", out, sizeof out);
 	assert_string_equal(out, "/usr/include");
+	/* /usr/lib is searched by the dynamic linker (ldconfig): no rpath. */
+	pc_libs_rpath(root, 0);
 	snprintf(flags, sizeof flags,
 	         "-I'%s/include' -L'%s/lib' -lpgcopyman $(pkg-config --cflags --libs libpq)", root, root);
 	build_and_run_app(tmp, root, flags);
