@@ -18,6 +18,7 @@
 #include "../../cli/strbuf.c"
 #include "../../cli/conninfo.c"
 #include "../../cli/secrets.c"
+#include "../../cli/password.c"
 #include "../../cli/common.c"
 #include "../../cli/sqltext.c"
 #include "../../cli/copy_options.c"
