@@ -23,10 +23,10 @@ copy_classify(copy_endpoint *e, const char *spec)
 		e->kind = EP_STDIO;
 	else if (strncmp(spec, "file:", 5) == 0)
 		e->kind = EP_FILE;
-	if (e->kind == EP_FILE)
-		e->codec = codec_for_path(spec + 5);
 	else
 		e->kind = EP_SERVER;
+	if (e->kind == EP_FILE)
+		e->codec = codec_for_path(spec + 5);
 }
 
 /* keep_error: the server's error of res (or the connection's) on e. */
