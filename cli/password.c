@@ -130,15 +130,16 @@ on_prompt_signal(int sig)
 }
 
 /*
- * read_hidden: one line from the terminal fd with echo off, as psql's
- * simple_prompt reads it; type-ahead is discarded first (TCSAFLUSH), so that
- * nothing typed before the prompt is taken, or echoed, as the password.  A
+ * read_hidden: prompt, then one line from the terminal fd with echo off, as
+ * psql's simple_prompt reads it: echo goes off (discarding type-ahead, so
+ * nothing typed before the prompt is taken as the password) before the
+ * prompt is shown, so that an answer typed at once is neither lost nor echoed.  A
  * signal (Ctrl-C) ends the prompt: the terminal is put back first, then the
  * signal is delivered as it would have been.  Returns a malloc'd line, or
  * NULL (interrupted, end of input, out of memory).
  */
 static char *
-read_hidden(int fd)
+read_hidden(int fd, const char *prompt)
 {
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 	struct sigaction sa, old[4];
@@ -162,6 +163,8 @@ read_hidden(int fd)
 		t.c_lflag |= ICANON;
 		echo_off = tcsetattr(fd, TCSAFLUSH, &t) == 0;
 	}
+	if (prompt)
+		(void) !write(fd, prompt, strlen(prompt));
 	while (!done) {
 		ssize_t n = read(fd, &c, 1);
 		if (n < 0 && errno == EINTR && !prompt_signal)
@@ -222,10 +225,8 @@ ask(char **k, const char *user, int *no_tty)
 	cli_buf_init(&prompt);
 	cli_buf_addf(&prompt, "Password for user %s: ", user && *user ? user : k[K_USER]);
 	text = cli_buf_take(&prompt);
-	if (text)
-		(void) !write(fd, text, strlen(text));
+	password = read_hidden(fd, text);
 	free(text);
-	password = read_hidden(fd);
 	close(fd);
 	if (!password)
 		return NULL;
