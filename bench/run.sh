@@ -10,8 +10,10 @@
 # ...), with the targets truncated and checkpointed before each run:
 #   the floor (server-side COPY t FROM 'file', text and binary), pgcopyman 1->1
 #   and 1->2 (text, binary, auto), psql pipes (1->1, and 1->2 with tee),
-#   pgcopydb copy table-data, py-postgresql's copyman and a psycopg 3 loop.
-# Every run is checked: count(*) on each target must equal the source's rows.
+#   pgcopydb copy table-data, py-postgresql's copyman and a psycopg 3 loop;
+#   and the export to a .zst file: pgcopyman against psql | zstd.
+# Every run is checked: count(*) on each target must equal the source's rows
+# (an export: the lines of the decompressed file).
 # Writes bench/RESULTS.md and prints the results table.  The clusters are
 # stopped and removed on every exit.
 #
@@ -67,6 +69,7 @@ missing=()
 [ -x "$psql" ] || missing+=(postgresql-client-15)
 command -v pgcopydb >/dev/null 2>&1 || missing+=(pgcopydb)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if [ -x "$py" ]; then
 	"$py" -c 'import postgresql.copyman' >/dev/null 2>&1 || missing+=(python3-postgresql)
 	"$py" -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
@@ -214,6 +217,11 @@ m_pgcm_2_text()   { pgcm --to "$T1" --to "$T2" --format text; }
 m_pgcm_2_binary() { pgcm --to "$T1" --to "$T2" --format binary; }
 m_pgcm_2_auto()   { pgcm --to "$T1" --to "$T2"; }
 m_pgcm_1_jobs2()  { pgcm --to "$T1" --jobs 2; }
+# The export to a compressed file (zstd's default level 3 both ways; the file is checked by its lines).
+m_pgcm_zst()      { pgcm --to "file:$work/run/t.zst" --format text; }
+m_psql_zst() {
+	T psql-out "$psql" "$SRC" -X -q -c "COPY t TO STDOUT" | T zstd zstd -q -o "$work/run/t.zst"
+}
 
 # psql_pipe OPTS TARGETS...: psql | psql, or psql | tee FIFO | psql with the
 # second target's psql reading the FIFO (the same as tee >(psql ...), but a
@@ -279,6 +287,8 @@ copyman_py_1	1	py-postgresql copyman	text	/usr/bin/python3 bench/copyman_py.py $
 copyman_py_2	2	py-postgresql copyman	text	/usr/bin/python3 bench/copyman_py.py $SRC $T1 $T2
 psycopg_1	1	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1
 psycopg_2	2	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1 $T2
+pgcm_zst	0	pgcopyman	zst	build/pgcopyman copy --from $SRC --to file:t.zst --table t --json --format text
+psql_zst	0	psql | zstd	zst	psql $SRC -c "COPY t TO STDOUT" | zstd -q -o t.zst
 EOF
 selected=()
 while IFS=$'\t' read -r name _; do
@@ -323,6 +333,15 @@ run_one() {
 		done
 	fi
 	local conns=("$T1" "$T2") i
+	if [ "$ntargets" = 0 ]; then
+		n="$(zstd -qdc "$work/run/t.zst" 2>/dev/null | wc -l)"
+		if [ "$n" != "$rows" ]; then
+			ok=0; note="${note:+$note; }the file has $n lines, expected $rows"
+			say "FAILED: $name run $run: the file has $n lines, expected $rows"
+		fi
+		printf '%s\t%s\tfile_bytes\t%s\n' "$name" "$run" "$(stat -c %s "$work/run/t.zst" 2>/dev/null || echo 0)" \
+			>>"$extras"
+	fi
 	for ((i = 0; i < ntargets; i++)); do
 		n="$(q "${conns[$i]}" -Atc "SELECT count(*) FROM t")"
 		if [ "$n" != "$rows" ]; then
