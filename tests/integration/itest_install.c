@@ -444,7 +444,9 @@ test_man_page(void **state)
 		"--jobs", "--split-key", "What gets copied",
 		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		"--max-row-size", "O_TMPFILE", NULL
+		"--max-row-size", "O_TMPFILE", "--compress", ".zst", "--password", "--no-password",
+		"--progress=json", "gap_seconds", "Passwords", "Lock waits", "tcp_user_timeout",
+		"for more information", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
