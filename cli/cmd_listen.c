@@ -175,30 +175,42 @@ new_listener(const cli_conninfo *ci, const char *password, char *const *channels
 }
 
 /*
- * password_after_failure: the first connection failed: when the server
- * asked for a password none was given for, one is asked for on the terminal
- * (as cli_connect does; not with -w).  Returns it (borrowed), or NULL with
- * *hint (static, may be NULL) saying what to do.
+ * password_after_failure: the first connection failed for want of a
+ * password (libpq's message says so; the command does not translate
+ * libpq's messages): when the server asks for one none was given for, it is
+ * asked for on the terminal (as cli_connect does; not with -w), after a
+ * probe that says whether the server really wants one (bounded by
+ * connect_timeout).  Returns it (borrowed), or NULL with *hint (static, may
+ * be NULL) saying what to do.
  */
 static const char *
-password_after_failure(const cli_conninfo *ci, const char **hint)
+password_after_failure(const cli_conninfo *ci, const char *why, const char **hint)
 {
-	char *conninfo = cli_conninfo_render(ci);
-	PGconn *probe = conninfo ? PQconnectdb(conninfo) : NULL;
-	int needs = probe && PQstatus(probe) == CONNECTION_BAD && PQconnectionNeedsPassword(probe);
+	cli_conninfo probe_ci = {0};
+	char *conninfo = NULL;
+	PGconn *probe = NULL;
+	int needs = 0, ok = 1;
 	const char *pw = NULL;
 
+	*hint = NULL;
+	if (!strstr(why, "password"))
+		return NULL;
+	for (size_t i = 0; ok && i < ci->n; i++)
+		ok = cli_conninfo_set(&probe_ci, ci->keys[i], ci->vals[i], ci->secret[i]);
+	if (ok && !cli_conninfo_get(&probe_ci, "connect_timeout"))
+		ok = cli_conninfo_set(&probe_ci, "connect_timeout", "10", 0);
+	conninfo = ok ? cli_conninfo_render(&probe_ci) : NULL;
+	probe = conninfo ? PQconnectdb(conninfo) : NULL;
+	needs = probe && PQstatus(probe) == CONNECTION_BAD && PQconnectionNeedsPassword(probe);
 	PQfinish(probe);
 	free(conninfo);
-	*hint = NULL;
+	cli_conninfo_free(&probe_ci);
 	if (!needs)
 		return NULL;
 	pw = cli_password_for(ci, 1);
 	if (!pw)
-		*hint = isatty(STDIN_FILENO) || isatty(STDERR_FILENO)
-		        ? "the server asks for a password (-w forbids asking, or the prompt was interrupted)"
-		        : "the server asks for a password and there is no terminal to ask for it on: give it in "
-		          "the connection string, PGPASSWORD or ~/.pgpass";
+		*hint = "the server asks for a password: give it in the connection string, PGPASSWORD or "
+		        "~/.pgpass (-w forbids asking; without a terminal there is no one to ask)";
 	return pw;
 }
 
@@ -347,7 +359,7 @@ cli_listen(int argc, char **argv)
 			continue;
 		}
 		if (st == PGCM_ERR_CONNECTION && !retried && !password
-		    && (password = password_after_failure(&ci, &hint))) {
+		    && (password = password_after_failure(&ci, pgcm_listener_errmsg(l), &hint))) {
 			/* Once, with the password typed at the prompt. */
 			retried = 1;
 			pgcm_listener_free(l);
