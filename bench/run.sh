@@ -288,7 +288,7 @@ copyman_py_2	2	py-postgresql copyman	text	/usr/bin/python3 bench/copyman_py.py $
 psycopg_1	1	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1
 psycopg_2	2	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1 $T2
 pgcm_zst	0	pgcopyman	zst	build/pgcopyman copy --from $SRC --to file:t.zst --table t --json --format text
-psql_zst	0	psql | zstd	zst	psql $SRC -c "COPY t TO STDOUT" | zstd -q -o t.zst
+psql_zst	0	psql + zstd	zst	psql $SRC -c "COPY t TO STDOUT" | zstd -q -o t.zst
 EOF
 selected=()
 while IFS=$'\t' read -r name _; do

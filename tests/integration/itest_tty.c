@@ -414,6 +414,16 @@ test_no_terminal_says_what_to_do(void **state)
 	    || !strstr(err, "PGPASSWORD"))
 		fail_msg("want exit 1 and what to do, got %d:\n%s", rc, err);
 	free(err);
+
+	/* listen the same. */
+	snprintf(cmd, sizeof cmd, "setsid -w '%s' listen --conn '%s' news </dev/null >/dev/null 2>'%s'",
+	         it_build_path("pgcopyman", bin, sizeof bin), w->pw_ci[0], out);
+	rc = it_system("timeout 60 %s", cmd);
+	err = it_slurp(out);
+	unlink(out);
+	if (rc != 1 || !strstr(err, "cannot listen") || !strstr(err, "PGPASSWORD"))
+		fail_msg("listen: want exit 1 and what to do, got %d:\n%s", rc, err);
+	free(err);
 }
 
 /* `copy --from -` on a terminal says how to end the data; typed rows and Ctrl-D load them. */
