@@ -105,25 +105,17 @@ reader_fail(codec_reader *r, const char *fmt, ...)
 {
 	cli_buf b;
 	va_list ap;
-	char *what;
-	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	what = n >= 0 ? malloc((size_t) n + 1) : NULL;
-	if (what) {
-		va_start(ap, fmt);
-		vsnprintf(what, (size_t) n + 1, fmt, ap);
-		va_end(ap);
-	}
+	if (r->error)
+		return -1;
 	cli_buf_init(&b);
-	cli_buf_addf(&b, "file %s: %s (%s file, at byte %llu of it); nothing of it is loaded", r->path,
-	             what ? what : "cannot be read", r->ops->name, (unsigned long long) r->in_total);
-	free(what);
-	if (!r->error)
-		r->error = cli_buf_take(&b);
-	cli_buf_free(&b);
+	cli_buf_addf(&b, "file %s: ", r->path);
+	va_start(ap, fmt);
+	cli_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	cli_buf_addf(&b, " (%s file, at byte %llu of it); nothing of it is loaded", r->ops->name,
+	             (unsigned long long) r->in_total);
+	r->error = cli_buf_take(&b);
 	return -1;
 }
 

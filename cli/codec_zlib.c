@@ -26,6 +26,41 @@ zmsg(const z_stream *z, int rc)
 	return rc == Z_MEM_ERROR ? "out of memory" : rc == Z_DATA_ERROR ? "invalid data" : "zlib error";
 }
 
+/*
+ * gz_step: one inflate or deflate call (fn) over the caller's buffers and
+ * positions; flush: its flush argument.  Returns zlib's code.
+ */
+static int
+gz_step(z_stream *z, int (*fn)(z_streamp, int), int flush, const char *in, size_t in_len, size_t *in_pos,
+        char *out, size_t cap, size_t *out_pos)
+{
+	int rc;
+
+	z->next_in = (const Bytef *) in + *in_pos;
+	z->avail_in = clamp(in_len - *in_pos);
+	z->next_out = (Bytef *) out + *out_pos;
+	z->avail_out = clamp(cap - *out_pos);
+	/* Z_FINISH only once every byte is given: it ends the stream. */
+	if (flush == Z_FINISH && *in_pos + z->avail_in != in_len)
+		flush = Z_NO_FLUSH;
+	rc = fn(z, flush);
+	*in_pos = (size_t) ((const char *) z->next_in - in);
+	*out_pos = (size_t) ((char *) z->next_out - out);
+	return rc;
+}
+
+/* gz_result: 0 for a step that went on (or ended the stream: *end), -1 with *err. */
+static int
+gz_result(z_stream *z, int rc, int *end, const char **err)
+{
+	if (rc == Z_STREAM_END)
+		*end = 1;
+	if (rc == Z_STREAM_END || rc == Z_OK || rc == Z_BUF_ERROR)
+		return 0;
+	*err = zmsg(z, rc);
+	return -1;
+}
+
 static void *
 gz_dnew(void)
 {
@@ -44,28 +79,14 @@ gz_dstep(void *st, const char *in, size_t in_len, size_t *in_pos, char *out, siz
          size_t *out_pos, int *end, const char **err)
 {
 	z_stream *z = st;
-	int rc;
+	int rc = gz_step(z, inflate, Z_NO_FLUSH, in, in_len, in_pos, out, cap, out_pos);
 
-	z->next_in = (const Bytef *) in + *in_pos;
-	z->avail_in = clamp(in_len - *in_pos);
-	z->next_out = (Bytef *) out + *out_pos;
-	z->avail_out = clamp(cap - *out_pos);
-	rc = inflate(z, Z_NO_FLUSH);
-	*in_pos = (size_t) ((const char *) z->next_in - in);
-	*out_pos = (size_t) ((char *) z->next_out - out);
-	if (rc == Z_STREAM_END) {
-		*end = 1;
-		/* Another member may follow (`cat a.gz b.gz`). */
-		if (inflateReset(z) != Z_OK) {
-			*err = "cannot reset the decompressor";
-			return -1;
-		}
-		return 0;
+	/* Another member may follow (`cat a.gz b.gz`). */
+	if (rc == Z_STREAM_END && inflateReset(z) != Z_OK) {
+		*err = "cannot reset the decompressor";
+		return -1;
 	}
-	if (rc == Z_OK || rc == Z_BUF_ERROR)
-		return 0;
-	*err = zmsg(z, rc);
-	return -1;
+	return gz_result(z, rc, end, err);
 }
 
 static void
@@ -98,24 +119,9 @@ gz_cstep(void *st, const char *in, size_t in_len, size_t *in_pos, char *out, siz
          size_t *out_pos, int finish, int *done, const char **err)
 {
 	z_stream *z = st;
-	int rc;
+	int rc = gz_step(z, deflate, finish ? Z_FINISH : Z_NO_FLUSH, in, in_len, in_pos, out, cap, out_pos);
 
-	z->next_in = (const Bytef *) in + *in_pos;
-	z->avail_in = clamp(in_len - *in_pos);
-	z->next_out = (Bytef *) out + *out_pos;
-	z->avail_out = clamp(cap - *out_pos);
-	/* Z_FINISH only once every byte is given: it ends the stream. */
-	rc = deflate(z, finish && *in_pos + z->avail_in == in_len ? Z_FINISH : Z_NO_FLUSH);
-	*in_pos = (size_t) ((const char *) z->next_in - in);
-	*out_pos = (size_t) ((char *) z->next_out - out);
-	if (rc == Z_STREAM_END) {
-		*done = 1;
-		return 0;
-	}
-	if (rc == Z_OK || rc == Z_BUF_ERROR)
-		return 0;
-	*err = zmsg(z, rc);
-	return -1;
+	return gz_result(z, rc, done, err);
 }
 
 static void

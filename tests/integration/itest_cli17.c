@@ -104,30 +104,6 @@ count_lines(const char *s)
 	return n;
 }
 
-static int
-count_of(const char *s, const char *what)
-{
-	int n = 0;
-
-	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
-		n++;
-	return n;
-}
-
-/* wait_for_text: until file path holds text (fails the test after ms). */
-static char *
-wait_for_text(const char *path, const char *text, int ms)
-{
-	for (int waited = 0;; waited += 50) {
-		char *s = it_slurp(path);
-		if (strstr(s, text))
-			return s;
-		if (waited >= ms)
-			fail_msg("%s did not say \"%s\" within %d ms; it holds:\n%s", path, text, ms, s);
-		free(s);
-		poll(NULL, 0, 50);
-	}
-}
 
 /* ------------------------------------------------------------------------ */
 
@@ -421,11 +397,11 @@ test_lock_wait_reported(void **state)
 		snprintf(want, sizeof want, "waiting for a lock on public.t (%s) held by pid %d (lockholder, ",
 		         m == 1 ? "AccessExclusiveLock" : "RowExclusiveLock", PQbackendPID(h));
 		it_cli_spawn(&p, args, -1, 0);
-		err = wait_for_text(p.err, want, 30000);
+		err = it_wait_file_text(p.err, want, 30000);
 		free(err);
 		if (m == 2) {
 			/* The next progress line shows the target waiting, and on what. */
-			err = wait_for_text(p.err, "\"state\": \"waiting\", \"rows\": 0, \"waiting_for\": \"waiting for "
+			err = it_wait_file_text(p.err, "\"state\": \"waiting\", \"rows\": 0, \"waiting_for\": \"waiting for "
 			                           "a lock on public.t", 10000);
 			free(err);
 		}
@@ -529,7 +505,7 @@ test_progress_json(void **state)
 		char want[256];
 		snprintf(want, sizeof want, "\"rows\": %d, ", ROWS);
 		if (!strstr(last, want) || !strstr(last, "\"percent\": 100") || !strstr(last, "\"final\": true")
-		    || count_of(first_line(last), "\"state\": \"done\"") != 2)
+		    || it_count_text(first_line(last), "\"state\": \"done\"") != 2)
 			fail_msg("the last line should be final, with every row and both targets done: %s",
 			         first_line(last));
 	}
@@ -558,7 +534,7 @@ test_truncate_foreign_key_said_once(void **state)
 	it_exec(w->dst[0], "INSERT INTO t VALUES (1, 'kept'); CREATE TABLE child (id int REFERENCES t (id))");
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--truncate");
 	it_expect_status(&r, 1);
-	if (count_of(r.err, "cannot truncate a table referenced in a foreign key constraint") != 1
+	if (it_count_text(r.err, "cannot truncate a table referenced in a foreign key constraint") != 1
 	    || !strstr(r.err, "DETAIL: Table \"child\" references \"t\".") || !strstr(r.err, "HINT: Truncate table"))
 		fail_msg("want the error once, with its DETAIL and HINT: %s", r.err);
 	assert_int_equal(it_count(w->dst[0], "t"), 1);

@@ -135,20 +135,8 @@ notify(const world *w, const char *payload)
 static double
 wait_for(const char *path, const char *text, double seconds)
 {
-	double deadline = now_s() + seconds;
-
-	for (;;) {
-		char *s = it_slurp(path);
-		int found = strstr(s, text) != NULL;
-		if (found) {
-			free(s);
-			return now_s();
-		}
-		if (now_s() > deadline)
-			fail_msg("%s did not say \"%s\" within %.0f s; it holds:\n%s", path, text, seconds, s);
-		free(s);
-		poll(NULL, 0, 50);
-	}
+	free(it_wait_file_text(path, text, (int) (seconds * 1000)));
+	return now_s();
 }
 
 static void

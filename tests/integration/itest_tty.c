@@ -126,15 +126,6 @@ tty_wait(tty *t, int ms)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
-static int
-count_of(const char *s, const char *what)
-{
-	int n = 0;
-
-	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
-		n++;
-	return n;
-}
 
 /* no_secret_anywhere: the password is not on the terminal, nor in /proc/PID/{cmdline,environ} of pid. */
 static void
@@ -325,8 +316,8 @@ test_prompt_once_per_server(void **state)
 	tty_send(&t, PASSWORD "\n");
 	assert_int_equal(tty_wait(&t, 60000), 0);
 	no_secret_anywhere(&t, 0);
-	if (count_of(t.log, PROMPT) != 2)
-		fail_msg("want one prompt per database, got %d:\n%s", count_of(t.log, PROMPT), t.log);
+	if (it_count_text(t.log, PROMPT) != 2)
+		fail_msg("want one prompt per database, got %d:\n%s", it_count_text(t.log, PROMPT), t.log);
 	assert_int_equal(rows_in(2, DB), 3000);
 	assert_int_equal(rows_in(2, DB "b"), 3000);
 }
@@ -343,7 +334,7 @@ test_wrong_password(void **state)
 	tty_expect(&t, PROMPT, 30000);
 	tty_send(&t, "not-the-password\n");
 	assert_int_equal(tty_wait(&t, 30000), 1);
-	if (!strstr(t.log, "password authentication failed for user \"" ROLE "\"") || count_of(t.log, PROMPT) != 1
+	if (!strstr(t.log, "password authentication failed for user \"" ROLE "\"") || it_count_text(t.log, PROMPT) != 1
 	    || strstr(t.log, "not-the-password"))
 		fail_msg("want the server's refusal after one prompt, the answer unseen:\n%s", t.log);
 	assert_int_equal(rows_in(2, DB), 0);
@@ -364,7 +355,7 @@ test_password_flag_asks_first(void **state)
 	tty_expect(&t, "Password for user ", 30000);
 	tty_send(&t, "anything\n");
 	assert_int_equal(tty_wait(&t, 30000), 0);
-	assert_int_equal(count_of(t.log, "Password for user "), 1);
+	assert_int_equal(it_count_text(t.log, "Password for user "), 1);
 	assert_int_equal(rows_in(3, DB), 3);
 
 	/* Without -W a trust server gets no question. */
@@ -473,7 +464,7 @@ test_listen_on_terminal(void **state)
 	tty_send(&t, "\003");
 	assert_int_equal(tty_wait(&t, 30000), 0);
 	no_secret_anywhere(&t, 0);
-	assert_int_equal(count_of(t.log, PROMPT), 1);
+	assert_int_equal(it_count_text(t.log, PROMPT), 1);
 	PQfinish(sender);
 
 	/* stderr not a terminal: no "listening on". */

@@ -2,6 +2,7 @@
  * util.c: helpers for the integration tests (see util.h).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,6 +290,30 @@ it_slurp(const char *path)
 	buf[n] = '\0';
 	fclose(f);
 	return buf;
+}
+
+char *
+it_wait_file_text(const char *path, const char *text, int ms)
+{
+	for (int waited = 0;; waited += 50) {
+		char *s = it_slurp(path);
+		if (strstr(s, text))
+			return s;
+		if (waited >= ms)
+			fail_msg("%s did not say \"%s\" within %d ms; it holds:\n%s", path, text, ms, s);
+		free(s);
+		poll(NULL, 0, 50);
+	}
+}
+
+int
+it_count_text(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
 }
 
 static double

@@ -87,6 +87,10 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+/* it_wait_file_text: path's contents (malloc'd) once they hold text; fails the test after ms. */
+char *it_wait_file_text(const char *path, const char *text, int ms);
+/* it_count_text: how many times what occurs in s (not overlapping). */
+int it_count_text(const char *s, const char *what);
 /* What the server's COPY ... TO STDOUT statement sql writes, whole (malloc'd; its length in *len). */
 char *it_copy_out(PGconn *conn, const char *sql, size_t *len);
 
