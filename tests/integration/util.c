@@ -369,6 +369,22 @@ it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 	p->gate = gate[1];
 }
 
+long
+it_inherited_maxrss_kb(void)
+{
+	struct rusage ru;
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *) NULL);
+		_exit(127);
+	}
+	assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+	return ru.ru_maxrss;
+}
+
 void
 it_cli_release(it_proc *p)
 {

@@ -107,6 +107,13 @@ typedef struct it_proc {
  * caller knows its pid first.  Bounded by a 120 s alarm.
  */
 void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/*
+ * it_inherited_maxrss_kb: what a child of this process reports as its peak
+ * RSS before it does anything: Linux carries the forked copy of this (large,
+ * under ASan) process's memory into ru_maxrss across execve, so a command's
+ * own peak shows only above it.
+ */
+long it_inherited_maxrss_kb(void);
 /* it_cli_release: let a gated child exec. */
 void it_cli_release(it_proc *p);
 /* it_cli_wait: wait for the run (releasing it if gated); its status and output; *maxrss_kb if not NULL. */

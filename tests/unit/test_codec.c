@@ -104,13 +104,14 @@ test_round_trip_any_sizes(void **state)
 	for (size_t k = 0; k < 3; k++)
 		for (size_t s = 0; s < 5; s++)
 			for (size_t st = 0; st < 4; st++) {
-				char *data = sample(sizes[s] ? sizes[s] : 1), *got, *why;
+				char *data, *got, *why;
 				int min, max, def, fd;
 				size_t len;
 
 				/* One-byte writes of the big sample take long and say nothing new. */
 				if (steps[st] == 1 && sizes[s] > 65536)
 					continue;
+				data = sample(sizes[s] ? sizes[s] : 1);
 				codec_levels(kinds[k], &min, &max, &def);
 				fd = compress_to(kinds[k], data, sizes[s], steps[st], st % 2 ? max : def);
 				for (size_t c = 0; c < 4; c++) {
