@@ -154,12 +154,12 @@ int copy_refuse_duplicate_servers(const copy_endpoint *dst, int n, const pgcm_pl
  */
 char *copy_lock_wait(copy_endpoint *e, PGconn *conn);
 /*
- * copy_note_lock_wait: copy_lock_wait, and say it (target index + 1, over
- * prog's live line, or on stderr when prog is NULL) when it changed; kept in
- * e->lock_note for the fault message.  index < 0: the target is named by
+ * copy_note_lock_wait: copy_lock_wait, and, with say, say it (target index +
+ * 1, over prog's live line, or on stderr when prog is NULL) when it changed;
+ * kept in e->lock_note for the fault message either way.  index < 0: the target is named by
  * its label only.  Returns 1 while it waits on a lock.
  */
-int copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog);
+int copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog, int say);
 
 /* copy_compress.c */
 /* copy_compress_check: --compress against the compressed targets' levels (none: refused).  1, or 0 printed. */

@@ -90,7 +90,7 @@ copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql)
 				cancelled = 1;
 			}
 			if (cli_now() >= next_check && e->kind == EP_SERVER) {
-				copy_note_lock_wait(e, conn, -1, NULL);
+				copy_note_lock_wait(e, conn, -1, NULL, 1);
 				next_check = cli_now() + 1.0;
 			}
 		}

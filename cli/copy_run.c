@@ -109,7 +109,7 @@ update_progress(cli_progress *prog, pgcm_copy *const *copies, int jobs, const co
  * means the waits are over.
  */
 static void
-watch_locks(copy_endpoint *dst, int ndst, int jobs, int moved, cli_progress *prog)
+watch_locks(copy_endpoint *dst, int ndst, int jobs, int moved, cli_progress *prog, int quiet)
 {
 	for (int i = 0; i < ndst; i++) {
 		copy_endpoint *e = &dst[i];
@@ -124,7 +124,7 @@ watch_locks(copy_endpoint *dst, int ndst, int jobs, int moved, cli_progress *pro
 		for (int j = 0; j < jobs; j++) {
 			pgcm_receiver_state st = pgcm_receiver_get_state(e->receivers[j]);
 			if (st != PGCM_RECEIVER_DONE && st != PGCM_RECEIVER_FAULTED && st != PGCM_RECEIVER_DROPPED
-			    && st != PGCM_RECEIVER_ABORTED && copy_note_lock_wait(e, e->conns[j], i, prog))
+			    && st != PGCM_RECEIVER_ABORTED && copy_note_lock_wait(e, e->conns[j], i, prog, !quiet))
 				break;
 		}
 	}
@@ -201,11 +201,11 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 			double now = cli_now();
 			if (t.rows != seen.rows || t.bytes != seen.bytes) {
 				if (now - last_move >= LOCK_CHECK_AFTER)
-					watch_locks(dst, o->nto, jobs, 1, prog);
+					watch_locks(dst, o->nto, jobs, 1, prog, o->quiet);
 				seen = t;
 				last_move = now;
 			} else if (now - last_move >= LOCK_CHECK_AFTER && now >= next_lock_check) {
-				watch_locks(dst, o->nto, jobs, 0, prog);
+				watch_locks(dst, o->nto, jobs, 0, prog, o->quiet);
 				next_lock_check = now + 1.0;
 			}
 		}

@@ -64,7 +64,7 @@ copy_lock_wait(copy_endpoint *e, PGconn *conn)
 }
 
 int
-copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog)
+copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *prog, int say)
 {
 	char *note = copy_lock_wait(e, conn);
 
@@ -73,7 +73,7 @@ copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *pro
 		e->lock_note = NULL;
 		return 0;
 	}
-	if (!e->lock_note || strcmp(note, e->lock_note) != 0) {
+	if (say && (!e->lock_note || strcmp(note, e->lock_note) != 0)) {
 		cli_buf b;
 		char *line, *safe;
 
@@ -88,10 +88,8 @@ copy_note_lock_wait(copy_endpoint *e, PGconn *conn, int index, cli_progress *pro
 			cli_progress_message(prog, safe);
 		free(safe);
 		free(line);
-		free(e->lock_note);
-		e->lock_note = note;
-	} else {
-		free(note);
 	}
+	free(e->lock_note);
+	e->lock_note = note;
 	return 1;
 }
