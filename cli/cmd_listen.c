@@ -130,6 +130,18 @@ static const char *const liveness_vals[] = {"1", "3", "1", "3", "6000"};
 #define PING_TIMEOUT_MS 3000
 #define BACKOFF_MAX_MS 4000
 
+/* copy_settings: every setting of from into to (empty); 0 when out of memory. */
+static int
+copy_settings(const cli_conninfo *from, cli_conninfo *to)
+{
+	int ok = 1;
+
+	memset(to, 0, sizeof *to);
+	for (size_t i = 0; ok && i < from->n; i++)
+		ok = cli_conninfo_set(to, from->keys[i], from->vals[i], from->secret[i]);
+	return ok;
+}
+
 /*
  * new_listener: a listener on ci (expanded: the listener's libpq would send
  * a connection string given as dbname= to the server as a name), with the
@@ -139,19 +151,11 @@ static const char *const liveness_vals[] = {"1", "3", "1", "3", "6000"};
 static pgcm_listener *
 new_listener(const cli_conninfo *ci, const char *password, char *const *channels, size_t n, int idle_ms)
 {
-	cli_conninfo c = *ci;
+	cli_conninfo c;
 	char *conninfo;
 	pgcm_listener *l = NULL;
-	size_t had = ci->n;
-	int ok = 1;
+	int ok = copy_settings(ci, &c);   /* ci stays as the user gave it */
 
-	/* Settings are added to a copy of the arrays' tail only: ci stays as it was. */
-	c.keys = NULL;
-	c.vals = NULL;
-	c.secret = NULL;
-	c.n = 0;
-	for (size_t i = 0; ok && i < had; i++)
-		ok = cli_conninfo_set(&c, ci->keys[i], ci->vals[i], ci->secret[i]);
 	for (size_t i = 0; ok && i < sizeof liveness_keys / sizeof liveness_keys[0]; i++)
 		if (!cli_conninfo_get(&c, liveness_keys[i]))
 			ok = cli_conninfo_set(&c, liveness_keys[i], liveness_vals[i], 0);
@@ -186,17 +190,16 @@ new_listener(const cli_conninfo *ci, const char *password, char *const *channels
 static const char *
 password_after_failure(const cli_conninfo *ci, const char *why, const char **hint)
 {
-	cli_conninfo probe_ci = {0};
+	cli_conninfo probe_ci;
 	char *conninfo = NULL;
 	PGconn *probe = NULL;
-	int needs = 0, ok = 1;
+	int needs = 0, ok;
 	const char *pw = NULL;
 
 	*hint = NULL;
 	if (!strstr(why, "password"))
 		return NULL;
-	for (size_t i = 0; ok && i < ci->n; i++)
-		ok = cli_conninfo_set(&probe_ci, ci->keys[i], ci->vals[i], ci->secret[i]);
+	ok = copy_settings(ci, &probe_ci);
 	if (ok && !cli_conninfo_get(&probe_ci, "connect_timeout"))
 		ok = cli_conninfo_set(&probe_ci, "connect_timeout", "10", 0);
 	conninfo = ok ? cli_conninfo_render(&probe_ci) : NULL;
