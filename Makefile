@@ -20,7 +20,8 @@ SYSTEM_PREFIX = $(filter $(LIBDIR),$(SYSTEM_LIBDIRS))
 PC_RPATH = $(if $(SYSTEM_PREFIX),,-Wl,-rpath,$${libdir} )
 PC_SED = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@RPATH@|$(PC_RPATH)|g'
 
-VERSION = 0.1.0
+# The version is the header's (PGCM_VERSION): one place to change it.
+VERSION := $(shell sed -n 's/^#define PGCM_VERSION "\(.*\)"/\1/p' include/pgcopyman.h)
 SOMAJOR = 0
 
 ifeq ($(SANITIZE),1)
@@ -44,9 +45,9 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 OPT ?= -O2 -g
-CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE $(OPT) $(WARN) $(SANFLAGS) \
+CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) \
 	-Iinclude $(PQ_CFLAGS) $(COMP_CFLAGS) $(CFLAGS)
-LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC = $(sort $(wildcard src/*.c))
 LIB_OBJ = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -54,9 +55,11 @@ CLI_SRC = $(sort $(wildcard cli/*.c))
 CLI_OBJ = $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC = $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-ITEST_SRC = $(sort $(wildcard tests/integration/itest_*.c))
-ITEST_BIN = $(ITEST_SRC:tests/integration/%.c=$(BUILD)/tests/%)
-ITEST_UTIL = $(BUILD)/tests/integration/util.o
+# The integration tests: every tests/integration/itest_*.c linked into one runner
+# (runner.c), with the helpers they share (util.c, plan_cases.c).
+ITEST_SRC = $(sort $(wildcard tests/integration/*.c))
+ITEST_OBJ = $(ITEST_SRC:%.c=$(BUILD)/%.o)
+ITEST = $(BUILD)/tests/itest
 EXAMPLE_SRC = $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN = $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 BENCH_SRC = $(sort $(wildcard bench/*.c))
@@ -66,7 +69,7 @@ STATIC = $(BUILD)/libpgcopyman.a
 SHARED = $(BUILD)/libpgcopyman.so
 CLI = $(BUILD)/pgcopyman
 
-.PHONY: all check unit integration examples demo install uninstall clean bench fuzz
+.PHONY: all check unit integration examples demo install uninstall clean bench fuzz python python-check
 all: $(STATIC) $(SHARED) $(CLI) $(BUILD)/pgcopyman.pc $(EXAMPLE_BIN)
 
 $(BUILD)/src/%.o: src/%.c include/pgcopyman.h $(wildcard src/*.h)
@@ -97,13 +100,22 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) $(CMOCKA_LIBS)
 
-$(ITEST_UTIL): tests/integration/util.c tests/integration/util.h
+# The completion test reads every subcommand's option table: it links the
+# command's modules (all but main.o) instead of compiling one in.
+CLI_MODULES = $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
+$(BUILD)/tests/test_completion: tests/unit/test_completion.c $(CLI_MODULES) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CFLAGS_ALL) -Icli -o $@ $< $(CLI_MODULES) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) -lm \
+		$(CMOCKA_LIBS)
 
-$(BUILD)/tests/itest_%: tests/integration/itest_%.c $(ITEST_UTIL) $(STATIC) tests/integration/util.h
+$(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integration/*.h) \
+		include/pgcopyman.h src/internal.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(ITEST_UTIL) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS) -lpthread
+	$(CC) $(CFLAGS_ALL) -Isrc -c $< -o $@
+
+$(ITEST): $(ITEST_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(ITEST_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS) -lpthread
 
 $(BUILD)/examples/%: examples/%.c $(STATIC)
 	@mkdir -p $(dir $@)
@@ -114,16 +126,46 @@ $(BUILD)/bench/%: bench/%.c $(STATIC)
 	$(CC) $(CFLAGS_ALL) -Isrc -O3 -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS)
 
 # make check: unit tests (no server), then integration tests, examples and
-# CLI tests against throwaway clusters started by tests/harness.sh.
+# CLI tests against throwaway clusters started by tests/harness.sh, then the
+# Python package's tests (last: pytest's summary ends the output).
 check: unit integration
+	@$(MAKE) --no-print-directory python-check
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-integration: all $(ITEST_BIN)
-	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST_BIN)
+# ITEST_ARGS: patterns that pick tests (build/tests/itest --help), e.g. ITEST_ARGS='copy faults/*abort*'.
+integration: all $(ITEST)
+	PGCM_BUILD=$(BUILD) tests/harness.sh -n 4 -- tests/run-integration.sh $(ITEST) $(ITEST_ARGS)
 
 examples: $(EXAMPLE_BIN)
+
+# The Python package (python/, see README.md): the extension module built
+# against this build's static library and the system libpq, by Debian's
+# setuptools, with no network.  `make python` builds it in place (PYTHONPATH=python);
+# with SANITIZE=1 it goes to $(BUILD)/python, instrumented, and its tests run
+# with ASan preloaded into the interpreter (CPython frees little at exit, so
+# leak detection is off there; the reference counts are tested instead).
+PYTHON ?= /usr/bin/python3
+PY_TMP = $(abspath $(BUILD))/python-tmp
+ifeq ($(SANITIZE),1)
+PY_DIR = $(abspath $(BUILD))/python
+PY_SETUP = build_py -d $(PY_DIR) build_ext -b $(PY_DIR) -t $(PY_TMP)
+PY_RUN = env LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" PYTHONMALLOC=malloc \
+	ASAN_OPTIONS="$$ASAN_OPTIONS:detect_leaks=0" $(PYTHON)
+else
+PY_DIR = $(abspath python)
+PY_SETUP = build_ext --inplace -t $(PY_TMP)
+PY_RUN = $(PYTHON)
+endif
+
+python: $(STATIC)
+	cd python && PGCM_STATIC_LIB=$(abspath $(STATIC)) PGCM_WERROR=$(WERROR) \
+		PGCM_EXTRA_CFLAGS="$(SANFLAGS)" $(PYTHON) setup.py -q $(PY_SETUP)
+
+python-check: python $(CLI)
+	PGCM_BUILD=$(BUILD) PYTHONPATH=$(PY_DIR) tests/harness.sh -n 3 -- \
+		$(PY_RUN) -m pytest -q -p no:cacheprovider python/tests
 
 demo:
 	bash tests/demo.sh

@@ -15,6 +15,8 @@ import os
 import statistics
 import sys
 
+import report_bulkload
+
 # The issue's targets (project issue 6, item 1).
 TARGET_WALL_1 = 0.75      # 1->1 default wall <= 0.75 x floor (text)
 TARGET_WALL_JOBS = 0.60   # 1->1 --jobs 2 wall <= 0.6 x floor
@@ -152,6 +154,10 @@ def main():
         m["rss"] = max(r["rss"] for r in use)
         m["notes"] = sorted({r["note"] for r in rs if r["note"]})
 
+    # The bulk load's methods have their own floors and section (report_bulkload.py).
+    bulk = [m for m in methods if report_bulkload.is_bulk(m)]
+    methods = [m for m in methods if not report_bulkload.is_bulk(m)]
+    by_name = {m["name"]: m for m in methods}
     floor = by_name.get("floor_text", {}).get("wall")
     best_other = {}
     for n in (0, 1, 2):
@@ -351,6 +357,9 @@ def main():
     if notes:
         md.extend(notes)
         md.append("")
+    bulk_md, bulk_print = report_bulkload.section(bulk, read_extras(a.extras), rows,
+                                                  int(meta.get("nproc", "1") or 1))
+    md.extend(bulk_md)
     md.append("## The issue's targets (issue 6, item 1)")
     md.append("")
     md.extend(t)
@@ -379,6 +388,9 @@ def main():
     print(table)
     print()
     print("\n".join(t))
+    if bulk_print:
+        print()
+        print("\n".join(bulk_print))
     return 0
 
 

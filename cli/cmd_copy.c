@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "copy.h"
 #include "progress.h"
+#include "bulkload.h"
 
 int
 cli_copy(int argc, char **argv)
@@ -28,11 +29,13 @@ cli_copy(int argc, char **argv)
 	pgcm_progress total = {0, 0};
 	const char *format, *why, *source_error;
 	double t0;
-	int rc, loaded = 0, faulted = 0, aborted = 0;
+	int rc, loaded = 0, unknown = 0, aborted = 0, unverified = 0;
+	copy_commit commit = {.lock_fd = -1};
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
 	pgcm_plan *plan = NULL;
 	uint64_t est_rows, est_bytes;
+	char bulk_reason[96];
 	enum cli_progress_mode mode;
 
 	rc = copy_parse_options(argc, argv, &o);
@@ -101,14 +104,28 @@ cli_copy(int argc, char **argv)
 			cli_error("out of memory");
 			goto cleanup;
 		}
+	/*
+	 * What the commit needs (prepared transactions, the run's record) is
+	 * refused now if missing; a dry run checks it too, and exits as the
+	 * copy would.
+	 */
 	if (o.dry_run) {
 		copy_print_plan(plan, &o, &src, dst, src_cmds);
-		rc = EXIT_LOADED;
+		rc = copy_commit_prepare(&commit, dst, &o);
 		goto cleanup;
 	}
-	copy_estimate(plan, &src, &est_rows, &est_bytes);
-	if (!copy_begin_targets(dst, &o))
+	if ((rc = copy_commit_prepare(&commit, dst, &o)) != 0)
 		goto cleanup;
+	rc = EXIT_FAILED;
+	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
+	if (!copy_verify_begin(&src, &o))
+		goto cleanup;
+	if (!copy_begin_targets(&commit, dst, &o)) {
+		/* Said once already; a program still gets every target's status and why. */
+		if (o.json)
+			copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, 1, commit.abort_reason, NULL);
+		goto cleanup;
+	}
 
 	for (int j = 0; j < o.jobs; j++)
 		if (!(copies[j] = copy_new_stream(j, &src, src_cmds, dst, &o, &fmt))) {
@@ -138,16 +155,38 @@ cli_copy(int argc, char **argv)
 		for (size_t i = 0; i < failure.nfaults; i++)
 			copy_record_fault(dst, o.nto, &failure.faults[i], prog);
 	}
+	/*
+	 * bulkload.c: on every loaded target, in its transaction, the deferred
+	 * index work re-created and the sequences moved, before the end phase.
+	 * A target that faults there is rolled back by it; under --on-fault
+	 * abort, every target is.
+	 */
+	if (!bulkload_finish(dst, &o, &src, plan, aborted, prog) && o.on_fault_abort && !aborted) {
+		int i = 0;
+		while (i < o.nto - 1 && !dst[i].reported)
+			i++;
+		snprintf(bulk_reason, sizeof bulk_reason, "--on-fault abort: target %d faulted at the end of its load",
+		         i + 1);
+		aborted = 1;
+		first_failure.reason = bulk_reason;
+		first_failure.producer_error = NULL;
+	}
 	cli_progress_finish(prog);
 	total = copy_totals(copies, o.jobs);
 
 	/* Commit a target only if all its streams completed and the copy as a whole did not abort. */
-	for (int i = 0; i < o.nto; i++) {
-		if (copy_settle_target(&dst[i], &o, aborted))
-			loaded++;
-		else if (strcmp(dst[i].status, "faulted") == 0)
-			faulted++;
+	copy_settle_targets(&commit, dst, &o, aborted, aborted ? first_failure.reason : NULL);
+	if (!aborted && commit.abort_reason) {
+		aborted = 1;
+		first_failure.reason = commit.abort_reason;
+		first_failure.producer_error = NULL;
 	}
+	for (int i = 0; i < o.nto; i++) {
+		loaded += strcmp(dst[i].status, "ok") == 0;
+		unknown += strcmp(dst[i].status, "unknown") == 0;
+	}
+	if (o.verify && !aborted && (unverified = copy_verify(&o, plan, &src, dst)) > 0)
+		cli_error("--verify: %d target%s not the same as the source", unverified, unverified == 1 ? " is" : "s are");
 	/* A compressed source's own reason (the file, cut short or corrupt) over the callback's. */
 	source_error = codec_reader_error(src.reader)[0] ? codec_reader_error(src.reader)
 	               : first_failure.producer_error;
@@ -161,9 +200,14 @@ cli_copy(int argc, char **argv)
 	if (o.json)
 		copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, source_error);
-	if (!o.quiet && !o.json)
-		copy_print_summary(&o, format, cli_now() - t0, total, dst, loaded, faulted);
-	rc = loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	if (!o.quiet && !o.json) {
+		copy_print_summary(&o, format, cli_now() - t0, total, dst, o.nto);
+		for (int i = 0; i < o.nto; i++)
+			bulkload_print_summary(stderr, &dst[i]);
+	}
+	rc = unknown ? EXIT_UNKNOWN : loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	if (rc == EXIT_LOADED && unverified > 0)
+		rc = EXIT_VERIFY;
 
 cleanup:
 	/* The failure report's strings live in the copies: print before this. */
@@ -174,7 +218,10 @@ cleanup:
 	cli_progress_free(prog);
 	pgcm_plan_free(plan);
 	copy_endpoint_close(&src);
-	for (int i = 0; i < o.nto; i++)
+	for (int i = 0; i < o.nto; i++) {
+		bulkload_free(&dst[i]);
 		copy_endpoint_close(&dst[i]);
+	}
+	copy_commit_free(&commit);
 	return rc;
 }

@@ -9,30 +9,41 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgcopyman.h"
 #include "cli.h"
 
 volatile int cli_interrupted;
+
+/* put_line: prefix and the formatted line on f, with every known secret masked. */
+static void
+put_line(FILE *f, const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = cli_strdup_vprintf(fmt, ap), *safe = msg ? cli_scrub_text(msg) : NULL;
+
+	fprintf(f, "%s%s\n", prefix, safe ? safe : "out of memory (while writing a message)");
+	fflush(f);
+	free(safe);
+	free(msg);
+}
 
 void
 cli_error(const char *fmt, ...)
 {
 	va_list ap;
-	char *msg, *safe;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	put_line(stderr, "pgcopyman: ", fmt, ap);
 	va_end(ap);
-	msg = n >= 0 ? malloc((size_t) n + 1) : NULL;
-	if (msg) {
-		va_start(ap, fmt);
-		vsnprintf(msg, (size_t) n + 1, fmt, ap);
-		va_end(ap);
-	}
-	safe = msg ? cli_scrub_text(msg) : NULL;
-	fprintf(stderr, "pgcopyman: %s\n", safe ? safe : "out of memory (while writing an error message)");
-	free(safe);
-	free(msg);
+}
+
+void
+cli_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	put_line(stdout, "", fmt, ap);
+	va_end(ap);
 }
 
 double
@@ -171,6 +182,33 @@ PGconn *
 cli_connect_quietly(const char *conninfo)
 {
 	return connect_reporting(conninfo, 0);
+}
+
+PGconn *
+cli_connect_pinned(const char *conninfo, const char *label)
+{
+	PGconn *conn = cli_connect(conninfo);
+	PGresult *res;
+	char err[512];
+
+	if (conn && pgcm_session_pin(conn, "UTF8", err, sizeof err) != PGCM_OK) {
+		cli_error("%s: %s", label, err);
+		PQfinish(conn);
+		return NULL;
+	}
+	if (!conn)
+		return NULL;
+	res = PQexec(conn, "SET statement_timeout = 0; SET lock_timeout = 0; "
+	                   "SET idle_in_transaction_session_timeout = 0");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		cli_error("%s: cannot set the session's timeouts: %s", label, msg ? msg : PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
+	return conn;
 }
 
 void

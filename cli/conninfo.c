@@ -168,19 +168,23 @@ add_value(cli_buf *b, const char *val)
 		cli_buf_add(b, "'");
 }
 
-/* render: ci as a connection string, its secrets shown or masked. */
+enum secrets_as { SECRETS_SHOWN, SECRETS_MASKED, SECRETS_LEFT_OUT };
+
+/* render: ci as a connection string, its secrets shown, masked or left out. */
 static char *
-render(const cli_conninfo *ci, int mask)
+render(const cli_conninfo *ci, enum secrets_as secrets)
 {
 	cli_buf b;
 
 	cli_buf_init(&b);
 	for (size_t i = 0; i < ci->n; i++) {
-		if (i)
+		if (ci->secret[i] && secrets == SECRETS_LEFT_OUT)
+			continue;
+		if (b.len)
 			cli_buf_add(&b, " ");
 		cli_buf_add(&b, ci->keys[i]);
 		cli_buf_add(&b, "=");
-		if (mask && ci->secret[i])
+		if (ci->secret[i] && secrets == SECRETS_MASKED)
 			cli_buf_add(&b, "********");
 		else
 			add_value(&b, ci->vals[i]);
@@ -221,7 +225,23 @@ cli_mask_conninfo(const char *conninfo)
 		cli_conninfo_free(&ci);
 		return oom ? NULL : strdup("(invalid connection string)");
 	}
-	out = ci.n ? render(&ci, 1) : strdup("(defaults)");
+	out = ci.n ? render(&ci, SECRETS_MASKED) : strdup("(defaults)");
+	cli_conninfo_free(&ci);
+	return out;
+}
+
+/* expand_as: conninfo expanded and written back, its secrets as asked; NULL with *err. */
+static char *
+expand_as(const char *conninfo, enum secrets_as secrets, char **err)
+{
+	cli_conninfo ci;
+	char *out = NULL;
+
+	if (cli_conninfo_parse(conninfo, &ci, err)) {
+		out = render(&ci, secrets);
+		if (!out)
+			*err = strdup("out of memory");
+	}
 	cli_conninfo_free(&ci);
 	return out;
 }
@@ -229,14 +249,11 @@ cli_mask_conninfo(const char *conninfo)
 char *
 cli_expand_conninfo(const char *conninfo, char **err)
 {
-	cli_conninfo ci;
-	char *out = NULL;
+	return expand_as(conninfo, SECRETS_SHOWN, err);
+}
 
-	if (cli_conninfo_parse(conninfo, &ci, err)) {
-		out = render(&ci, 0);
-		if (!out)
-			*err = strdup("out of memory");
-	}
-	cli_conninfo_free(&ci);
-	return out;
+char *
+cli_conninfo_without_secrets(const char *conninfo, char **err)
+{
+	return expand_as(conninfo, SECRETS_LEFT_OUT, err);
 }

@@ -72,4 +72,14 @@ char *cli_mask_conninfo(const char *conninfo);
  */
 char *cli_expand_conninfo(const char *conninfo, char **err);
 
+/*
+ * cli_conninfo_without_secrets: conninfo expanded (as cli_conninfo_parse)
+ * and written back with every secret keyword left out (not masked), at any
+ * dbname depth, so that it can be kept on disk (the state directory) and
+ * still connects when the secret comes from PGPASSWORD or ~/.pgpass; "" for
+ * no settings.  malloc'd; NULL with *err (malloc'd, holds no value from
+ * conninfo) on a malformed string or out of memory.
+ */
+char *cli_conninfo_without_secrets(const char *conninfo, char **err);
+
 #endif

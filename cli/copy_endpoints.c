@@ -123,31 +123,20 @@ copy_exec_all(copy_endpoint *e, int n, const char *sql)
 	return 1;
 }
 
-/*
- * connect_sessions: n sessions to a server endpoint, pinned as pg_dump pins
- * its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
- * extra_float_digits 3, client_encoding UTF8 on every side, ...), so that
- * text data means the same on both ends.  A copy may run for hours;
- * server-side timeouts meant for interactive sessions must not cut it off
- * half-way.
- */
+/* connect_session: one more session to a server endpoint, pinned (cli_connect_pinned); NULL (printed) on failure. */
+PGconn *
+copy_connect_session(copy_endpoint *e)
+{
+	return cli_connect_pinned(e->spec, e->label);
+}
+
+/* connect_sessions: n sessions to a server endpoint, one per stream. */
 int
 copy_connect_sessions(copy_endpoint *e, int n)
 {
-	for (int j = 0; j < n; j++) {
-		char err[512];
-		if (!(e->conns[j] = cli_connect(e->spec)))
+	for (int j = 0; j < n; j++)
+		if (!(e->conns[j] = copy_connect_session(e)))
 			return 0;
-		if (pgcm_session_pin(e->conns[j], "UTF8", err, sizeof err) != PGCM_OK) {
-			cli_error("%s: %s", e->label, err);
-			return 0;
-		}
-		if (!copy_exec_on(e, e->conns[j], "SET statement_timeout = 0; SET lock_timeout = 0; "
-		                              "SET idle_in_transaction_session_timeout = 0")) {
-			cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
-			return 0;
-		}
-	}
 	return 1;
 }
 
@@ -242,6 +231,8 @@ copy_endpoint_close(copy_endpoint *e)
 	codec_reader_free(e->reader);
 	codec_writer_free(e->writer);  /* before the file: it writes to its descriptor */
 	free(e->lock_note);
+	if (e->delete_conn)
+		PQfinish(e->delete_conn);
 	if (e->file)
 		file_target_discard(e->file);  /* closes e->fd */
 	else if (e->kind == EP_FILE && e->fd >= 0)
@@ -250,4 +241,7 @@ copy_endpoint_close(copy_endpoint *e)
 	free(e->label);
 	free(e->command);
 	free(e->error);
+	free(e->reason);
+	free(e->check);
+	free(e->verify_message);
 }

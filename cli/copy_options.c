@@ -15,7 +15,7 @@
 void
 copy_usage(FILE *f)
 {
-	/* In two parts: C compilers need not take a string literal over 4095 bytes. */
+	/* In parts: C compilers need not take a string literal over 4095 bytes. */
 	fprintf(f,
 	        "Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "\n"
@@ -39,27 +39,51 @@ copy_usage(FILE *f)
 	        "      --escape C          CSV escape character\n"
 	        "      --null STRING       the string that represents NULL\n"
 	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
-	        "      --truncate          TRUNCATE each target table first, in the same transaction\n"
+	        "      --truncate          empty each target table first, in the load's transaction: the old\n"
+	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE);\n"
+	        "                          with one session the load then defers the table's index work: its\n"
+	        "                          indexes, primary key, unique and exclusion constraints (and foreign\n"
+	        "                          keys to itself) are dropped after the TRUNCATE, the COPY takes\n"
+	        "                          FREEZE, and they are re-created as they were before the commit\n"
+	        "      --no-defer-indexes  with --truncate: load with the indexes in place, without FREEZE\n"
+	        "      --defer-foreign-keys  with --truncate: also drop the foreign keys to other tables and\n"
+	        "                          check each once after the load instead of row by row (this locks\n"
+	        "                          the referenced tables until the commit)\n"
+	        "      --maintenance-work-mem SIZE  for the index rebuild, e.g. 1GB (default 512MB, or the\n"
+	        "                          server's setting when it is larger)\n"
+	        "      --no-sequences      leave the target's sequences alone (by default, once a target has\n"
+	        "                          committed, those the copied columns own, serial and identity, move\n"
+	        "                          forward to the source's)\n");
+	fprintf(f,
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
-	        "                          the others commit; abort: the first fault aborts the whole copy\n"
-	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted (default 60)\n"
+	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
+	        "                          no target commits (several server targets: two-phase commit)\n"
+	        "      --stall-timeout S   a target that accepts no data for S seconds is faulted, a source\n"
+	        "                          that sends none ends the copy (default 60; 0: never)\n"
 	        "      --segment-size MB   end and restart each target's COPY every MB megabytes, in the same\n"
 	        "                          transaction, so a rejected row is noticed early (default 16; 0 = never)\n"
 	        "  -j, --jobs N            read the table in N ranges over N source sessions sharing one\n"
 	        "                          snapshot, each streamed to every target over its own session;\n"
-	        "                          a target commits when all its streams finished (servers only;\n"
-	        "                          with --truncate, the TRUNCATE commits before the load)\n"
-	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n");
-	fprintf(f,
+	        "                          a target's sessions commit all together or not at all, with\n"
+	        "                          two-phase commit (servers only; they need max_prepared_transactions)\n"
+	        "      --split-key COLUMN  with --jobs: split by this integer column instead of by pages\n"
 	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
 	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
 	        "                          limit); memory stays bounded by it\n"
 	        "      --compress LEVEL    the level of compressed file targets (gzip 1-9, default 6;\n"
 	        "                          zstd 1-19, default 3; lz4 1-12, default 1)\n"
+	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
+	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
+	        "                          ~/.local/state/pgcopyman)\n");
+	fprintf(f,
+	        "      --verify            afterwards, compare the table on each server target that loaded\n"
+	        "                          with the source, under the snapshot the copy read, as `pgcopyman\n"
+	        "                          compare` does; a target that differs makes the exit status 5\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
-	        "                          copy can run, 1 with every problem listed\n"
+	        "                          copy can run, 1 with every problem listed, 2 when what the\n"
+	        "                          commit needs is missing (as the copy would)\n"
 	        "      --progress[=plain]  print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --progress=json     one JSON object a line on stderr every second, for programs:\n"
@@ -69,7 +93,8 @@ copy_usage(FILE *f)
 	        "  -W, --password          ask for a password before connecting (on the terminal)\n"
 	        "  -w, --no-password       never ask for a password (by default a server that asks for one\n"
 	        "                          none was given for gets a prompt on the terminal, once per server)\n"
-	        "  -h, --help              show this help\n"
+	        "  -h, --help              show this help\n");
+	fprintf(f,
 	        "\n"
 	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
 	        "stops the copy (leave it out with --columns); a target column the source lacks gets its\n"
@@ -79,7 +104,9 @@ copy_usage(FILE *f)
 	        "\n"
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
 	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
-	        "2 usage error.\n");
+	        "2 usage error, or refused before any data moved for want of what the commit needs;\n"
+	        "4 the outcome on some target is unknown (see its report); 5 every target loaded, but\n"
+	        "--verify found one that is not the same as the source.\n");
 }
 
 /*
@@ -124,7 +151,8 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH, O_COMPRESS
+	O_MAX_ROW, O_HEADER_MATCH, O_COMPRESS, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES,
+	O_WORK_MEM, O_VERIFY
 };
 
 static const struct option copy_longopts[] = {
@@ -156,6 +184,12 @@ static const struct option copy_longopts[] = {
 	{"compress", required_argument, NULL, O_COMPRESS},
 	{"password", no_argument, NULL, 'W'},
 	{"no-password", no_argument, NULL, 'w'},
+	{"state-dir", required_argument, NULL, O_STATE_DIR},
+	{"no-defer-indexes", no_argument, NULL, O_NO_DEFER},
+	{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
+	{"no-sequences", no_argument, NULL, O_NO_SEQUENCES},
+	{"maintenance-work-mem", required_argument, NULL, O_WORK_MEM},
+	{"verify", no_argument, NULL, O_VERIFY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
@@ -194,6 +228,21 @@ parse_size(const char *s, size_t max, size_t *out)
 		*out = (size_t) (v << units[i].shift);
 		return 1;
 	}
+	return 0;
+}
+
+/* memory_size: digits, then nothing (kB) or one of the server's memory units. */
+static int
+memory_size(const char *v)
+{
+	static const char *const units[] = {"", "kB", "MB", "GB", "TB"};
+	size_t digits = strspn(v, "0123456789");
+
+	if (digits == 0 || digits > 12)
+		return 0;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(v + digits, units[i]) == 0)
+			return 1;
 	return 0;
 }
 
@@ -285,6 +334,20 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 			break;
 		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); break;
 		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); break;
+		case O_STATE_DIR:
+			if (!*optarg)
+				return usage_error("%s needs a directory", "--state-dir");
+			o->state_dir = optarg;
+			break;
+		case O_NO_DEFER: o->no_defer_indexes = 1; break;
+		case O_DEFER_FKEYS: o->defer_foreign_keys = 1; break;
+		case O_NO_SEQUENCES: o->no_sequences = 1; break;
+		case O_WORK_MEM:
+			if (!memory_size(optarg))
+				return usage_error("--maintenance-work-mem takes a size such as 512MB or 2GB, not \"%s\"", optarg);
+			o->maintenance_work_mem = optarg;
+			break;
+		case O_VERIFY: o->verify = 1; break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -324,10 +387,16 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	if (strcmp(o->format, "binary") == 0
 	    && (o->header || o->delimiter || o->quote || o->escape || o->null_string))
 		return usage_error("%s", "--header, --delimiter, --quote, --escape and --null do not apply to --format binary");
+	if (o->verify && (!o->table || o->query || strcmp(o->from, "-") == 0 || strncmp(o->from, "file:", 5) == 0))
+		return usage_error("%s", "--verify needs --table and a server as the source (it reads the table again)");
 	if (o->jobs > 1 && (!o->table || o->query))
 		return usage_error("%s", "--jobs needs --table (a query cannot be split)");
 	if (o->split_key && o->jobs < 2)
 		return usage_error("%s", "--split-key goes with --jobs 2 or more");
+	if (!o->truncate && (o->no_defer_indexes || o->defer_foreign_keys || o->maintenance_work_mem))
+		return usage_error("%s", "--no-defer-indexes, --defer-foreign-keys and --maintenance-work-mem go with --truncate");
+	if (o->no_defer_indexes && (o->defer_foreign_keys || o->maintenance_work_mem))
+		return usage_error("%s", "--no-defer-indexes excludes --defer-foreign-keys and --maintenance-work-mem");
 	if (strcmp(o->format, "text") == 0 && (o->header || o->quote || o->escape))
 		return usage_error("%s", "--header, --quote and --escape need --format csv");
 	return 0;

@@ -10,19 +10,6 @@
 #include "cli.h"
 #include "copy.h"
 
-static const char *const kinds[] = {"text", "csv", "binary"};
-
-static const char *
-conversion_name(pgcm_plan_conversion c)
-{
-	switch (c) {
-	case PGCM_CONV_SAME: return "same";
-	case PGCM_CONV_TEXT: return "text";
-	case PGCM_CONV_CAST: return "cast";
-	default: return "refused";
-	}
-}
-
 /* target_command: what target i runs, or what it is when it runs nothing. */
 static const char *
 target_command(const pgcm_plan *plan, const copy_endpoint *dst, int i)
@@ -56,7 +43,7 @@ print_text(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, 
 	printf("plan: %s %s, to %d target%s\n", name ? "table" : o->query ? "query" : "data from",
 	       name ? name : o->query ? o->query : src->label, o->nto, o->nto == 1 ? "" : "s");
 	if (pgcm_plan_format(plan, &fmt) == PGCM_OK && pgcm_plan_format_reason(plan)[0])
-		printf("format: %s (%s)\n", kinds[fmt.kind], pgcm_plan_format_reason(plan));
+		printf("format: %s (%s)\n", pgcm_format_kind_name(fmt.kind), pgcm_plan_format_reason(plan));
 	for (int j = 0; j < o->jobs; j++) {
 		const char *cmd = src_cmds && src_cmds[j] ? src_cmds[j] : pgcm_plan_source_command(plan);
 		if (o->jobs > 1)
@@ -128,7 +115,7 @@ print_json(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, 
 	       pgcm_plan_problem_count(plan) ? "false" : "true");
 	json_or_null(pgcm_plan_source_name(plan));
 	printf(", \"format\": ");
-	json_or_null(built ? kinds[fmt.kind] : NULL);
+	json_or_null(built ? pgcm_format_kind_name(fmt.kind) : NULL);
 	printf(", \"format_reason\": ");
 	cli_json_string(stdout, pgcm_plan_format_reason(plan));
 	printf(", \"source\": {\"endpoint\": ");
@@ -164,7 +151,7 @@ print_json(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, 
 			pgcm_plan_column(plan, c, (size_t) i, &col);
 			printf("%s{\"type\": ", i ? ", " : "");
 			json_or_null(col.target_type);
-			printf(", \"conversion\": \"%s\", \"detail\": ", conversion_name(col.conversion));
+			printf(", \"conversion\": \"%s\", \"detail\": ", pgcm_plan_conversion_name(col.conversion));
 			json_or_null(col.detail);
 			printf("}");
 		}

@@ -137,13 +137,16 @@ is_over(pgcm_status st)
 	return st != PGCM_OK && st != PGCM_AGAIN && st != PGCM_FAULT;
 }
 
-/* abort_all: end every stream that is still running, with the same reason. */
+/*
+ * abort_all: start ending every stream that is still running, with the same
+ * reason; the loop goes on stepping them while their connections settle.
+ */
 static void
 abort_all(pgcm_copy *const *copies, const pgcm_status *st, int jobs, const char *reason)
 {
 	for (int j = 0; j < jobs; j++)
 		if (!is_over(st[j]))
-			(void) pgcm_copy_abort(copies[j], reason);
+			(void) pgcm_copy_abort_start(copies[j], reason);
 }
 
 /*
@@ -151,7 +154,8 @@ abort_all(pgcm_copy *const *copies, const pgcm_status *st, int jobs, const char 
  * over all their descriptors for at most a quarter second, so the progress
  * line and the signal flag are looked at even while a target stalls.
  * Faults are reported as they happen; with --on-fault abort the first one
- * aborts every stream; so does a signal, or one stream's failure.
+ * aborts every stream; so does a signal, or one stream's failure.  Aborts
+ * settle in the same loop, every stream at once, until all are over.
  */
 void
 copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_endpoint *dst, cli_progress *prog)
@@ -159,7 +163,7 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 	pgcm_status st[MAX_JOBS];
 	struct pollfd fds[MAX_JOBS * (MAX_TARGETS + 1)];
 	size_t at[MAX_JOBS + 1] = {0};  /* copy j's descriptors are fds[at[j] .. at[j + 1]) */
-	int live = jobs;
+	int live = jobs, aborting = 0;
 	pgcm_progress seen = {0, 0};
 	double last_move = cli_now(), next_lock_check = 0;
 
@@ -179,16 +183,16 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 				size_t nf = pgcm_copy_faults(copies[j], faults, MAX_TARGETS);
 				for (size_t i = 0; i < nf && i < MAX_TARGETS; i++)
 					copy_record_fault(dst, o->nto, &faults[i], prog);
-				if (o->on_fault_abort) {
+				if (o->on_fault_abort && !aborting) {
 					char reason[160];
 					snprintf(reason, sizeof reason, "--on-fault abort: target %zu faulted",
 					         faults[0].index + 1);
 					abort_all(copies, st, jobs, reason);
-					return;
+					aborting = 1;
 				}
-			} else if (is_over(st[j]) && st[j] != PGCM_DONE) {
+			} else if (is_over(st[j]) && st[j] != PGCM_DONE && !aborting) {
 				abort_all(copies, st, jobs, "another stream of the copy failed");
-				return;
+				aborting = 1;
 			}
 			if (st[j] != PGCM_AGAIN)
 				waiting = 0;
@@ -209,10 +213,10 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 				next_lock_check = now + 1.0;
 			}
 		}
-		if (cli_interrupted) {
+		if (cli_interrupted && !aborting) {
 			abort_all(copies, st, jobs, cli_interrupted == SIGINT ? "interrupted by SIGINT"
 			                                                      : "interrupted by SIGTERM");
-			return;
+			aborting = 1;
 		}
 		memset(at, 0, sizeof at);
 		if (!live || !waiting)

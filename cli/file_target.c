@@ -56,6 +56,7 @@ struct file_target {
 	enum file_kind kind;
 	int fd;
 	int dirfd;               /* the final path's directory (not for FILE_IN_PLACE) */
+	char *dir;               /* its path, as given */
 	char *base;              /* the final name in dirfd */
 	char *temp;              /* FILE_TEMP_NAME: the temporary name in dirfd */
 	unsigned long long seed; /* test seed for temporary names */
@@ -73,17 +74,10 @@ static int
 fail(char **err, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	*err = cli_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	*err = n >= 0 ? malloc((size_t) n + 1) : NULL;
-	if (*err) {
-		va_start(ap, fmt);
-		vsnprintf(*err, (size_t) n + 1, fmt, ap);
-		va_end(ap);
-	}
 	return 0;
 }
 
@@ -120,33 +114,22 @@ static int
 split_path(file_target *t, const char *path, char **err)
 {
 	const char *slash = strrchr(path, '/');
-	char *dir;
 
 	if (slash) {
 		size_t n = slash == path ? 1 : (size_t) (slash - path);
-		dir = strndup(path, n);
+		t->dir = strndup(path, n);
 		t->base = strdup(slash + 1);
 	} else {
-		dir = strdup(".");
+		t->dir = strdup(".");
 		t->base = strdup(path);
 	}
-	if (!dir || !t->base) {
-		free(dir);
-		fail(err, "out of memory");
-		return 0;
-	}
-	if (!*t->base || strcmp(t->base, ".") == 0 || strcmp(t->base, "..") == 0) {
-		free(dir);
-		fail(err, "is a directory; name a file in it");
-		return 0;
-	}
-	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->dirfd < 0) {
-		fail(err, "cannot open its directory \"%s\": %s", dir, strerror(errno));
-		free(dir);
-		return 0;
-	}
-	free(dir);
+	if (!t->dir || !t->base)
+		return fail(err, "out of memory");
+	if (!*t->base || strcmp(t->base, ".") == 0 || strcmp(t->base, "..") == 0)
+		return fail(err, "is a directory; name a file in it");
+	t->dirfd = open(t->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0)
+		return fail(err, "cannot open its directory \"%s\": %s", t->dir, strerror(errno));
 	return 1;
 }
 
@@ -386,7 +369,7 @@ place_unseen(file_target *t, char **err)
 }
 
 int
-file_target_commit(file_target *t, char **err)
+file_target_sync(file_target *t, char **err)
 {
 	*err = NULL;
 	if (!t)
@@ -394,12 +377,20 @@ file_target_commit(file_target *t, char **err)
 	if (t->finish && !t->finish(t->finish_arg, err))
 		return 0;
 	t->finish = NULL;
+	if (t->kind != FILE_IN_PLACE && fsync(t->fd) != 0)
+		return fail(err, "fsync: %s", strerror(errno));
+	return 1;
+}
+
+int
+file_target_commit(file_target *t, char **err)
+{
+	if (!file_target_sync(t, err))
+		return 0;
 	if (t->kind == FILE_IN_PLACE) {
 		t->committed = 1;
 		return 1;
 	}
-	if (fsync(t->fd) != 0)
-		return fail(err, "fsync: %s", strerror(errno));
 	if (t->kind == FILE_UNSEEN) {
 		if (!place_unseen(t, err))
 			return 0;
@@ -415,6 +406,27 @@ file_target_commit(file_target *t, char **err)
 		return fail(err, "the file is in place, but its directory could not be synced: %s",
 		            strerror(errno));
 	return 1;
+}
+
+int
+file_target_keep(file_target *t, char **kept, char **err)
+{
+	*kept = NULL;
+	if (!file_target_sync(t, err))
+		return 0;
+	if (t->kind == FILE_IN_PLACE) {
+		t->committed = 1;
+		return 1;
+	}
+	if (t->kind == FILE_UNSEEN && !claim_temp_name(t, link_unseen))
+		return fail(err, "cannot give the file a name beside its path: %s",
+		            errno == EEXIST ? "every temporary name tried was taken" : strerror(errno));
+	t->committed = 1;   /* discard leaves it where it is */
+	if (fsync(t->dirfd) != 0)
+		return fail(err, "the file is kept as %s%s%s, but its directory could not be synced: %s", t->dir,
+		            strcmp(t->dir, "/") == 0 ? "" : "/", t->temp, strerror(errno));
+	*kept = cli_strdup_printf("%s%s%s", t->dir, strcmp(t->dir, "/") == 0 ? "" : "/", t->temp);
+	return *kept ? 1 : fail(err, "out of memory");
 }
 
 void
@@ -435,6 +447,7 @@ file_target_discard(file_target *t)
 		close(t->fd);
 	if (t->dirfd >= 0)
 		close(t->dirfd);
+	free(t->dir);
 	free(t->base);
 	free(t->temp);
 	free(t);

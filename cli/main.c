@@ -13,12 +13,15 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "pgcopyman moves PostgreSQL COPY data from one source to many targets,\n"
-	        "and listens for and sends notifications.\n"
+	        "compares tables across servers, and listens for and sends notifications.\n"
 	        "\n"
 	        "Usage:\n"
 	        "  pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "  pgcopyman listen [--conn CONNSTR] [--idle SECONDS] [--json] CHANNEL...\n"
 	        "  pgcopyman notify [--conn CONNSTR] CHANNEL [PAYLOAD]\n"
+	        "  pgcopyman compare --from SOURCE --to TARGET [--to TARGET ...] [-t PATTERN] [-n PATTERN]\n"
+	        "                    [-T PATTERN] [-N PATTERN] [--json]\n"
+	        "  pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
 	        "  pgcopyman --help | --version\n"
 	        "\n"
 	        "Run `pgcopyman COMMAND --help` for a command's options.\n");
@@ -32,6 +35,8 @@ static const struct command {
 	{"copy", cli_copy, &cli_copy_optspec},
 	{"listen", cli_listen, &cli_listen_optspec},
 	{"notify", cli_notify, &cli_notify_optspec},
+	{"recover", cli_recover, &cli_recover_optspec},
+	{"compare", cli_compare, &cli_compare_optspec},
 };
 
 int
@@ -42,7 +47,7 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2) {
-		cli_error("no command given (copy, listen or notify)");
+		cli_error("no command given (copy, compare, listen, notify or recover)");
 		return cli_usage_hint(NULL);
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -71,7 +76,7 @@ main(int argc, char **argv)
 	if (cmd) {
 		rc = cmd->run(argc - 1, args);
 	} else {
-		cli_error("unknown command \"%s\" (copy, listen or notify)", args[0]);
+		cli_error("unknown command \"%s\" (copy, compare, listen, notify or recover)", args[0]);
 		rc = cli_usage_hint(NULL);
 	}
 	for (int i = 0; i < argc - 1; i++)

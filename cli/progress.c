@@ -59,6 +59,8 @@ struct cli_progress {
 	int have;                 /* an update arrived */
 	uint64_t rows, bytes;     /* the last update */
 	int running, faulted, done;
+	char *phase;              /* cli_progress_phase's text, or NULL */
+	double phase_t0;          /* when it began */
 	sample samples[NSAMPLES]; /* a ring, oldest at first */
 	int first, nsamples;
 };
@@ -310,14 +312,29 @@ clear_live(cli_progress *p)
 	fflush(p->out);
 }
 
-/* draw_live: (re)draw the live line in place. */
+/* compose_phase: "  building index t_u, 2 of 3  0:12", cut to width - 1 columns. */
+static void
+compose_phase(const cli_progress *p, double now, char *buf, size_t size, int width)
+{
+	char d[32];
+
+	fmt_duration(d, sizeof d, now - p->phase_t0);
+	snprintf(buf, size, "  %s  %s", p->phase, d);
+	if (width > 1 && strlen(buf) >= (size_t) width)
+		buf[width - 1] = '\0';
+}
+
+/* draw_live: (re)draw the live line in place: the phase, if one is set, else the counters. */
 static void
 draw_live(cli_progress *p, double now)
 {
 	char line[LINE_MAX_LEN];
 	size_t len;
 
-	compose(p, now, line, sizeof line, term_width(p));
+	if (p->phase)
+		compose_phase(p, now, line, sizeof line, term_width(p));
+	else
+		compose(p, now, line, sizeof line, term_width(p));
 	len = strlen(line);
 	fputc('\r', p->out);
 	fputs(line, p->out);
@@ -378,6 +395,11 @@ print_json(cli_progress *p, double now, int final)
 		fprintf(p->out, ", \"percent\": %d", pct);
 		if (eta >= 0)
 			fprintf(p->out, ", \"eta_seconds\": %.0f", eta);
+	}
+	if (p->phase) {
+		fputs(", \"phase\": ", p->out);
+		json_string(p->out, p->phase, strlen(p->phase));
+		fprintf(p->out, ", \"phase_seconds\": %.1f", now - p->phase_t0);
 	}
 	fputs(", \"targets\": [", p->out);
 	for (int i = 0; p->targets && i < p->ntargets; i++) {
@@ -513,6 +535,41 @@ cli_progress_message(cli_progress *p, const char *line)
 }
 
 void
+cli_progress_phase(cli_progress *p, const char *phase)
+{
+	double now;
+	int changed;
+
+	if (!p || p->finished || (!p->live && !p->plain && !p->json))
+		return;
+	now = p->clock_fn();
+	changed = p->phase ? !phase || strcmp(p->phase, phase) != 0 : phase != NULL;
+	if (changed) {
+		free(p->phase);
+		p->phase = phase ? strdup(phase) : NULL;
+		p->phase_t0 = now;
+	}
+	if (p->json) {
+		/* A program hears of a phase as it begins and ends, and every second while it lasts. */
+		if (changed || now - (p->last_draw < 0 ? p->t0 : p->last_draw) >= JSON_INTERVAL)
+			print_json(p, now, 0);
+		return;
+	}
+	if (!p->phase)
+		return;
+	if (p->plain) {
+		if (changed) {
+			char el[32];
+			fmt_duration(el, sizeof el, now - p->t0);
+			fprintf(p->out, "pgcopyman: %s elapsed  %s\n", el, p->phase);
+			fflush(p->out);
+		}
+	} else if (now - p->t0 >= LIVE_DELAY && (changed || p->last_draw < 0 || now - p->last_draw >= LIVE_INTERVAL)) {
+		draw_live(p, now);
+	}
+}
+
+void
 cli_progress_finish(cli_progress *p)
 {
 	if (!p)
@@ -532,5 +589,6 @@ cli_progress_free(cli_progress *p)
 	for (int i = 0; p->targets && i < p->ntargets; i++)
 		free(p->targets[i].waiting);
 	free(p->targets);
+	free(p->phase);
 	free(p);
 }

@@ -116,3 +116,35 @@ cli_buf_free(cli_buf *b)
 	free(b->data);
 	cli_buf_init(b);
 }
+
+char *
+cli_strdup_vprintf(const char *fmt, va_list ap)
+{
+	cli_buf b;
+	va_list again;
+	int n;
+
+	cli_buf_init(&b);
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n < 0 || !reserve(&b, (size_t) n)) {
+		va_end(again);
+		cli_buf_free(&b);
+		return NULL;
+	}
+	vsnprintf(b.data, (size_t) n + 1, fmt, again);
+	va_end(again);
+	return b.data;
+}
+
+char *
+cli_strdup_printf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = cli_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}

@@ -40,4 +40,8 @@ char *cli_buf_take(cli_buf *b);
 /* cli_buf_free: release the contents; the buffer is empty again. */
 void cli_buf_free(cli_buf *b);
 
+/* cli_strdup_printf / cli_strdup_vprintf: a malloc'd, formatted string; NULL when out of memory. */
+char *cli_strdup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *cli_strdup_vprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 #endif

@@ -24,14 +24,25 @@ extern "C" {
 #define PGCM_API
 #endif
 
+/* The version of this header: "major.minor.patch", and major * 10000 + minor * 100 + patch. */
 #define PGCM_VERSION "0.1.0"
+#define PGCM_VERSION_NUM 100
+
+/*
+ * pgcm_version, pgcm_version_num: the version of the library actually
+ * loaded (which may differ from the header a program was built with).
+ * Static strings; never fail.
+ */
+PGCM_API const char *pgcm_version(void);
+PGCM_API int pgcm_version_num(void);
 
 /* ------------------------------------------------------------------------
  * Status codes
  * ------------------------------------------------------------------------ */
 typedef enum pgcm_status {
 	PGCM_OK = 0,            /* success; for step/next: progress was made */
-	PGCM_DONE,              /* the copy completed: every live receiver ended its COPY */
+	PGCM_DONE,              /* the copy completed: every live receiver ended its COPY;
+	                           a notifier: no live connection is left */
 	PGCM_AGAIN,             /* step: nothing to do now; wait on the poll descriptors */
 	PGCM_FAULT,             /* this cycle took receivers out; see pgcm_copy_faults() */
 	PGCM_ERR_ARG,           /* an argument was invalid */
@@ -79,6 +90,9 @@ typedef struct pgcm_format {
 	                       (0 = 1 GiB, the server's own limit) */
 } pgcm_format;
 
+/* pgcm_format_kind_name: "text", "csv" or "binary" ("unknown" for another value). Static. */
+PGCM_API const char *pgcm_format_kind_name(pgcm_format_kind kind);
+
 /* pgcm_format_init: fill *fmt with the server's defaults for kind. */
 PGCM_API void pgcm_format_init(pgcm_format *fmt, pgcm_format_kind kind);
 
@@ -89,11 +103,16 @@ typedef struct pgcm_producer pgcm_producer;
 
 /*
  * pgcm_read_cb: fill buf with up to cap bytes of COPY data.  Return the number
- * of bytes stored, 0 at the end of the data, or -1 on failure (the producer
- * fails and the copy is aborted).  Bytes may be cut anywhere: the producer
- * finds row boundaries itself.
+ * of bytes stored, 0 at the end of the data, PGCM_READ_AGAIN when nothing is
+ * there yet, or -1 (any other negative value) on failure (the producer fails
+ * and the copy is aborted).  Bytes may be cut anywhere: the producer finds
+ * row boundaries itself.  After PGCM_READ_AGAIN the step hands on the whole
+ * rows it has and returns; the callback is asked again by a later step
+ * (pgcm_copy_timeout_ms() is then at most 10 ms, so next and run poll it), and
+ * the stall timeout covers a callback that never has anything.
  */
 typedef long (*pgcm_read_cb)(void *arg, char *buf, size_t cap);
+#define PGCM_READ_AGAIN (-2L)
 
 /*
  * pgcm_producer_pg: a producer that runs copy_to ("COPY ... TO STDOUT") on
@@ -106,6 +125,8 @@ PGCM_API pgcm_producer *pgcm_producer_pg(PGconn *conn, const char *copy_to);
 /*
  * pgcm_producer_fd: a producer reading COPY data in format fmt (copied) from
  * fd (a file, a pipe, stdin).  The fd stays the caller's and is not closed.
+ * It reads only what is there: a quiet pipe makes the step return PGCM_AGAIN
+ * (with fd among the poll descriptors), after handing on every whole row.
  */
 PGCM_API pgcm_producer *pgcm_producer_fd(int fd, const pgcm_format *fmt);
 
@@ -175,6 +196,12 @@ typedef enum pgcm_receiver_state {
 /* pgcm_receiver_state: where the receiver stands. */
 PGCM_API pgcm_receiver_state pgcm_receiver_get_state(const pgcm_receiver *r);
 
+/*
+ * pgcm_receiver_state_name: "idle", "active", "faulted", "dropped", "done" or
+ * "aborted" ("unknown" for another value).  Static.
+ */
+PGCM_API const char *pgcm_receiver_state_name(pgcm_receiver_state st);
+
 /* pgcm_receiver_rows: rows the receiver's server confirmed (its command tags). */
 PGCM_API uint64_t pgcm_receiver_rows(const pgcm_receiver *r);
 
@@ -243,10 +270,21 @@ PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size
  */
 PGCM_API pgcm_status pgcm_copy_set_segment_bytes(pgcm_copy *c, uint64_t bytes);
 
-/* pgcm_copy_set_stall_timeout: fault a receiver that accepts nothing for ms (default 60000; 0 = never). */
+/*
+ * pgcm_copy_set_stall_timeout: one rule for every endpoint (default 60000 ms;
+ * 0 = never): a receiver that takes nothing, and whose peer does nothing, for
+ * ms while data or its end waits for it is faulted (the others go on); a
+ * producer whose source sends nothing for ms while the window has room fails,
+ * which ends the copy (PGCM_ERR_PRODUCER, "... stall timeout").  A source
+ * query that needs longer than ms before its first row needs a longer timeout.
+ */
 PGCM_API pgcm_status pgcm_copy_set_stall_timeout(pgcm_copy *c, int ms);
 
-/* pgcm_copy_set_drain_timeout: how long an abort waits for a connection to settle (default 10000). */
+/*
+ * pgcm_copy_set_drain_timeout: how long an abort gives the connections to
+ * settle (default 10000 ms): past it a connection that has not answered is
+ * shut down and reported dead.  This bounds every blocking call below.
+ */
 PGCM_API pgcm_status pgcm_copy_set_drain_timeout(pgcm_copy *c, int ms);
 
 /*
@@ -260,6 +298,16 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
 /*
  * pgcm_copy_step: do whatever can be done now without blocking, and add the
  * rows and bytes handed to the receivers to *progress (set to zero first).
+ * Never waits for a peer, aborts included: when the copy must end early (the
+ * producer failed, no receiver is left, pgcm_copy_abort_start(), an abort
+ * from a callback) each step drives the abort a little further (the source's
+ * COPY cancelled and drained as its data arrives, each live receiver's COPY
+ * failed and its results read, deadlines checked) and returns PGCM_AGAIN
+ * until every connection has settled.  The cancel request to a connection
+ * producer's server (PQcancel(), synchronous in libpq 15) is sent from a
+ * short-lived thread of the library's, and its end is one of the descriptors
+ * the step waits on: the source counts as settled only once the server took
+ * the request, or is shut down at the drain deadline if it never does.
  * Returns:
  *   PGCM_OK     progress or a change of state; call again
  *   PGCM_AGAIN  nothing can be done: wait on pgcm_copy_pollfds() for at most
@@ -268,15 +316,20 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  *               they may be reconciled before the next step
  *   PGCM_DONE   the copy completed; call pgcm_copy_finish()
  *   an error    the copy was aborted (producer failed, no receivers left,
- *               aborted); pgcm_copy_finish() gives the failure report
+ *               aborted) and every connection settled (or was given up at the
+ *               drain deadline); pgcm_copy_finish() gives the failure report
  */
 PGCM_API pgcm_status pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress);
 
 /*
- * pgcm_copy_step_polled: pgcm_copy_step() after a poll() of exactly the n
- * descriptors pgcm_copy_pollfds() gave, in its order: their revents let the
- * step skip reads and writes the kernel would refuse (fewer system calls).
- * Returns what pgcm_copy_step() returns.
+ * pgcm_copy_step_polled: pgcm_copy_step() after a poll() of the descriptors
+ * pgcm_copy_pollfds() gave: fds[0..n) (any order, any subset; entries with a
+ * negative fd are skipped) are matched to the copy's endpoints by
+ * descriptor, and their revents let the step skip reads and writes the
+ * kernel would refuse (fewer system calls).  An endpoint whose descriptor is
+ * not in fds makes its system calls as in pgcm_copy_step().  Returns what
+ * pgcm_copy_step() returns, or PGCM_ERR_ARG (nothing done; the message says
+ * which) when an entry's descriptor is none of the copy's.
  */
 PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fds, size_t n,
                                            pgcm_progress *progress);
@@ -288,7 +341,8 @@ PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fd
  * cycle that moves the last rows returns PGCM_OK, and PGCM_DONE comes with no
  * progress.  A signal that interrupts the wait returns PGCM_OK with what moved
  * so far (possibly nothing), so the caller can look at its flags.  Starts the
- * copy if needed.
+ * copy if needed.  Blocks: while peers are silent, up to the stall timeout;
+ * while an abort settles, up to the drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);
 
@@ -296,7 +350,7 @@ PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);
  * pgcm_copy_run: run the copy to its end, leaving faulted receivers out, then
  * finish it.  *total (may be NULL) gets the rows and bytes produced.  Returns
  * PGCM_OK when every receiver completed, PGCM_FAULT when some faulted and the
- * rest completed, or the failure status.
+ * rest completed, or the failure status.  Blocks for the whole copy.
  */
 PGCM_API pgcm_status pgcm_copy_run(pgcm_copy *c, pgcm_progress *total);
 
@@ -318,18 +372,30 @@ PGCM_API pgcm_status pgcm_copy_reconcile(pgcm_copy *c, pgcm_receiver *r);
 /*
  * pgcm_copy_abort: end the copy early with reason (copied; kept short): the
  * producer's COPY is cancelled and drained, every live receiver's COPY is
- * failed with the reason, and every connection is left usable.  Blocks for at
- * most the drain timeout per connection.  Called from a callback, it only marks
- * the copy; the abort happens when the step returns.  Returns PGCM_ERR_ABORTED,
- * or PGCM_ERR_STATE when the copy had already ended.
+ * failed with the reason, and every connection is left usable.  Blocks until
+ * then: at most the drain timeout (all connections settle together).  Called
+ * from a callback, it only marks the copy; the abort begins when the step
+ * returns.  Returns PGCM_ERR_ABORTED, or PGCM_ERR_STATE when the copy had
+ * already ended, or was already ending (then it waits for that abort).
  */
 PGCM_API pgcm_status pgcm_copy_abort(pgcm_copy *c, const char *reason);
+
+/*
+ * pgcm_copy_abort_start: pgcm_copy_abort() for a caller's own loop: marks the
+ * copy and returns at once; the following steps drive the abort (see
+ * pgcm_copy_step()) and the last of them returns PGCM_ERR_ABORTED.  Returns
+ * PGCM_ERR_ABORTED, or PGCM_ERR_STATE when the copy had already ended or was
+ * already ending.  Never blocks.
+ */
+PGCM_API pgcm_status pgcm_copy_abort_start(pgcm_copy *c, const char *reason);
 
 /*
  * pgcm_copy_finish: end the copy.  If it completed, returns PGCM_OK (or
  * PGCM_FAULT when receivers were dropped on the way).  Otherwise aborts it
  * ("copy finished before completion") and returns the failure status.
  * *failure (may be NULL) gets the report; its strings live until pgcm_copy_free().
+ * Blocks while connections settle (an abort, dropped receivers): at most the
+ * drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_finish(pgcm_copy *c, pgcm_failure *failure);
 
@@ -341,8 +407,8 @@ PGCM_API pgcm_progress pgcm_copy_totals(const pgcm_copy *c);
 
 /*
  * pgcm_copy_pollfds: the descriptors to wait on before the next step, at most
- * cap of them into fds; returns how many there are.  pgcm_copy_timeout_ms():
- * how long to wait at most (-1 = no limit).
+ * cap of them into fds; returns how many there are (also while an abort
+ * settles).  pgcm_copy_timeout_ms(): how long to wait at most (-1 = no limit).
  */
 PGCM_API size_t pgcm_copy_pollfds(const pgcm_copy *c, struct pollfd *fds, size_t cap);
 PGCM_API int pgcm_copy_timeout_ms(const pgcm_copy *c);
@@ -353,8 +419,9 @@ PGCM_API pgcm_receiver *pgcm_copy_receiver(const pgcm_copy *c, size_t i);
 
 /*
  * pgcm_copy_free: free the copy, its producer and receivers (finishing it
- * first if needed).  The caller's connections stay open.  NULL is fine.
- * Called from a callback, it only marks the copy; it is freed when the step returns.
+ * first if needed: then it blocks as pgcm_copy_finish() does).  The caller's
+ * connections stay open.  NULL is fine.  Called from a callback, it only
+ * marks the copy; it is freed when the step returns.
  */
 PGCM_API void pgcm_copy_free(pgcm_copy *c);
 
@@ -555,6 +622,12 @@ typedef enum pgcm_plan_conversion {
 	PGCM_CONV_REFUSED         /* it cannot be copied to this target: see the problems */
 } pgcm_plan_conversion;
 
+/*
+ * pgcm_plan_conversion_name: "same", "text", "cast" or "refused" ("unknown"
+ * for another value).  Static.
+ */
+PGCM_API const char *pgcm_plan_conversion_name(pgcm_plan_conversion conv);
+
 /* One column of the stream as seen by one target.  Strings borrowed from the plan. */
 typedef struct pgcm_plan_column_info {
 	const char *name;         /* the column's name (exact, unquoted) */
@@ -645,6 +718,12 @@ typedef enum pgcm_notify_kind {
 	                             sent while it was away were lost: resynchronise */
 } pgcm_notify_kind;
 
+/*
+ * pgcm_notify_kind_name: "none", "batch", "idle", "poll_end", "failed",
+ * "disconnected" or "reconnected" ("unknown" for another value).  Static.
+ */
+PGCM_API const char *pgcm_notify_kind_name(pgcm_notify_kind kind);
+
 /* One notification.  Strings are borrowed: see pgcm_notify_event. */
 typedef struct pgcm_notification {
 	const char *channel;
@@ -697,6 +776,12 @@ PGCM_API pgcm_status pgcm_notifier_remove(pgcm_notifier *n, PGconn *conn);
 PGCM_API size_t pgcm_notifier_count(const pgcm_notifier *n);
 
 /*
+ * pgcm_notifier_live: how many watched connections have not failed.  When it
+ * is 0, step and next return PGCM_DONE.
+ */
+PGCM_API size_t pgcm_notifier_live(const pgcm_notifier *n);
+
+/*
  * pgcm_notifier_set_idle_interval: ms > 0: an IDLE event whenever nothing
  * arrived for ms (guaranteed to come while quiet, never while notifications
  * are waiting); 0: poll mode (return what is pending, then POLL_END; never
@@ -710,7 +795,10 @@ PGCM_API pgcm_status pgcm_notifier_set_idle_interval(pgcm_notifier *n, int ms);
  *   PGCM_OK         *ev holds an event
  *   PGCM_AGAIN      none now: wait on pgcm_notifier_pollfds() for at most
  *                   pgcm_notifier_timeout_ms(), then step again
- *   PGCM_ERR_STATE  nothing left to wait for: no live connection and no idle events
+ *   PGCM_DONE       no live connection is left (none was added, or each one
+ *                   failed and was reported as FAILED): the iteration is over
+ *                   (as py-postgresql's NotificationManager ends it), whatever
+ *                   the idle mode; add a connection to go on
  *   PGCM_ERR_NOMEM  out of memory (the notifications stay queued; call again)
  *   PGCM_ERR_ARG    a NULL argument
  * A watched connection that fails is reported once as FAILED (after its last

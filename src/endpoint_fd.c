@@ -20,7 +20,11 @@ typedef struct fd_producer {
 	int fd;
 } fd_producer;
 
-/* fd_read: read what is there now; -2 (wait for POLLIN) when nothing is. */
+/*
+ * fd_read: read what is there now; -2 (wait for POLLIN) when nothing is.
+ * What the copy's poll() said decides when it looked; otherwise a
+ * zero-timeout poll() does, so that a quiet pipe never blocks the step.
+ */
 static long
 fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 {
@@ -28,9 +32,9 @@ fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	struct pollfd pfd = {.fd = fp->fd, .events = POLLIN};
 	ssize_t n;
 
-	if (poll(&pfd, 1, 0) == 0) {
-		sp->base.wait.fd = fp->fd;
-		sp->base.wait.events = POLLIN;
+	if (pgcm__polled_known(&sp->base.polled) ? !pgcm__polled_take(&sp->base.polled, POLLIN)
+	                                         : poll(&pfd, 1, 0) == 0) {
+		pgcm__wait_on(&sp->base.wait, fp->fd, POLLIN);
 		return -2;
 	}
 	do
@@ -38,8 +42,7 @@ fd_read(pgcm__scan_producer *sp, char *buf, size_t cap)
 	while (n < 0 && errno == EINTR);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			sp->base.wait.fd = fp->fd;
-			sp->base.wait.events = POLLIN;
+			pgcm__wait_on(&sp->base.wait, fp->fd, POLLIN);
 			return -2;
 		}
 		pgcm__producer_error(&sp->base, NULL, "read at byte %llu: %s",
@@ -103,6 +106,11 @@ fd_write(pgcm__stream_receiver *sr, const char *buf, size_t len)
 	fd_receiver *fr = (fd_receiver *) sr;
 	ssize_t n;
 
+	/* The copy's poll() said the pipe is still full: no write to fail. */
+	if (!pgcm__polled_take(&sr->base.polled, POLLOUT)) {
+		pgcm__wait_on(&sr->base.wait, fr->fd, POLLOUT);
+		return 0;
+	}
 	fd_prepare(fr);
 	do
 		n = write(fr->fd, buf, len);
@@ -110,25 +118,14 @@ fd_write(pgcm__stream_receiver *sr, const char *buf, size_t len)
 	if (n >= 0)
 		return (long) n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK) {
-		sr->base.wait.fd = fr->fd;
-		sr->base.wait.events = POLLOUT;
+		pgcm__wait_on(&sr->base.wait, fr->fd, POLLOUT);
 		return 0;
 	}
 	/* A closed pipe or a bad descriptor will not get better; a full disk may. */
 	sr->broken = errno == EPIPE || errno == EBADF;
-	pgcm__receiver_error(&sr->base, PGCM_ERR_IO, NULL, "write: %s", strerror(errno));
+	pgcm__receiver_error(&sr->base, PGCM_ERR_IO, NULL, 0, "write: %s", strerror(errno));
 	return -1;
 }
-
-static const pgcm__receiver_ops fd_receiver_ops = {
-	.begin = pgcm__stream_begin,
-	.pump = pgcm__stream_pump,
-	.put = pgcm__stream_put,
-	.end = pgcm__stream_end,
-	.fail = pgcm__stream_fail,
-	.recoverable = pgcm__stream_recoverable,
-	.destroy = pgcm__stream_destroy,
-};
 
 pgcm_receiver *
 pgcm_receiver_fd(int fd)
@@ -137,12 +134,9 @@ pgcm_receiver_fd(int fd)
 
 	if (fd < 0)
 		return NULL;
-	fr = pgcm__calloc(1, sizeof *fr);
+	fr = (fd_receiver *) pgcm__stream_receiver_new(sizeof *fr, fd_write, fd_close);
 	if (!fr)
 		return NULL;
-	pgcm__stream_receiver_init(&fr->stream, &fd_receiver_ops);
-	fr->stream.write = fd_write;
-	fr->stream.close = fd_close;
 	fr->fd = fd;
 	fr->flags_saved = -1;
 	return &fr->stream.base;

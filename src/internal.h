@@ -55,6 +55,33 @@ typedef enum pgcm__scan_kind {
 	PGCM__SCAN_ERROR      /* malformed input; s->error says what, with row and byte offset */
 } pgcm__scan_kind;
 
+/* pgcm__rowscan.state: what the scanner waits for (rowscan*.c only) */
+enum pgcm__scan_state {
+	/* text and CSV */
+	RS_L_DATA = 0,     /* inside a line, or at its start (F_LINE_START) */
+	RS_L_BS,           /* text: after a backslash; the next byte is escaped */
+	RS_L_LS_BS,        /* CSV: after a backslash that started a line */
+	RS_L_CR,           /* after an unquoted CR while the line ending may be CR LF */
+	RS_L_DOT,          /* after the "\." of an end marker */
+	RS_L_DOT_CR,       /* after "\." CR with CR LF line endings: LF must follow */
+	RS_L_END_CR,       /* after "\." CR on the first line: one LF may follow */
+	RS_L_END,          /* the end marker was seen: nothing may follow */
+	/* binary */
+	RS_B_SIG,          /* matching the 11-byte signature (acc_len bytes matched) */
+	RS_B_FLAGS,        /* gathering the int32 flags */
+	RS_B_EXTLEN,       /* gathering the int32 header extension length */
+	RS_B_EXT,          /* skipping the header extension (need bytes left) */
+	RS_B_COUNT,        /* gathering a tuple's int16 field count */
+	RS_B_LEN,          /* gathering a field's int32 length */
+	RS_B_DATA,         /* skipping a field's bytes (need bytes left) */
+	RS_B_END,          /* the trailer was seen: nothing may follow */
+	/* any */
+	RS_ERROR           /* an error was reported; it is reported again */
+};
+
+/* pgcm__rowscan.eol: the line ending, taken from the first line as the server does. */
+enum pgcm__scan_eol { RS_EOL_UNKNOWN = 0, RS_EOL_NL, RS_EOL_CR, RS_EOL_CRNL };
+
 /*
  * The scanner is incremental: it keeps its state between calls, so bytes are
  * fed exactly once, in pieces of any size.  Its memory is fixed: it never
@@ -65,8 +92,8 @@ typedef struct pgcm__rowscan {
 	uint64_t rows;         /* data rows completed so far */
 	uint64_t offset;       /* bytes consumed so far (absolute stream offset) */
 	uint64_t unit_start;   /* absolute offset where the current unit began */
-	int state;             /* private to rowscan.c: what the scanner waits for */
-	int eol;               /* text/CSV: line ending of the first line; private */
+	enum pgcm__scan_state state;  /* private to rowscan*.c */
+	enum pgcm__scan_eol eol;      /* text/CSV: line ending of the first line; private */
 	int flags;             /* text/CSV: in quote, escaped, line start, header due; private */
 	int32_t nfields;       /* binary: fields of the current tuple; private */
 	int32_t field;         /* binary: fields of the current tuple done; private */
@@ -143,7 +170,7 @@ pgcm_status pgcm__chunk_reserve(pgcm__chunk *c, size_t n);
 pgcm_status pgcm__chunk_append_row(pgcm__chunk *c, const char *row, size_t n);
 
 /* ------------------------------------------------------------------------
- * Endpoints: producers and receivers (endpoint_pg.c, endpoint_fd.c, endpoint_fn.c)
+ * Endpoints: producers and receivers (endpoint*.c)
  * ------------------------------------------------------------------------ */
 
 /*
@@ -160,26 +187,86 @@ typedef struct pgcm__framing {
 	size_t epilogue_len;
 } pgcm__framing;
 
-/* What a producer or receiver waits for: one descriptor, events, a deadline. */
+/*
+ * What a producer or receiver waits for: one descriptor and its events.  The
+ * endpoint writes it (pgcm__wait_on, pgcm__wait_conn); the manager reads it.
+ */
 typedef struct pgcm__wait {
 	int fd;               /* -1: nothing to wait on */
 	short events;
-	int64_t deadline_ms;  /* 0: none */
-	/*
-	 * What the copy's own poll() said of fd just before this step (known):
-	 * an endpoint then skips reads and writes the kernel would refuse.  An
-	 * endpoint that used it clears revents; the step ends with known = 0,
-	 * so a caller's own loop (no revents) always gets the syscalls.
-	 */
-	int known;
-	short revents;
 } pgcm__wait;
 
-/* pgcm__may: 1 unless the copy's poll() said fd is not ready for what (POLLIN or POLLOUT). */
-static inline int
-pgcm__may(const pgcm__wait *w, short what)
+/* pgcm__wait_on: wait for events on fd (-1: nothing to wait on). */
+static inline void
+pgcm__wait_on(pgcm__wait *w, int fd, short events)
 {
-	return !w->known || (w->revents & (what | POLLERR | POLLHUP));
+	w->fd = fd;
+	w->events = events;
+}
+
+/*
+ * What the copy's own poll() said of an endpoint's descriptor just before
+ * this step: an endpoint then skips reads and writes the kernel would refuse.
+ * The manager notes it before a step and forgets it after (so a caller's own
+ * loop, which hands no readiness, always gets the system calls); the endpoint
+ * only takes it: a readiness that led to a read or write is used up, so the
+ * next attempt in the same step waits for the next poll().  Only these
+ * functions touch it.
+ */
+typedef struct pgcm__polled {
+	int known;
+	short revents;
+} pgcm__polled;
+
+static inline void
+pgcm__polled_note(pgcm__polled *pd, short revents)
+{
+	pd->known = 1;
+	pd->revents |= revents;
+}
+
+static inline void
+pgcm__polled_forget(pgcm__polled *pd)
+{
+	pd->known = 0;
+	pd->revents = 0;
+}
+
+/* pgcm__polled_known: the copy's poll() looked at the descriptor before this step. */
+static inline int
+pgcm__polled_known(const pgcm__polled *pd)
+{
+	return pd->known;
+}
+
+/* pgcm__polled_has: poll() said the descriptor is ready for what (POLLIN, POLLOUT); not used up. */
+static inline int
+pgcm__polled_has(const pgcm__polled *pd, short what)
+{
+	return pd->known && (pd->revents & (what | POLLERR | POLLHUP)) != 0;
+}
+
+/* pgcm__polled_spend: use the readiness up without a system call (wait for the next poll). */
+static inline void
+pgcm__polled_spend(pgcm__polled *pd)
+{
+	pd->revents = 0;
+}
+
+/*
+ * pgcm__polled_take: 1 when a read (POLLIN) or write (POLLOUT) may be tried
+ * now (nothing is known, or poll() said ready: that readiness is used up),
+ * 0 when poll() said the kernel would refuse it.
+ */
+static inline int
+pgcm__polled_take(pgcm__polled *pd, short what)
+{
+	if (!pd->known)
+		return 1;
+	if (!(pd->revents & (what | POLLERR | POLLHUP)))
+		return 0;
+	pd->revents = 0;
+	return 1;
 }
 
 typedef struct pgcm__producer_ops {
@@ -187,32 +274,36 @@ typedef struct pgcm__producer_ops {
 	pgcm_status (*begin)(pgcm_producer *p);
 	/*
 	 * Append whole rows to c until it holds at least target bytes, or nothing
-	 * more is available now.  Returns PGCM_OK (call again), PGCM_AGAIN (wait
-	 * for p->wait), PGCM_DONE (the data ended and the COPY completed), or an
-	 * error (p->error says what).
+	 * more is available now.  Returns PGCM_OK (call again), PGCM_AGAIN (it
+	 * would block: wait for p->wait, or, when p->wait.fd is -1, try again
+	 * soon), PGCM_DONE (the data ended and the COPY completed), or an error
+	 * (p->error says what).  Bumps p->activity whenever its source sent
+	 * something, whole rows or not.
 	 */
 	pgcm_status (*produce)(pgcm_producer *p, pgcm__chunk *c, size_t target);
 	/*
-	 * Abort: stop producing and leave the connection idle (cancel, drain).
-	 * Returns PGCM_AGAIN while waiting (for p->wait), then PGCM_OK.
+	 * Abort a producer that began: stop producing and leave the connection
+	 * idle (cancel, drain).  Returns PGCM_AGAIN while waiting (for p->wait),
+	 * then PGCM_OK.  Past deadline_ms it gives the connection up.
 	 */
 	pgcm_status (*abort)(pgcm_producer *p, int64_t deadline_ms);
 	void (*destroy)(pgcm_producer *p);
 } pgcm__producer_ops;
 
-enum pgcm__producer_phase {
-	PGCM__P_IDLE = 0, PGCM__P_RUNNING, PGCM__P_DONE, PGCM__P_FAILED, PGCM__P_ABORTING,
-	PGCM__P_ABORTED
-};
-
+/*
+ * A producer.  Written by the endpoint (its own code and endpoint.c): all but
+ * the manager's configuration; the manager writes only polled (through the
+ * pgcm__polled functions).
+ */
 struct pgcm_producer {
 	const pgcm__producer_ops *ops;
 	pgcm_format fmt;
-	int fmt_set;
 	char *label;
-	int phase;                /* enum pgcm__producer_phase */
-	int in_copy;              /* owned by copy.c: 1 once given to a copy */
+	int in_copy;              /* given to a copy (pgcm__producer_attach) */
+	int began;                /* begin() was called (pgcm__producer_begin) */
+	uint64_t activity;        /* bumped whenever its source sent something (the stall rule) */
 	pgcm__wait wait;
+	pgcm__polled polled;
 	pgcm__framing framing;
 	uint64_t rows;            /* data rows produced */
 	uint64_t bytes;           /* bytes produced, framing included */
@@ -225,14 +316,15 @@ typedef struct pgcm__receiver_ops {
 	pgcm_status (*begin)(pgcm_receiver *r);
 	/*
 	 * Move things along: flush, read results, start the next segment.
-	 * Returns PGCM_OK (may accept data now if r->ready), PGCM_AGAIN (wait for
+	 * Returns PGCM_OK (put() may be called now), PGCM_AGAIN (wait for
 	 * r->wait), PGCM_DONE (its end completed), or an error: a fault (r->error).
 	 */
 	pgcm_status (*pump)(pgcm_receiver *r);
 	/*
 	 * Offer data: whole rows of one chunk, from offset *done.  Advances *done
 	 * by what was taken.  Returns PGCM_OK (all taken), PGCM_AGAIN (some left,
-	 * wait for r->wait), or an error (a fault).  Only called while r->ready.
+	 * wait for r->wait), or an error (a fault).  Called only after pump()
+	 * returned PGCM_OK, and pump() comes again before the next put().
 	 */
 	pgcm_status (*put)(pgcm_receiver *r, const pgcm__chunk *c, size_t *done);
 	/* End the stream: epilogue, end of COPY; pump() then reports PGCM_DONE. */
@@ -240,7 +332,8 @@ typedef struct pgcm__receiver_ops {
 	/*
 	 * Fail the COPY with reason so its server rolls it back, and leave the
 	 * connection usable.  Returns PGCM_AGAIN while waiting (for r->wait),
-	 * PGCM_OK when settled.  Called again until it returns PGCM_OK.
+	 * PGCM_OK when settled.  Called again until it returns PGCM_OK; past
+	 * deadline_ms it gives the connection up.
 	 */
 	pgcm_status (*fail)(pgcm_receiver *r, const char *reason, int64_t deadline_ms);
 	/* 1 when the receiver can take more data after a fault (reconcile). */
@@ -248,55 +341,109 @@ typedef struct pgcm__receiver_ops {
 	void (*destroy)(pgcm_receiver *r);
 } pgcm__receiver_ops;
 
+/*
+ * A receiver.  Each field has one writer: the endpoint (its own code and,
+ * for the label, name and error, endpoint.c) or the manager (copy*.c),
+ * as marked.
+ */
 struct pgcm_receiver {
 	const pgcm__receiver_ops *ops;
+	/* endpoint */
 	char *label;
-	char *name;               /* "receiver N (label)", set when added to a copy */
-	size_t index;
+	char *name;               /* "receiver N (label)", built when the copy starts */
+	size_t index;             /* in the order added (pgcm__receiver_attach) */
 	int in_copy;
-	pgcm_receiver_state state;
-	int ready;                /* put() may be called */
-	int ended;                /* end() was called */
-	int settled;              /* fail() returned PGCM_OK, or the end completed */
 	pgcm__wait wait;
-	const pgcm__framing *framing;   /* the producer's, set by the copy */
-	uint64_t segment_bytes;         /* 0: one COPY for the whole stream */
-	uint64_t next_seq;              /* next chunk to take */
-	size_t offset;                  /* bytes of chunk next_seq already taken */
-	uint64_t rows_sent;             /* rows handed over so far */
-	uint64_t rows_confirmed;        /* rows the server confirmed */
-	int64_t last_progress_ms;       /* for the stall timeout */
-	pgcm_status fault_status;
+	uint64_t activity;        /* bumped whenever its peer took or sent something (the stall rule) */
+	uint64_t rows_confirmed;  /* rows the server confirmed */
+	pgcm_status fault_status; /* the last error (pgcm__receiver_error) */
 	char *error;
 	char sqlstate[6];
 	uint64_t fault_row;
+	/* manager */
+	pgcm_receiver_state state;
+	pgcm__polled polled;
+	const pgcm__framing *framing;   /* the producer's, set when the copy starts */
+	uint64_t segment_bytes;         /* 0: one COPY for the whole stream */
+	int ready;                      /* pump() said put() may be called (service() only) */
+	int ended;                      /* end() was called */
+	int settled;                    /* fail() returned PGCM_OK, or the end completed */
+	int realigned;                  /* aborted: its partial chunk was completed (or given up) */
+	int64_t drain_deadline_ms;      /* a dropped receiver gives up its connection then
+	                                   (set once, by pgcm__copy_settle_dropped) */
+	uint64_t next_seq;              /* next chunk to take */
+	size_t offset;                  /* bytes of chunk next_seq already taken */
+	uint64_t rows_sent;             /* rows handed over so far */
+	int64_t last_progress_ms;       /* for the stall timeout */
 };
 
-/* copy.c, for endpoints: record a message on an endpoint. */
+/* endpoint.c: the base of every endpoint */
+void pgcm__producer_init(pgcm_producer *p, const pgcm__producer_ops *ops);
+void pgcm__receiver_init(pgcm_receiver *r, const pgcm__receiver_ops *ops);
+/* The producer or receiver now belongs to a copy (as its index-th receiver). */
+void pgcm__producer_attach(pgcm_producer *p);
+void pgcm__receiver_attach(pgcm_receiver *r, size_t index);
+/* pgcm__receiver_name: build "receiver N (label)" for messages; PGCM_ERR_NOMEM. */
+pgcm_status pgcm__receiver_name(pgcm_receiver *r);
+/* pgcm__producer_begin: begin() once; the format is fixed from now on. */
+pgcm_status pgcm__producer_begin(pgcm_producer *p);
+/* pgcm__producer_name: the label, or "producer", for messages. */
+const char *pgcm__producer_name(const pgcm_producer *p);
+/* Record an endpoint's error (row: 1-based row of the stream it failed at, 0 if unknown). */
 void pgcm__producer_error(pgcm_producer *p, const char *sqlstate, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate,
-                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void pgcm__receiver_error(pgcm_receiver *r, pgcm_status st, const char *sqlstate, uint64_t row,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* pgcm__receiver_clear_error: a reconciled receiver starts without an error status. */
+void pgcm__receiver_clear_error(pgcm_receiver *r);
 
-/* endpoint_pg.c */
+/* pgconn.c: libpq helpers of the connection endpoints, the listener and the plan's catalog reads */
 /* Wait on conn's socket for events, or say the connection is gone. */
 void pgcm__wait_conn(pgcm__wait *w, PGconn *conn, short events);
 
+/* A zero-timeout poll: has the server sent us something? */
+int pgcm__pq_readable_now(PGconn *conn);
+/* Shut a peer that does not answer down, so that libpq sees it broken (conn stays the caller's). */
+void pgcm__pq_kill(PGconn *conn);
+/* A failed result's message as one line (DETAIL and HINT appended), malloc'd; sqlstate gets its code. */
+char *pgcm__pq_result_error(PGconn *conn, const PGresult *res, char sqlstate[6]);
+/* The line of the server's own COPY that failed (its "COPY t, line N" context), 0 if none. */
+uint64_t pgcm__pq_context_line(const PGresult *res);
+
+/* Where pgcm__pq_results() stopped. */
+typedef enum pgcm__pq_end {
+	PGCM__PQ_IDLE = 0,   /* PQgetResult returned NULL: no command is running */
+	PGCM__PQ_BUSY,       /* a result is not complete yet: wait for input */
+	PGCM__PQ_STOP,       /* on_result asked to stop */
+	PGCM__PQ_BROKEN      /* reading failed: the connection is gone */
+} pgcm__pq_end;
+
 /*
- * endpoint_fn.c: the stream producer (file and callback producers: bytes cut
- * at row boundaries by the row scanner) and the stream receiver (file and
+ * pgcm__pq_results: read conn's results without blocking until PQgetResult
+ * returns NULL.  Each result goes to on_result (may be NULL), which must not
+ * PQclear it and returns 0 to go on or 1 to stop after it (a COPY state that
+ * needs the caller first).
+ */
+pgcm__pq_end pgcm__pq_results(PGconn *conn, int (*on_result)(void *arg, PGresult *res),
+                              void *arg);
+/* pgcm__pq_restore: leave a caller's healthy connection in blocking mode if it was. */
+void pgcm__pq_restore(PGconn *conn, int was_nonblocking);
+
+/*
+ * endpoint_stream.c: the stream producer (file and callback producers: bytes
+ * cut at row boundaries by the row scanner) and the stream receiver (file and
  * callback receivers: bytes written in order, framing once).
  */
 typedef struct pgcm__scan_producer {
 	pgcm_producer base;
 	pgcm__rowscan scan;
-	char *buf;                /* bytes read, not yet given out */
+	char *buf;                /* bytes read, not yet given out (allocated at the first read) */
 	size_t len;               /* bytes in buf */
 	size_t scanned;           /* bytes of buf already scanned */
 	size_t row_start;         /* start of the unit being scanned */
 	size_t cap;
 	int eof;
-	int ended;                /* the stream's end marker or trailer was seen */
+	int finished;             /* the data ended and was handed out: PGCM_DONE */
 	/* Read up to cap bytes: >0 bytes, 0 end, -1 error (message set), -2 would block (wait set). */
 	long (*read)(struct pgcm__scan_producer *sp, char *buf, size_t cap);
 } pgcm__scan_producer;
@@ -305,15 +452,13 @@ typedef struct pgcm__scan_producer {
 pgcm__scan_producer *pgcm__scan_producer_new(size_t size, const pgcm_format *fmt,
                                              long (*read)(pgcm__scan_producer *sp, char *buf,
                                                           size_t cap));
-pgcm_status pgcm__scan_produce(pgcm_producer *p, pgcm__chunk *c, size_t target);
-pgcm_status pgcm__scan_abort(pgcm_producer *p, int64_t deadline_ms);
-void pgcm__scan_producer_destroy(pgcm_producer *p);
 
 typedef struct pgcm__stream_receiver {
 	pgcm_receiver base;
 	size_t prologue_done;     /* bytes of the prologue written */
 	size_t epilogue_done;
 	int data_started;         /* the prologue went out */
+	int ending;               /* end() was called: the epilogue is due */
 	int finished;             /* the epilogue went out */
 	int broken;               /* a failure that a retry cannot mend (closed pipe) */
 	/* Write: >=0 bytes taken (0: would block, wait set), -1 failure (error set). */
@@ -321,13 +466,80 @@ typedef struct pgcm__stream_receiver {
 	void (*close)(struct pgcm__stream_receiver *sr);  /* may be NULL */
 } pgcm__stream_receiver;
 
-void pgcm__stream_receiver_init(pgcm__stream_receiver *sr, const pgcm__receiver_ops *ops);
-pgcm_status pgcm__stream_begin(pgcm_receiver *r);
-pgcm_status pgcm__stream_pump(pgcm_receiver *r);
-pgcm_status pgcm__stream_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done);
-pgcm_status pgcm__stream_end(pgcm_receiver *r);
-pgcm_status pgcm__stream_fail(pgcm_receiver *r, const char *reason, int64_t deadline_ms);
-int pgcm__stream_recoverable(pgcm_receiver *r);
-void pgcm__stream_destroy(pgcm_receiver *r);
+/* A stream receiver of size bytes (a struct that starts with pgcm__stream_receiver); NULL on OOM. */
+pgcm__stream_receiver *pgcm__stream_receiver_new(size_t size,
+                                                 long (*write)(pgcm__stream_receiver *sr,
+                                                               const char *buf, size_t len),
+                                                 void (*close)(pgcm__stream_receiver *sr));
+
+/* ------------------------------------------------------------------------
+ * pgcancel.c: a cancel request that does not block the step
+ * ------------------------------------------------------------------------ */
+
+typedef struct pgcm__cancel pgcm__cancel;
+/*
+ * pgcm__cancel_start: send a cancel request for conn's backend from a
+ * detached thread (or, when no thread can start, here).  NULL when it could
+ * not be started (out of memory, no cancel object, no pipe).
+ */
+pgcm__cancel *pgcm__cancel_start(PGconn *conn);
+/* pgcm__cancel_fd: a descriptor that is readable once the server took the request. */
+int pgcm__cancel_fd(const pgcm__cancel *c);
+/* pgcm__cancel_done: 1 once the request is done (taken, or failed). */
+int pgcm__cancel_done(pgcm__cancel *c);
+/* pgcm__cancel_release: forget c without waiting; the thread frees what is left. NULL is fine. */
+void pgcm__cancel_release(pgcm__cancel *c);
+
+/* ------------------------------------------------------------------------
+ * notify_event.c: what the notifier and the listener share
+ * ------------------------------------------------------------------------ */
+
+/* Notifications taken from libpq, handed out until the next call. */
+typedef struct pgcm__batch {
+	PGnotify **held;          /* what PQnotifies gave us; PQfreemem'd on release */
+	pgcm_notification *items; /* the public view of held */
+	size_t count;
+	size_t cap;
+} pgcm__batch;
+
+void pgcm__batch_release(pgcm__batch *b);
+void pgcm__batch_free(pgcm__batch *b);
+/* A channel filter for pgcm__batch_drain(): 1 keeps the notification. */
+typedef int (*pgcm__keep_fn)(const void *arg, const char *channel);
+/*
+ * Take every notification libpq has parsed on conn (keep, may be NULL, filters
+ * by channel).  PGCM_ERR_NOMEM only when nothing could be taken: the rest stay
+ * queued in libpq.
+ */
+pgcm_status pgcm__batch_drain(pgcm__batch *b, PGconn *conn, pgcm__keep_fn keep, const void *arg);
+void pgcm__event_clear(pgcm_notify_event *ev);
+/* One poll() for the blocking next calls; PGCM_AGAIN on a signal, PGCM_ERR_IO (errmsg set). */
+pgcm_status pgcm__notify_wait(struct pollfd *fds, size_t nfds, int timeout, char **errmsg);
+/* Milliseconds from now to deadline, at least 0, within int. */
+int pgcm__ms_until(int64_t deadline, int64_t now);
+/* The shorter of two timeouts where -1 means none. */
+int pgcm__min_timeout(int a, int b);
+
+/*
+ * The idle clock of a notifier or a listener: ms > 0, an IDLE event when
+ * nothing was handed out for ms; 0, poll mode (POLL_END when nothing is
+ * pending); -1, neither.
+ */
+typedef struct pgcm__idle {
+	int ms;
+	int64_t last;             /* the last event handed out */
+} pgcm__idle;
+
+/* pgcm__idle_set: a new interval (the clock starts now); PGCM_ERR_ARG below -1. */
+pgcm_status pgcm__idle_set(pgcm__idle *id, int ms);
+/* pgcm__idle_reset: an event was handed out at now. */
+void pgcm__idle_reset(pgcm__idle *id, int64_t now);
+/*
+ * pgcm__idle_event: called when nothing real is ready: 1 with *ev set to
+ * POLL_END (poll mode) or IDLE (the interval passed), 0 when none is due.
+ */
+int pgcm__idle_event(pgcm__idle *id, int64_t now, pgcm_notify_event *ev);
+/* pgcm__idle_timeout: how long until the idle clock wants a step: -1 never, 0 now. */
+int pgcm__idle_timeout(const pgcm__idle *id, int64_t now);
 
 #endif /* PGCM_INTERNAL_H */

@@ -24,9 +24,11 @@ pgcm__plan_table(const pgcm_plan *p)
 const char *
 pgcm__plan_endpoint(long target, char *buf, size_t size)
 {
+	/* Always into buf: callers use either the buffer or the return value. */
 	if (target < 0)
-		return "source";
-	snprintf(buf, size, "target %ld", target + 1);
+		snprintf(buf, size, "source");
+	else
+		snprintf(buf, size, "target %ld", target + 1);
 	return buf;
 }
 

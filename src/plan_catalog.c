@@ -19,15 +19,13 @@ query(pgcm__server *s, const char *sql, int n, const char *const *params)
 {
 	PGresult *res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
 
+	char sqlstate[6], *m;
+
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		return res;
-	{
-		const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		char *m = pgcm__pq_message(msg ? msg : PQerrorMessage(s->conn));
-		if (m) {
-			pgcm__free(s->error);
-			s->error = m;
-		}
+	if ((m = pgcm__pq_result_error(s->conn, res, sqlstate)) != NULL) {
+		pgcm__free(s->error);
+		s->error = m;
 	}
 	PQclear(res);
 	return NULL;
@@ -275,8 +273,9 @@ pgcm__query_columns(pgcm__server *s, const char *q, pgcm__rel *rel)
 
 	memset(rel, 0, sizeof *rel);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		char sqlstate[6], *msg = pgcm__pq_result_error(s->conn, res, sqlstate);
 		pgcm__set_msg(&s->error, "%s", msg ? msg : "the query cannot be prepared");
+		pgcm__free(msg);
 		PQclear(res);
 		return PGCM_ERR_SERVER;
 	}

@@ -41,11 +41,11 @@ pgcm_session_pin(PGconn *conn, const char *encoding, char *errbuf, size_t errlen
 	res = PQexec(conn, text);
 	pgcm__free(text);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		char sqlstate[6], *msg = pgcm__pq_result_error(conn, res, sqlstate);
 		st = PQstatus(conn) == CONNECTION_OK ? PGCM_ERR_SERVER : PGCM_ERR_CONNECTION;
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "pinning the session's settings: %s",
-			         msg ? msg : PQerrorMessage(conn));
+			snprintf(errbuf, errlen, "pinning the session's settings: %s", msg ? msg : "out of memory");
+		pgcm__free(msg);
 	}
 	PQclear(res);
 	return st;

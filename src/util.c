@@ -150,33 +150,6 @@ pgcm__now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-const char *
-pgcm_strerror(pgcm_status st)
-{
-	switch (st) {
-	case PGCM_OK: return "success";
-	case PGCM_DONE: return "the copy completed";
-	case PGCM_AGAIN: return "nothing to do now; wait for the descriptors";
-	case PGCM_FAULT: return "receivers faulted";
-	case PGCM_ERR_ARG: return "invalid argument";
-	case PGCM_ERR_NOMEM: return "out of memory";
-	case PGCM_ERR_STATE: return "not valid in the current state";
-	case PGCM_ERR_PRODUCER: return "the producer failed";
-	case PGCM_ERR_NO_RECEIVERS: return "no receiver is left";
-	case PGCM_ERR_ABORTED: return "the copy was aborted";
-	case PGCM_ERR_ROWCOUNT: return "row count mismatch";
-	case PGCM_ERR_REFUSED: return "refused: the receiver's connection or COPY is gone";
-	case PGCM_ERR_FORMAT: return "malformed COPY data";
-	case PGCM_ERR_IO: return "input/output error";
-	case PGCM_ERR_CONNECTION: return "connection lost";
-	case PGCM_ERR_SERVER: return "server error";
-	case PGCM_ERR_TIMEOUT: return "timed out";
-	case PGCM_ERR_CALLBACK: return "callback failed";
-	case PGCM_ERR_PLAN: return "the copy plan found problems";
-	}
-	return "unknown status";
-}
-
 void
 pgcm_format_init(pgcm_format *fmt, pgcm_format_kind kind)
 {

@@ -6,8 +6,10 @@
 #
 # The command sees PGCM_TEST_CONN_1 .. PGCM_TEST_CONN_N (libpq connection
 # strings), PGCM_TEST_DATADIR_i (data directories), PGCM_TEST_CLUSTERS and
-# PGCM_TEST_PGBIN.  Clusters listen only on a unix socket in a private temporary
-# directory.  When run as root the servers run as the `postgres` user.  The
+# PGCM_TEST_PGBIN, and XDG_STATE_HOME pointing into the temporary directory (so
+# the commands' default state directory is thrown away too).  Clusters listen
+# only on a unix socket in a private temporary directory, with
+# max_prepared_transactions = 20.  When run as root the servers run as the `postgres` user.  The
 # clusters are stopped and removed on every exit: success, failure, or signal.
 set -euo pipefail
 
@@ -71,6 +73,7 @@ for i in $(seq 1 "$nclusters"); do
 	as_server "$pgbin/initdb" -D "$d" -U "$user" -A trust -E UTF8 --locale=C.UTF-8 \
 		--no-sync >"$top/initdb$i.log" 2>&1 || { cat "$top/initdb$i.log" >&2; exit 1; }
 	# Small, test-friendly settings; fsync off for speed (benchmarks use their own clusters).
+	# Prepared transactions on: --jobs and --on-fault abort over several targets commit in two phases.
 	cat >>"$d/postgresql.conf" <<CONF
 listen_addresses = ''
 unix_socket_directories = '$sock'
@@ -79,6 +82,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 60
+max_prepared_transactions = 20
 shared_buffers = 64MB
 logging_collector = off
 log_min_messages = warning
@@ -91,6 +95,8 @@ CONF
 	export "PGCM_TEST_LOG_$i=$top/server$i.log"
 done
 export PGCM_TEST_CLUSTERS="$nclusters"
+# The commands' two-phase commit records (their default state directory) stay in here.
+export XDG_STATE_HOME="$top/state"
 export PGCM_TEST_PGBIN="$pgbin"
 export PGCM_TEST_AS_SERVER="$( [ "$(id -u)" = 0 ] && echo runuser -u postgres -- || true )"
 

@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# Runs every integration test program given as an argument, inside the
-# environment tests/harness.sh made.  Each program is a cmocka runner; a
-# failure of one does not hide the results of the others, but fails the run.
+# Runs the integration test runner inside the environment tests/harness.sh
+# made:  tests/run-integration.sh build/tests/itest [PATTERN...]
+# The runner runs each test in a child of its own under a time limit
+# (PGCM_TEST_TIMEOUT seconds per test); the whole run has a limit too
+# (PGCM_ITEST_TOTAL_TIMEOUT, default 5400 s), so that nothing hangs a CI job.
 set -u
-rc=0
-for t in "$@"; do
-	echo "== $t"
-	if ! timeout --signal=TERM --kill-after=30 900 "$t"; then
-		echo "FAILED: $t" >&2
-		rc=1
-	fi
-done
-exit "$rc"
+runner="$1"
+shift
+echo "== $runner $*"
+exec timeout --signal=TERM --kill-after=30 "${PGCM_ITEST_TOTAL_TIMEOUT:-5400}" "$runner" "$@"

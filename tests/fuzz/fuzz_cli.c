@@ -5,7 +5,7 @@
  *
  * The input drives two things.
  *
- * An argument vector for copy, listen, notify or an unknown command, built
+ * An argument vector for copy, listen, notify, recover or an unknown command, built
  * from the command's option table: each option spelled exactly, as a unique
  * abbreviation, as --opt=value, --opt value, -ovalue or -o value; the value
  * of an option that takes a connection string is one with a sentinel
@@ -18,7 +18,8 @@
  * each keeps its length; the masked form of every generated connection
  * string, and any text scrubbed after it, do not hold it either.
  *
- * A raw string with the sentinel somewhere in it: masked, it shows the
+ * A raw string with the sentinel somewhere in it: masked, and written
+ * without its secrets (as the state directory keeps it), it shows the
  * sentinel only if libpq itself (read level by level, dbname expanded)
  * finds it in a value that is not secret; expanded and written back, it
  * parses to the same settings; scrubbed text never shows a known secret.
@@ -195,6 +196,17 @@ fuzz_raw_conninfo(input *in)
 		check(err != NULL, "a failed expansion says why");
 		check(strstr(err, SENTINEL) == NULL, "an expansion error shows no value");
 	}
+	/* Written to the state directory: expanded, every secret left out. */
+	{
+		char *kept, *kerr = NULL;
+		kept = cli_conninfo_without_secrets(s, &kerr);
+		if (secret && !shown && kept)
+			check(strstr(kept, SENTINEL) == NULL, "a secret is kept in a connection string without secrets");
+		check(kept || kerr, "a failed expansion says why");
+		check(!kerr || !strstr(kerr, SENTINEL), "an expansion error shows no value");
+		free(kept);
+		free(kerr);
+	}
 	/* Text scrubbed after the string's secrets were remembered. */
 	cli_secrets_add_conninfo(s);
 	if (secret && !shown) {
@@ -263,9 +275,10 @@ add_option(input *in, const cli_optspec *spec, char **args, int n, char **conn_v
 static void
 fuzz_argv(input *in)
 {
-	static const char *const names[] = {"copy", "listen", "notify", "frobnicate"};
-	static const cli_optspec *const specs[] = {&cli_copy_optspec, &cli_listen_optspec, &cli_notify_optspec, NULL};
-	unsigned which = next(in) % 4;
+	static const char *const names[] = {"copy", "listen", "notify", "recover", "frobnicate"};
+	static const cli_optspec *const specs[] = {&cli_copy_optspec, &cli_listen_optspec, &cli_notify_optspec,
+	                                           &cli_recover_optspec, NULL};
+	unsigned which = next(in) % 5;
 	char *args[MAX_ARGS + 2], *title[MAX_ARGS + 2], **copy;
 	char *conn_values[MAX_ARGS];
 	int n = 0, nconn = 0;

@@ -53,22 +53,13 @@ setup(void **state)
 	return 0;
 }
 
-/* fresh: before each test, empty targets without triggers, whatever a failed test left. */
-static int
-fresh(void **state)
-{
-	world *w = *state;
-
-	for (int i = 0; i < 2; i++)
-		it_exec(w->dst[i], "DROP TABLE IF EXISTS child; TRUNCATE t; DROP TRIGGER IF EXISTS slow ON t; "
-		                   "DROP FUNCTION IF EXISTS slow()");
-	return 0;
-}
-
 static int
 teardown(void **state)
 {
 	world *w = *state;
+
+	if (!w)
+		return 0;  /* setup failed before it made the world */
 
 	PQfinish(w->src);
 	free(w->src_ci);
@@ -94,15 +85,6 @@ first_line(const char *s)
 	return line;
 }
 
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 
 /* ------------------------------------------------------------------------ */
@@ -131,6 +113,10 @@ test_usage_error_points_at_help(void **state)
 		{{"listen", "--bogus", "x", NULL}, "--bogus", "listen"},
 		{{"notify", NULL}, "no CHANNEL", "notify"},
 		{{"notify", "-c", NULL}, "needs an argument", "notify"},
+		{{"compare", "--from", "x", NULL}, "--to is required", "compare"},
+		{{"compare", "--from", "x", "--to", "y", "--bogus", NULL}, "unknown option \"--bogus\"", "compare"},
+		{{"recover", "--bogus", NULL}, "unknown option \"--bogus\"", "recover"},
+		{{"recover", "--state-dir", "/tmp", "extra", NULL}, "unexpected argument \"extra\"", "recover"},
 		{{"frobnicate", NULL}, "unknown command", NULL},
 	};
 	(void) state;
@@ -149,7 +135,7 @@ test_usage_error_points_at_help(void **state)
 		snprintf(want, sizeof want, "Try \"pgcopyman%s%s --help\" for more information.\n",
 		         cases[i].try ? " " : "", cases[i].try ? cases[i].try : "");
 		if (!strstr(r.err, cases[i].says) || !strstr(r.err, want) || strstr(r.err, "Usage:")
-		    || count_lines(r.err) > 3)
+		    || it_count_text(r.err, "\n") > 3)
 			fail_msg("case %zu (%s): want \"%s\" and \"%s\" in at most 3 lines, no usage; stderr:\n%s", i,
 			         args[0], cases[i].says, want, r.err);
 		it_run_free(&r);
@@ -537,6 +523,15 @@ test_truncate_foreign_key_said_once(void **state)
 	if (it_count_text(r.err, "cannot truncate a table referenced in a foreign key constraint") != 1
 	    || !strstr(r.err, "DETAIL: Table \"child\" references \"t\".") || !strstr(r.err, "HINT: Truncate table"))
 		fail_msg("want the error once, with its DETAIL and HINT: %s", r.err);
+	if (strstr(r.err, "BEGIN failed") || !strstr(r.err, "SQLSTATE 0A000"))
+		fail_msg("want the TRUNCATE named with its SQLSTATE, no BEGIN failure: %s", r.err);
+	assert_int_equal(it_count(w->dst[0], "t"), 1);
+	it_run_free(&r);
+	/* The JSON summary is still printed, with the target's reason. */
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--table", "t", "--truncate", "--json");
+	it_expect_status(&r, 1);
+	if (!strstr(r.out, "\"status\": \"faulted\"") || !strstr(r.out, "cannot truncate a table referenced"))
+		fail_msg("want the JSON summary with the fault: %s", r.out);
 	assert_int_equal(it_count(w->dst[0], "t"), 1);
 	it_run_free(&r);
 	it_exec(w->dst[0], "DROP TABLE child; TRUNCATE t");
@@ -581,24 +576,20 @@ test_demo_has_no_empty_heading(void **state)
 	}
 }
 
-int
-main(void)
+IT_GROUP(cli17)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_usage_error_points_at_help, fresh),
-		cmocka_unit_test_setup(test_typo_first_line_is_cause, fresh),
-		cmocka_unit_test_setup(test_source_failure_mid_copy_first, fresh),
-		cmocka_unit_test_setup(test_mixed_case_hint, fresh),
-		cmocka_unit_test_setup(test_query_trailing_semicolon, fresh),
-		cmocka_unit_test_setup(test_duplicate_targets_refused, fresh),
-		cmocka_unit_test_setup(test_lock_wait_reported, fresh),
-		cmocka_unit_test_setup(test_lock_wait_in_stall_fault, fresh),
-		cmocka_unit_test_setup(test_progress_json, fresh),
-		cmocka_unit_test_setup(test_truncate_foreign_key_said_once, fresh),
-		cmocka_unit_test_setup(test_demo_has_no_empty_heading, fresh),
+		cmocka_unit_test(test_usage_error_points_at_help),
+		cmocka_unit_test(test_typo_first_line_is_cause),
+		cmocka_unit_test(test_source_failure_mid_copy_first),
+		cmocka_unit_test(test_mixed_case_hint),
+		cmocka_unit_test(test_query_trailing_semicolon),
+		cmocka_unit_test(test_duplicate_targets_refused),
+		cmocka_unit_test(test_lock_wait_reported),
+		cmocka_unit_test(test_lock_wait_in_stall_fault),
+		cmocka_unit_test(test_progress_json),
+		cmocka_unit_test(test_truncate_foreign_key_said_once),
+		cmocka_unit_test(test_demo_has_no_empty_heading),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("cli17", tests, setup, teardown);
+	return it_add_group("cli17", tests, setup, teardown);
 }

@@ -78,15 +78,6 @@ teardown(void **state)
 	return 0;
 }
 
-static int
-fresh(void **state)
-{
-	world *w = *state;
-
-	it_exec(w->dst, "TRUNCATE t");
-	return 0;
-}
-
 /* file_bytes: the whole file at path (malloc'd), its size in *len. */
 static char *
 file_bytes(const char *path, size_t *len)
@@ -461,22 +452,18 @@ test_memory_bounded(void **state)
 	it_exec(w->src, "DROP TABLE big");
 }
 
-int
-main(void)
+IT_GROUP(compress)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_round_trip_byte_exact, fresh),
-		cmocka_unit_test_setup(test_compress_level, fresh),
-		cmocka_unit_test_setup(test_reads_the_tools_files, fresh),
-		cmocka_unit_test_setup(test_truncated_or_corrupt_commits_nothing, fresh),
-		cmocka_unit_test_setup(test_target_in_place_only_on_success, fresh),
-		cmocka_unit_test_setup(test_write_error_names_file, fresh),
-		cmocka_unit_test_setup(test_header_of_compressed_source, fresh),
-		cmocka_unit_test_setup(test_compress_usage, fresh),
-		cmocka_unit_test_setup(test_memory_bounded, fresh),
+		cmocka_unit_test(test_round_trip_byte_exact),
+		cmocka_unit_test(test_compress_level),
+		cmocka_unit_test(test_reads_the_tools_files),
+		cmocka_unit_test(test_truncated_or_corrupt_commits_nothing),
+		cmocka_unit_test(test_target_in_place_only_on_success),
+		cmocka_unit_test(test_write_error_names_file),
+		cmocka_unit_test(test_header_of_compressed_source),
+		cmocka_unit_test(test_compress_usage),
+		cmocka_unit_test(test_memory_bounded),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("compress", tests, setup, teardown);
+	return it_add_group("compress", tests, setup, teardown);
 }

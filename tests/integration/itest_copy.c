@@ -17,41 +17,10 @@
 
 #define ROWS 20000
 
-typedef struct world {
-	PGconn *src;
-	PGconn *dst[3];
-} world;
+typedef it_world world;
 
-static int
-setup(void **state)
-{
-	world *w = calloc(1, sizeof *w);
-
-	assert_non_null(w);
-	w->src = it_connect(1);
-	it_create_mixed_table(w->src, "t");
-	for (int i = 0; i < 3; i++) {
-		w->dst[i] = it_connect(i + 2);
-		it_create_mixed_table(w->dst[i], "t");
-	}
-	*state = w;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	world *w = *state;
-
-	it_assert_usable(w->src);
-	PQfinish(w->src);
-	for (int i = 0; i < 3; i++) {
-		it_assert_usable(w->dst[i]);
-		PQfinish(w->dst[i]);
-	}
-	free(w);
-	return 0;
-}
+/* The source's t is empty: each test fills it. */
+IT_WORLD_FIXTURE(3, 0, 0)
 
 /*
  * copy_cycles: run a copy cycle by cycle; check that the cycles add up to the
@@ -509,8 +478,7 @@ test_bad_arguments(void **state)
 	                    "refused: the receiver's connection or COPY is gone");
 }
 
-int
-main(void)
+IT_GROUP(copy)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_to_one_text, setup, teardown),
@@ -530,8 +498,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_window_bounds_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("copy", tests, NULL, NULL);
+	return it_add_group("copy", tests, NULL, NULL);
 }

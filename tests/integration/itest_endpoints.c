@@ -37,12 +37,7 @@
 /* A postmaster a test stopped: teardown wakes it whatever happened. */
 static pid_t stopped_postmaster;
 
-typedef struct world {
-	PGconn *src, *dst[2];
-	char dir[64];
-	char *want;          /* the source's COPY t TO STDOUT, text format */
-	size_t want_len;
-} world;
+typedef it_world world;
 
 /* A command started in the background (util.h), and what came of it. */
 typedef struct proc {
@@ -52,46 +47,38 @@ typedef struct proc {
 	long maxrss_kb;
 } proc;
 
+/* setup: the shared fixture (source, two targets, a directory) with a narrow t of ROWS rows. */
 static int
 setup(void **state)
 {
-	world *w = calloc(1, sizeof *w);
+	world *w;
 
-	assert_non_null(w);
-	w->src = it_connect(1);
-	it_exec(w->src, "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY, s text); "
+	it_world_setup(state, 2, 0, 0);
+	w = *state;
+	it_exec(w->src, "DROP TABLE t; CREATE TABLE t (id int PRIMARY KEY, s text); "
 	                "INSERT INTO t SELECT g, 'row ' || g || repeat('x', g %% 50) FROM generate_series(1, %d) g",
 	        ROWS);
-	for (int i = 0; i < 2; i++) {
-		w->dst[i] = it_connect(i + 2);
-		it_exec(w->dst[i], "DROP TABLE IF EXISTS t; CREATE TABLE t (id int PRIMARY KEY, s text)");
-	}
-	w->want = it_copy_out(w->src, "COPY t TO STDOUT", &w->want_len);
-	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-endpoints.XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
-	*state = w;
+	for (int i = 0; i < 2; i++)
+		it_exec(w->dst[i], "DROP TABLE t; CREATE TABLE t (id int PRIMARY KEY, s text)");
 	return 0;
 }
 
+/* teardown: wake a postmaster a failed test left stopped, then the shared teardown. */
 static int
 teardown(void **state)
 {
-	world *w = *state;
-
 	if (stopped_postmaster) {
 		it_signal_backend(stopped_postmaster, SIGCONT);
 		stopped_postmaster = 0;
 	}
-	it_assert_usable(w->src);
-	PQfinish(w->src);
-	for (int i = 0; i < 2; i++) {
-		it_assert_usable(w->dst[i]);
-		PQfinish(w->dst[i]);
-	}
-	it_system("rm -rf %s", w->dir);
-	free(w->want);
-	free(w);
-	return 0;
+	return it_world_teardown(state);
+}
+
+/* source_text: what the source's COPY t TO STDOUT writes (text), malloc'd; its length in *len. */
+static char *
+source_text(const world *w, size_t *len)
+{
+	return it_copy_out(w->src, "COPY t TO STDOUT", len);
 }
 
 /* proc_start / proc_wait: it_cli_spawn and it_cli_wait on a proc (a gated one is released by the wait). */
@@ -209,18 +196,6 @@ expect_link(const char *path, const char *target)
 	assert_string_equal(buf, target);
 }
 
-/* with_secret: cluster i's connection string with the sentinel as its password (trust ignores it). */
-static char *
-with_secret(int i)
-{
-	const char *ci = it_conninfo(i);
-	char *s = malloc(strlen(ci) + 64);
-
-	assert_non_null(s);
-	sprintf(s, "%s password=" SENTINEL, ci);
-	return s;
-}
-
 /* setting: the value of keyword (e.g. "host") in cluster i's connection string, malloc'd. */
 static char *
 setting(int i, const char *keyword)
@@ -251,12 +226,14 @@ test_directory_target_refused_before_reading(void **state)
 	char sub[128], target[160], buf[512];
 	int in[2], queued = 0;
 	proc p;
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	snprintf(sub, sizeof sub, "%s/sub", w->dir);
 	assert_int_equal(mkdir(sub, 0755), 0);
 	snprintf(target, sizeof target, "file:%s", sub);
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-	assert_int_equal(write(in[1], w->want, 4096), 4096);
+	assert_int_equal(write(in[1], want, 4096), 4096);
 	close(in[1]);
 	proc_start(&p, (const char *const[]){"copy", "--from", "-", "--to", it_conninfo(2), "--to", target,
 	                                     "--target-table", "t", "--format", "text", NULL},
@@ -274,6 +251,7 @@ test_directory_target_refused_before_reading(void **state)
 	expect_entries(sub, "");
 	assert_int_equal(it_count(w->dst[0], "t"), 0);
 	it_run_free(&p.r);
+	free(want);
 }
 
 /* temp_name: the temporary name the tool tries for attempt k with PGCM_TEST_TEMP_SEED=seed. */
@@ -355,6 +333,8 @@ copy_past_planted_links(const world *w, unsigned long long seed)
 {
 	char out[128], target[160], seedtext[32], victims[4][128], links[4][160];
 	proc p;
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	snprintf(out, sizeof out, "%s/out", w->dir);
 	snprintf(target, sizeof target, "file:%s", out);
@@ -366,10 +346,11 @@ copy_past_planted_links(const world *w, unsigned long long seed)
 	plant(w, "out", seed, p.pid, victims, links);
 	proc_wait(&p);
 	it_expect_status(&p.r, 0);
-	expect_file(out, w->want, w->want_len);
+	expect_file(out, want, want_len);
 	expect_planted_untouched(victims, links);
 	expect_entries(w->dir, "out");
 	it_run_free(&p.r);
+	free(want);
 }
 
 /*
@@ -468,6 +449,8 @@ test_fifo_target(void **state)
 	struct stat st;
 	pid_t reader;
 	proc p;
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	snprintf(fifo, sizeof fifo, "%s/fifo", w->dir);
 	snprintf(got, sizeof got, "%s/got", w->dir);
@@ -480,11 +463,12 @@ test_fifo_target(void **state)
 	proc_wait(&p);
 	assert_int_equal(wait_bounded(reader, 20), 0);
 	it_expect_status(&p.r, 0);
-	expect_file(got, w->want, w->want_len);
+	expect_file(got, want, want_len);
 	assert_int_equal(lstat(fifo, &st), 0);
 	assert_true(S_ISFIFO(st.st_mode));
 	assert_int_equal(it_count(w->dst[0], "t"), ROWS);
 	it_run_free(&p.r);
+	free(want);
 }
 
 /*
@@ -543,6 +527,8 @@ test_socket_target(void **state)
 	pid_t reader;
 	proc p;
 	int lfd;
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	snprintf(got, sizeof got, "%s/got", w->dir);
 	snprintf(sock, sizeof sock, "%s/sock", w->dir);
@@ -561,10 +547,11 @@ test_socket_target(void **state)
 	proc_wait(&p);
 	assert_int_equal(wait_bounded(reader, 20), 0);
 	it_expect_status(&p.r, 0);
-	expect_file(got, w->want, w->want_len);
+	expect_file(got, want, want_len);
 	assert_int_equal(lstat(sock, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	it_run_free(&p.r);
+	free(want);
 }
 
 /* target_size: the size of the file the command pid has open in dir, -1 while it has none. */
@@ -606,6 +593,8 @@ test_kill9_leaves_no_file(void **state)
 {
 	world *w = *state;
 	char out[128], target[160];
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	snprintf(out, sizeof out, "%s/out", w->dir);
 	snprintf(target, sizeof target, "file:%s", out);
@@ -622,7 +611,7 @@ test_kill9_leaves_no_file(void **state)
 		close(in[0]);
 		/* Rows until some are written to the file (a few chunks' worth), the pipe kept open. */
 		for (int i = 0; i < 200 && size <= 0; i++) {
-			assert_true(write(in[1], w->want, w->want_len) == (ssize_t) w->want_len);
+			assert_true(write(in[1], want, want_len) == (ssize_t) want_len);
 			usleep(20 * 1000);
 			size = target_size(p.pid, w->dir);
 		}
@@ -643,6 +632,7 @@ test_kill9_leaves_no_file(void **state)
 		}
 		it_run_free(&p.r);
 	}
+	free(want);
 }
 
 /* The kernel's limit on one argument, its NUL included (MAX_ARG_STRLEN). */
@@ -853,12 +843,13 @@ title_while_connecting(const char *const *args, const char *visible)
  * A password in a connection string never shows in the process title while
  * the command runs, whatever the option's spelling (unique abbreviations,
  * --opt=value, short options) and the form (keyword=value, a URI, a URI
- * given as dbname=), in copy, listen and notify alike.
+ * given as dbname=), in copy, listen, notify and recover alike.
  */
 static void
 test_passwords_hidden_in_process_title(void **state)
 {
-	char *ci4 = with_secret(4), *ci1 = with_secret(1), *host4 = setting(4, "host");
+	char *ci4 = it_conninfo_password(4, SENTINEL), *ci1 = it_conninfo_password(1, SENTINEL);
+	char *host4 = setting(4, "host");
 	char uri4[512], dburi4[600], eq[700];
 	const char *forms[3];
 	pid_t pm = postmaster_pid(4);
@@ -890,6 +881,10 @@ test_passwords_hidden_in_process_title(void **state)
 		snprintf(eq, sizeof eq, "--c=%s", v);
 		title_while_connecting((const char *const[]){"notify", eq, "ch", "payload", NULL}, "--c=");
 		title_while_connecting((const char *const[]){"notify", "--con", v, "ch", NULL}, "--con");
+		title_while_connecting((const char *const[]){"recover", "--t", v, "--state-dir", "/tmp/pgcm-no-state", NULL},
+		                       "--state-dir /tmp/pgcm-no-state");
+		snprintf(eq, sizeof eq, "--to=%s", v);
+		title_while_connecting((const char *const[]){"recover", "--dry-run", eq, NULL}, "--to=");
 	}
 	it_signal_backend(pm, SIGCONT);
 	stopped_postmaster = 0;
@@ -908,7 +903,8 @@ static void
 test_passwords_hidden_in_output_and_logs(void **state)
 {
 	world *w = *state;
-	char *ci2 = with_secret(2), *ci1 = with_secret(1), *host2 = setting(2, "host");
+	char *ci2 = it_conninfo_password(2, SENTINEL), *ci1 = it_conninfo_password(1, SENTINEL);
+	char *host2 = setting(2, "host");
 	char eq[700], uri2[512], dburi2[600], bad2[600], env[128];
 	it_run r;
 
@@ -1130,6 +1126,8 @@ test_summary_gives_each_reason(void **state)
 	int in[2];
 	it_run r;
 	proc p;
+	size_t want_len;
+	char *want = source_text(w, &want_len);
 
 	it_exec(w->dst[1], "ALTER TABLE t ADD CONSTRAINT small CHECK (id < 100)");
 	r = it_cli("copy", "--from", it_conninfo(1), "--to", it_conninfo(2), "--to", it_conninfo(3), "--table", "t");
@@ -1150,7 +1148,7 @@ test_summary_gives_each_reason(void **state)
 	proc_start(&p, (const char *const[]){"copy", "--from", "-", "--to", target, "--to", it_conninfo(3),
 	                                     "--target-table", "t", "--format", "text", NULL}, in[0], 0);
 	close(in[0]);
-	assert_true(write(in[1], w->want, w->want_len) == (ssize_t) w->want_len);
+	assert_true(write(in[1], want, want_len) == (ssize_t) want_len);
 	usleep(500 * 1000);
 	assert_int_equal(it_system("rm -rf %s", sub), 0);
 	close(in[1]);
@@ -1161,10 +1159,10 @@ test_summary_gives_each_reason(void **state)
 	assert_non_null(strstr(tail, "No such file or directory"));
 	assert_int_equal(it_count(w->dst[1], "t"), ROWS);
 	it_run_free(&p.r);
+	free(want);
 }
 
-int
-main(void)
+IT_GROUP(endpoints)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_directory_target_refused_before_reading, setup, teardown),
@@ -1181,8 +1179,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_max_row_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_summary_gives_each_reason, setup, teardown),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("endpoints", tests, NULL, NULL);
+	return it_add_group("endpoints", tests, NULL, NULL);
 }

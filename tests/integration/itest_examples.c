@@ -326,8 +326,7 @@ test_listener(void **state)
 	free(expect_example("listener", args, NULL, 0, want));
 }
 
-int
-main(int argc, char **argv)
+IT_GROUP(examples)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transfer),
@@ -339,10 +338,5 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_notifier_loop),
 		cmocka_unit_test(test_listener),
 	};
-
-	/* A child killed by a signal must not take the runner with it. */
-	signal(SIGPIPE, SIG_IGN);
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("examples", tests, NULL, NULL);
 }

@@ -18,51 +18,10 @@
 
 #define ROWS 30000
 
-typedef struct world {
-	PGconn *src;
-	PGconn *dst[2];
-} world;
+typedef it_world world;
 
-static int
-setup(void **state)
-{
-	world *w = calloc(1, sizeof *w);
-
-	assert_non_null(w);
-	w->src = it_connect(1);
-	it_create_mixed_table(w->src, "t");
-	it_fill_mixed(w->src, "t", ROWS);
-	for (int i = 0; i < 2; i++) {
-		w->dst[i] = it_connect(i + 2);
-		it_create_mixed_table(w->dst[i], "t");
-	}
-	*state = w;
-	return 0;
-}
-
-/* usable_or_dead: a connection we did not kill must answer; a dead one is just closed. */
-static void
-finish_conn(PGconn *conn)
-{
-	if (conn && PQstatus(conn) == CONNECTION_OK) {
-		if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-			it_exec(conn, "ROLLBACK");
-		it_assert_usable(conn);
-	}
-	PQfinish(conn);
-}
-
-static int
-teardown(void **state)
-{
-	world *w = *state;
-
-	finish_conn(w->src);
-	for (int i = 0; i < 2; i++)
-		finish_conn(w->dst[i]);
-	free(w);
-	return 0;
-}
+/* The tests kill connections and leave transactions open: the teardown copes. */
+IT_WORLD_FIXTURE(2, ROWS, IT_LENIENT)
 
 /* new_copy: t from the source to t on the first n targets, each inside BEGIN. */
 static pgcm_copy *
@@ -587,8 +546,7 @@ test_abort_from_callback_is_deferred(void **state)
 	after_abort(w, 1);
 }
 
-int
-main(void)
+IT_GROUP(faults)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_leave_after_first_cycle, setup, teardown),
@@ -607,8 +565,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rejected_row_noticed_early, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_from_callback_is_deferred, setup, teardown),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("faults", tests, NULL, NULL);
+	return it_add_group("faults", tests, NULL, NULL);
 }

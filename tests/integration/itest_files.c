@@ -21,10 +21,7 @@
 
 #define ROWS 3000
 
-typedef struct world {
-	PGconn *src, *dst[2];
-	char dir[64];
-} world;
+typedef it_world world;
 
 /* The format variants every round trip runs through. */
 static const struct variant {
@@ -49,39 +46,20 @@ static const struct variant {
 static int
 setup(void **state)
 {
-	world *w = calloc(1, sizeof *w);
+	world *w;
 
-	assert_non_null(w);
-	w->src = it_connect(1);
-	it_create_mixed_table(w->src, "t");
-	it_fill_mixed(w->src, "t", ROWS);
+	it_world_setup(state, 2, ROWS, 0);
+	w = *state;
 	/* Rows whose text holds CSV's own delimiters, quotes and line breaks. */
 	it_exec(w->src, "INSERT INTO t (id, s) VALUES (%d, E'semi;colon ''single'' \"double\"\\r\\nCRLF'), "
 	                "(%d, ''), (%d, E'\\\\.'), (%d, NULL)", ROWS + 1, ROWS + 2, ROWS + 3, ROWS + 4);
-	for (int i = 0; i < 2; i++) {
-		w->dst[i] = it_connect(i + 2);
-		it_create_mixed_table(w->dst[i], "t");
-	}
-	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-files.XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
-	*state = w;
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	world *w = *state;
-
-	it_assert_usable(w->src);
-	PQfinish(w->src);
-	for (int i = 0; i < 2; i++) {
-		it_assert_usable(w->dst[i]);
-		PQfinish(w->dst[i]);
-	}
-	it_system("rm -rf %s", w->dir);
-	free(w);
-	return 0;
+	return it_world_teardown(state);
 }
 
 /* server_bytes: what the server's COPY t TO STDOUT with these options writes, whole. */
@@ -139,6 +117,8 @@ test_export_is_byte_for_byte(void **state)
 		                                      "--table", "t", "--json", NULL}, NULL);
 		it_expect_status(&r, 0);
 		assert_non_null(strstr(r.out, "\"rows\": 3004"));
+		/* The file target's own count, too. */
+		assert_non_null(strstr(r.out, "\"status\": \"ok\", \"rows\": 3004}"));
 		got = file_bytes(path, &got_len);
 		if (got_len != want_len || memcmp(got, want, want_len) != 0) {
 			print_error("%s: the exported file differs from the server's COPY output (%zu vs %zu bytes)\n",
@@ -426,8 +406,7 @@ test_full_disk_faults_the_file_target(void **state)
 	assert_int_equal(umount(mnt), 0);
 }
 
-int
-main(void)
+IT_GROUP(files)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_export_is_byte_for_byte, setup, teardown),
@@ -438,8 +417,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_stdin_and_stdout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_faults_the_file_target, setup, teardown),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("files", tests, NULL, NULL);
+	return it_add_group("files", tests, NULL, NULL);
 }

@@ -17,15 +17,6 @@
  * Helpers
  * ------------------------------------------------------------------------ */
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 second_cluster(void)
 {
@@ -39,7 +30,7 @@ second_cluster(void)
 static void
 notifier_within(pgcm_notifier *n, pgcm_notify_event *ev, int ms)
 {
-	long long deadline = now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd fds[16];
@@ -53,15 +44,15 @@ notifier_within(pgcm_notifier *n, pgcm_notify_event *ev, int ms)
 			print_error("notifier step: %s: %s\n", pgcm_strerror(st), pgcm_notifier_errmsg(n));
 			fail();
 		}
-		if (now_ms() >= deadline) {
+		if (it_now_ms() >= deadline) {
 			print_error("no notifier event within %d ms\n", ms);
 			fail();
 		}
 		nfds = pgcm_notifier_pollfds(n, fds, 16);
 		assert_true(nfds <= 16);
 		t = pgcm_notifier_timeout_ms(n);
-		if (t < 0 || t > deadline - now_ms())
-			t = (int) (deadline - now_ms());
+		if (t < 0 || t > deadline - it_now_ms())
+			t = (int) (deadline - it_now_ms());
 		poll(fds, nfds, t < 0 ? 0 : t);
 	}
 }
@@ -70,7 +61,7 @@ notifier_within(pgcm_notifier *n, pgcm_notify_event *ev, int ms)
 static void
 listener_within(pgcm_listener *l, pgcm_notify_event *ev, int ms)
 {
-	long long deadline = now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	for (;;) {
 		struct pollfd fd;
@@ -84,14 +75,14 @@ listener_within(pgcm_listener *l, pgcm_notify_event *ev, int ms)
 			print_error("listener step: %s: %s\n", pgcm_strerror(st), pgcm_listener_errmsg(l));
 			fail();
 		}
-		if (now_ms() >= deadline) {
+		if (it_now_ms() >= deadline) {
 			print_error("no listener event within %d ms (%s)\n", ms, pgcm_listener_errmsg(l));
 			fail();
 		}
 		nfds = pgcm_listener_pollfds(l, &fd, 1);
 		t = pgcm_listener_timeout_ms(l);
-		if (t < 0 || t > deadline - now_ms())
-			t = (int) (deadline - now_ms());
+		if (t < 0 || t > deadline - it_now_ms())
+			t = (int) (deadline - it_now_ms());
 		poll(&fd, nfds, t < 0 ? 0 : t);
 	}
 }
@@ -100,7 +91,7 @@ listener_within(pgcm_listener *l, pgcm_notify_event *ev, int ms)
 static void
 listener_until_ready(pgcm_listener *l, int ms)
 {
-	long long deadline = now_ms() + ms;
+	double deadline = it_now_ms() + ms;
 
 	while (!pgcm_listener_ready(l)) {
 		pgcm_notify_event ev;
@@ -115,7 +106,7 @@ listener_until_ready(pgcm_listener *l, int ms)
 		/* Only idle events may be skipped while getting ready. */
 		if (st == PGCM_OK)
 			assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
-		if (now_ms() >= deadline) {
+		if (it_now_ms() >= deadline) {
 			print_error("listener not ready within %d ms (%s)\n", ms, pgcm_listener_errmsg(l));
 			fail();
 		}
@@ -366,7 +357,7 @@ test_idle_events(void **state)
 	PGconn *b = it_connect(1);
 	pgcm_notifier *n = pgcm_notifier_new();
 	pgcm_notify_event ev;
-	long long t0, t;
+	double t0, t;
 	(void) state;
 
 	assert_int_equal(pgcm_notifier_add(n, a), PGCM_OK);
@@ -374,11 +365,11 @@ test_idle_events(void **state)
 	assert_int_equal(pgcm_notifier_set_idle_interval(n, 200), PGCM_OK);
 
 	/* Quiet: three idle events, each about 200 ms after the one before. */
-	t0 = now_ms();
+	t0 = it_now_ms();
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
 		assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
-		t = now_ms();
+		t = it_now_ms();
 		assert_true(t - t0 >= 190);
 		assert_true(t - t0 < 1000);
 		t0 = t;
@@ -402,10 +393,10 @@ test_idle_events(void **state)
 	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
 	assert_int_equal(ev.kind, PGCM_NOTIFY_BATCH);
 	assert_string_equal(ev.notifies[0].payload, "waiting");
-	t0 = now_ms();
+	t0 = it_now_ms();
 	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
 	assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
-	assert_true(now_ms() - t0 >= 190);
+	assert_true(it_now_ms() - t0 >= 190);
 
 	pgcm_notifier_free(n);
 	PQfinish(a);
@@ -420,26 +411,26 @@ test_poll_mode(void **state)
 	PGconn *b = it_connect(1);
 	pgcm_notifier *n = pgcm_notifier_new();
 	pgcm_notify_event ev;
-	long long t0, deadline;
+	double t0, deadline;
 	int got = 0;
 	(void) state;
 
 	assert_int_equal(pgcm_notifier_add(n, a), PGCM_OK);
 	assert_int_equal(pgcm_notifier_set_idle_interval(n, 0), PGCM_OK);
 	assert_int_equal(pgcm_notifier_timeout_ms(n), 0);
-	t0 = now_ms();
+	t0 = it_now_ms();
 	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
 	assert_int_equal(ev.kind, PGCM_NOTIFY_POLL_END);
-	assert_true(now_ms() - t0 < 100);
+	assert_true(it_now_ms() - t0 < 100);
 
 	it_exec(b, "NOTIFY poll, '1'; NOTIFY poll, '2'; NOTIFY poll, '3'");
 	/* Delivery is asynchronous: poll until all three came (bounded). */
-	deadline = now_ms() + 5000;
+	deadline = it_now_ms() + 5000;
 	while (got < 3) {
-		assert_true(now_ms() < deadline);
-		t0 = now_ms();
+		assert_true(it_now_ms() < deadline);
+		t0 = it_now_ms();
 		assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
-		assert_true(now_ms() - t0 < 100);
+		assert_true(it_now_ms() - t0 < 100);
 		if (ev.kind == PGCM_NOTIFY_POLL_END) {
 			poll(NULL, 0, 20);
 			continue;
@@ -513,18 +504,58 @@ test_failed_connection(void **state)
 		assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
 	}
 	assert_int_equal(failed, 1);
+	assert_int_equal(pgcm_notifier_count(n), 3);
+	assert_int_equal(pgcm_notifier_live(n), 2);
 	/* Still the caller's: the notifier did not close it. */
 	assert_int_equal(PQstatus(dead), CONNECTION_BAD);
 	assert_int_equal(pgcm_notifier_remove(n, dead), PGCM_OK);
 
-	/* Every connection failed and no idle events: nothing left to wait for. */
-	pgcm_notifier_free(n);
-	n = pgcm_notifier_new();
-	assert_int_equal(pgcm_notifier_add(n, dead), PGCM_OK);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
-	assert_int_equal(ev.kind, PGCM_NOTIFY_FAILED);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_ERR_STATE);
-	assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
+	/*
+	 * The last live connection fails: its notifications, then FAILED, then the
+	 * end of the iteration, although idle events are on (they stop).
+	 */
+	{
+		PGconn *last = listening_conn(c2, "f4");
+		int batches = 0;
+
+		pgcm_notifier_free(n);
+		n = pgcm_notifier_new();
+		assert_int_equal(pgcm_notifier_add(n, dead), PGCM_OK);
+		assert_int_equal(pgcm_notifier_add(n, last), PGCM_OK);
+		assert_int_equal(pgcm_notifier_set_idle_interval(n, 100), PGCM_OK);
+		send_notify(s2, "f4", "before the end");
+		for (;;) {
+			notifier_within(n, &ev, 5000);
+			if (ev.kind == PGCM_NOTIFY_BATCH)
+				batches++;
+			if (ev.kind == PGCM_NOTIFY_FAILED && ev.conn == dead)
+				break;
+		}
+		it_terminate(c2, PQbackendPID(last));
+		for (;;) {
+			notifier_within(n, &ev, 5000);
+			if (ev.kind == PGCM_NOTIFY_BATCH)
+				batches++;
+			if (ev.kind == PGCM_NOTIFY_FAILED) {
+				assert_ptr_equal(ev.conn, last);
+				break;
+			}
+			assert_true(ev.kind == PGCM_NOTIFY_IDLE || ev.kind == PGCM_NOTIFY_BATCH);
+		}
+		assert_int_equal(batches, 1);
+		assert_int_equal(pgcm_notifier_live(n), 0);
+		assert_int_equal(pgcm_notifier_timeout_ms(n), 0);
+		assert_int_equal(pgcm_notifier_step(n, &ev), PGCM_DONE);
+		assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_DONE);
+		assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
+		/* A live connection added: the iteration goes on. */
+		assert_int_equal(pgcm_notifier_add(n, ok1), PGCM_OK);
+		assert_int_equal(pgcm_notifier_live(n), 1);
+		notifier_within(n, &ev, 2000);
+		assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
+		assert_int_equal(pgcm_notifier_remove(n, ok1), PGCM_OK);
+		PQfinish(last);
+	}
 
 	pgcm_notifier_free(n);
 	PQfinish(dead);
@@ -721,7 +752,7 @@ test_listener_silent_death(void **state)
 	pgcm_listener *l = pgcm_listener_new(it_conninfo(1), chans, 1);
 	PGconn *b = it_connect(1);
 	int pid;
-	long long t0;
+	double t0;
 	(void) state;
 
 	assert_int_equal(pgcm_listener_set_ping(l, 300, 500), PGCM_OK);
@@ -730,11 +761,11 @@ test_listener_silent_death(void **state)
 	pid = PQbackendPID(pgcm_listener_conn(l));
 	assert_true(pid > 0);
 	it_signal_backend(pid, SIGSTOP);
-	t0 = now_ms();
+	t0 = it_now_ms();
 	expect_reconnect(l, 5000, "did not answer within 500 ms");
 	it_signal_backend(pid, SIGCONT);
 	/* Noticed within ping interval + ping timeout (plus slack). */
-	assert_true(now_ms() - t0 < 3000);
+	assert_true(it_now_ms() - t0 < 3000);
 	assert_int_not_equal(PQbackendPID(pgcm_listener_conn(l)), pid);
 	assert_int_equal(pgcm_listener_reconnects(l), 1);
 	send_notify(b, "silent", "alive");
@@ -796,8 +827,7 @@ test_listener_reconnect(void **state)
 	PQfinish(b);
 }
 
-int
-main(void)
+IT_GROUP(notify)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_transactional),
@@ -814,5 +844,5 @@ main(void)
 		cmocka_unit_test(test_listener_reconnect),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("notify", tests, NULL, NULL);
 }

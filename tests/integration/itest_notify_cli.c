@@ -386,15 +386,12 @@ test_cli_listen_text_env(void **state)
 	PQfinish(b);
 }
 
-int
-main(void)
+IT_GROUP(notify_cli)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cli_usage),
 		cmocka_unit_test(test_cli_listen_json),
 		cmocka_unit_test(test_cli_listen_text_env),
 	};
-
-	signal(SIGPIPE, SIG_IGN);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("notify_cli", tests, NULL, NULL);
 }

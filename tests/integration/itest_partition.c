@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -34,15 +33,6 @@ typedef struct world {
 	char conn_tcp[128];       /* the listener's: TCP loopback */
 	int started;
 } world;
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
 
 static const char *
 as_server(void)
@@ -71,10 +61,10 @@ setup(void **state)
 
 	assert_non_null(w);
 	if (geteuid() != 0)
-		fail_msg("itest_partition needs root: it makes a network namespace (unshare -n) and drops "
+		fail_msg("partition/*: the test needs root: it makes a network namespace (unshare -n) and drops "
 		         "packets in it with iptables; run it as root (CI does)");
 	if (it_system("command -v iptables >/dev/null && command -v ip >/dev/null") != 0)
-		fail_msg("itest_partition needs iptables and ip: apt-get install -y iptables iproute2");
+		fail_msg("partition/*: the test needs iptables and ip: apt-get install -y iptables iproute2");
 	if (unshare(CLONE_NEWNET) != 0)
 		fail_msg("unshare(CLONE_NEWNET): %s (a container without CAP_SYS_ADMIN cannot run this test)",
 		         strerror(errno));
@@ -136,7 +126,7 @@ static double
 wait_for(const char *path, const char *text, double seconds)
 {
 	free(it_wait_file_text(path, text, (int) (seconds * 1000)));
-	return now_s();
+	return it_now_ms() / 1000;
 }
 
 static void
@@ -166,7 +156,7 @@ test_listen_notices_silent_partition(void **state)
 	}
 
 	partition(1);
-	cut = now_s();
+	cut = it_now_ms() / 1000;
 	noticed = wait_for(p.err, "connection lost", 30);
 	if (noticed - cut > DETECT_LIMIT)
 		fail_msg("the listener noticed the partition after %.1f s (its defaults promise %.0f s)", noticed - cut,
@@ -176,7 +166,7 @@ test_listen_notices_silent_partition(void **state)
 	poll(NULL, 0, 3000);
 
 	partition(0);
-	lifted = now_s();
+	lifted = it_now_ms() / 1000;
 	back = wait_for(p.out, "{\"event\": \"reconnected\", \"gap_seconds\": ", 30);
 	wait_for(p.err, "re-connected after ", 5);
 	notify(w, "after");
@@ -200,14 +190,10 @@ test_listen_notices_silent_partition(void **state)
 	it_run_free(&r);
 }
 
-int
-main(void)
+IT_GROUP(partition)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_listen_notices_silent_partition),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("partition", tests, setup, teardown);
+	return it_add_group("partition", tests, setup, teardown);
 }

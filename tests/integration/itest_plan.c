@@ -37,9 +37,9 @@ setup(void **state)
 	plan_case_locale(w->src);
 	it_exec(w->dst, "SET TimeZone = 'America/New_York'");
 	it_exec(w->dst2, "SET TimeZone = 'America/New_York'");
-	it_exec(w->src, "%s; %s", types_sql, src_types_sql);
-	it_exec(w->dst, "%s; %s", types_sql, dst_types_sql);
-	it_exec(w->dst2, "%s; %s", types_sql, dst_types_sql);
+	it_exec(w->src, "%s; %s", plan_types_sql, plan_src_types_sql);
+	it_exec(w->dst, "%s; %s", plan_types_sql, plan_dst_types_sql);
+	it_exec(w->dst2, "%s; %s", plan_types_sql, plan_dst_types_sql);
 	return 0;
 }
 
@@ -59,10 +59,10 @@ names_it(const pgcm_plan_finding *f, size_t i)
 static void
 one_case(world *w, size_t i, const char *f, int reference_ran, const char *ref_err)
 {
-	const mcase *c = &cases[i];
+	const mcase *c = &plan_cases[i];
 	int binary_asked = strcmp(f, "binary") == 0;
 	enum expect want = binary_asked && !c->binary && c->expect != REFUSED ? REFUSED : c->expect;
-	char table[16], err[1024];
+	char table[32], err[1024];
 	pgcm_plan *p;
 	pgcm_status st;
 
@@ -126,17 +126,17 @@ test_type_matrix(void **state)
 	for (size_t i = 0; i < NCASES; i++) {
 		char ref_err[1024] = "";
 		int ran;
-		if (cases[i].dst_setting)
-			it_exec(w->dst, "SET %s", cases[i].dst_setting);
+		if (plan_cases[i].dst_setting)
+			it_exec(w->dst, "SET %s", plan_cases[i].dst_setting);
 		ran = plan_case_prepare(w->src, w->dst, i, ref_err, sizeof ref_err);
 		/* A refusal for a missing cast is what INSERT ... SELECT does too. */
-		if (cases[i].expect == REFUSED && !cases[i].stricter && ran)
+		if (plan_cases[i].expect == REFUSED && !plan_cases[i].stricter && ran)
 			fail_msg("case %zu (%s -> %s): INSERT ... SELECT runs, but the plan is expected to refuse",
-			         i, cases[i].src_type, cases[i].dst_type);
+			         i, plan_cases[i].src_type, plan_cases[i].dst_type);
 		for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
 			one_case(w, i, formats[f], ran, ref_err);
-		if (cases[i].dst_setting)
-			it_exec(w->dst, "RESET %.*s", (int) strcspn(cases[i].dst_setting, " ="), cases[i].dst_setting);
+		if (plan_cases[i].dst_setting)
+			it_exec(w->dst, "RESET %.*s", (int) strcspn(plan_cases[i].dst_setting, " ="), plan_cases[i].dst_setting);
 	}
 	print_message("%zu type pairs, 4 formats each\n", NCASES);
 }
@@ -154,9 +154,9 @@ test_targets_share_one_conversion(void **state)
 	char err[512];
 	pgcm_plan *p;
 	size_t i = 6;  /* timestamptz -> timestamp */
-	char table[16];
+	char table[32];
 
-	assert_string_equal(cases[i].dst_type, "timestamp");
+	assert_string_equal(plan_cases[i].dst_type, "timestamp");
 	snprintf(table, sizeof table, "m%zu", i);
 	plan_case_prepare(w->src, w->dst, i, err, sizeof err);
 	it_exec(w->dst2, "DROP TABLE IF EXISTS m%zu; CREATE TABLE m%zu (id int, v timestamp)", i, i);
@@ -251,16 +251,12 @@ test_unpinned_sessions_are_problems(void **state)
 	PQfinish(raw);
 }
 
-int
-main(void)
+IT_GROUP(plan)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_matrix),
 		cmocka_unit_test(test_targets_share_one_conversion),
 		cmocka_unit_test(test_unpinned_sessions_are_problems),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("plan", tests, setup, it_trio_teardown);
+	return it_add_group("plan", tests, setup, it_trio_teardown);
 }

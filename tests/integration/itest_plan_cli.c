@@ -64,8 +64,8 @@ setup(void **state)
 	w->src_ci = it_conninfo_db(1, DB);
 	w->dst_ci = it_conninfo_db(2, DB);
 	w->dst2_ci = it_conninfo_db(3, DB);
-	it_exec(w->src, "%s; %s", types_sql, src_types_sql);
-	it_exec(w->dst, "%s; %s", types_sql, dst_types_sql);
+	it_exec(w->src, "%s; %s", plan_types_sql, plan_src_types_sql);
+	it_exec(w->dst, "%s; %s", plan_types_sql, plan_dst_types_sql);
 	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-plancli.XXXXXX");
 	assert_non_null(mkdtemp(w->dir));
 	*state = w;
@@ -108,9 +108,9 @@ says(const it_run *r, const char *a, const char *b)
 static void
 cli_case(world *w, size_t i, const char *f, int reference_ran, const char *ref_err)
 {
-	const mcase *c = &cases[i];
+	const mcase *c = &plan_cases[i];
 	enum expect want = strcmp(f, "binary") == 0 && !c->binary && c->expect != REFUSED ? REFUSED : c->expect;
-	char table[16], where[64];
+	char table[32], where[64];
 	it_run r;
 
 	snprintf(table, sizeof table, "m%zu", i);
@@ -157,14 +157,14 @@ test_type_matrix_cli(void **state)
 	for (size_t i = 0; i < NCASES; i++) {
 		char ref_err[1024] = "";
 		int ran;
-		if (cases[i].dst_setting)
-			it_exec(admin, "ALTER DATABASE " DB " SET %s", cases[i].dst_setting);
+		if (plan_cases[i].dst_setting)
+			it_exec(admin, "ALTER DATABASE " DB " SET %s", plan_cases[i].dst_setting);
 		ran = plan_case_prepare(w->src, w->dst, i, ref_err, sizeof ref_err);
 		for (size_t f = 0; f < sizeof formats / sizeof formats[0]; f++)
 			cli_case(w, i, formats[f], ran, ref_err);
-		if (cases[i].dst_setting)
+		if (plan_cases[i].dst_setting)
 			it_exec(admin, "ALTER DATABASE " DB " RESET %.*s",
-			        (int) strcspn(cases[i].dst_setting, " ="), cases[i].dst_setting);
+			        (int) strcspn(plan_cases[i].dst_setting, " ="), plan_cases[i].dst_setting);
 	}
 	PQfinish(admin);
 }
@@ -476,8 +476,7 @@ test_session_settings_cli(void **state)
 	}
 }
 
-int
-main(void)
+IT_GROUP(plan_cli)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_type_matrix_cli),
@@ -488,8 +487,5 @@ main(void)
 		cmocka_unit_test(test_csv_header_cli),
 		cmocka_unit_test(test_session_settings_cli),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("plan cli", tests, setup, teardown);
+	return it_add_group("plan_cli", tests, setup, teardown);
 }

@@ -368,8 +368,7 @@ test_quiet(void **state)
 	check_loaded("prog_quiet", 1000);
 }
 
-int
-main(void)
+IT_GROUP(progress)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_live_line_on_tty),
@@ -379,5 +378,5 @@ main(void)
 		cmocka_unit_test_teardown(test_quiet, teardown_tmp),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return it_add_group("progress", tests, NULL, NULL);
 }

@@ -345,8 +345,7 @@ test_copy_in_binary(void **state)
 	               sizeof cases / sizeof cases[0]);
 }
 
-int
-main(void)
+IT_GROUP(rowscan)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_copy_out_text, setup, teardown),
@@ -356,8 +355,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_copy_in_csv, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copy_in_binary, setup, teardown),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("rowscan", tests, NULL, NULL);
+	return it_add_group("rowscan", tests, NULL, NULL);
 }

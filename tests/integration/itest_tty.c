@@ -266,11 +266,10 @@ teardown(void **state)
 	return 0;
 }
 
-/* fresh: empty targets before each test. */
-static int
-fresh(void **state)
+/* empty_targets: empty the targets again, for a test's second run. */
+static void
+empty_targets(void)
 {
-	(void) state;
 	for (int c = 2; c <= 3; c++) {
 		PGconn *x = it_connect_db(c, DB);
 		it_exec(x, "TRUNCATE t");
@@ -281,7 +280,6 @@ fresh(void **state)
 		it_exec(x, "TRUNCATE t");
 		PQfinish(x);
 	}
-	return 0;
 }
 
 static long long
@@ -359,7 +357,7 @@ test_password_flag_asks_first(void **state)
 	assert_int_equal(rows_in(3, DB), 3);
 
 	/* Without -W a trust server gets no question. */
-	fresh(state);
+	empty_targets();
 	args[1] = "--quiet";
 	tty_spawn(&t, args);
 	assert_int_equal(tty_wait(&t, 30000), 0);
@@ -433,7 +431,7 @@ test_from_terminal_says_how_to_end(void **state)
 	assert_int_equal(rows_in(3, DB), 2);
 
 	/* Not a terminal: nothing said. */
-	fresh(state);
+	empty_targets();
 	{
 		it_run r = it_cli_full(w->csv, 0, 0, args);
 		it_expect_status(&r, 0);
@@ -477,20 +475,16 @@ test_listen_on_terminal(void **state)
 	}
 }
 
-int
-main(void)
+IT_GROUP(tty)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_prompt_once_per_server, fresh),
-		cmocka_unit_test_setup(test_wrong_password, fresh),
-		cmocka_unit_test_setup(test_password_flag_asks_first, fresh),
-		cmocka_unit_test_setup(test_no_password_flag_never_asks, fresh),
-		cmocka_unit_test_setup(test_no_terminal_says_what_to_do, fresh),
-		cmocka_unit_test_setup(test_from_terminal_says_how_to_end, fresh),
-		cmocka_unit_test_setup(test_listen_on_terminal, fresh),
+		cmocka_unit_test(test_prompt_once_per_server),
+		cmocka_unit_test(test_wrong_password),
+		cmocka_unit_test(test_password_flag_asks_first),
+		cmocka_unit_test(test_no_password_flag_never_asks),
+		cmocka_unit_test(test_no_terminal_says_what_to_do),
+		cmocka_unit_test(test_from_terminal_says_how_to_end),
+		cmocka_unit_test(test_listen_on_terminal),
 	};
-
-	if (getenv("PGCM_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("PGCM_TEST_FILTER"));
-	return cmocka_run_group_tests_name("tty", tests, setup, teardown);
+	return it_add_group("tty", tests, setup, teardown);
 }

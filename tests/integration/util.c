@@ -3,6 +3,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,17 +62,30 @@ it_connect(int i)
 	return conn;
 }
 
-char *
-it_conninfo_db(int i, const char *db)
+/* conninfo_with: cluster i's connection string with keyword=value added (malloc'd). */
+static char *
+conninfo_with(int i, const char *keyword, const char *value)
 {
 	const char *base = it_conninfo(i);
-	size_t n = strlen(base) + strlen(db) + 16;
+	size_t n = strlen(base) + strlen(keyword) + strlen(value) + 3;
 	char *s = malloc(n);
 
 	assert_non_null(s);
 	/* libpq takes the last value of a keyword given twice. */
-	snprintf(s, n, "%s dbname=%s", base, db);
+	snprintf(s, n, "%s %s=%s", base, keyword, value);
 	return s;
+}
+
+char *
+it_conninfo_db(int i, const char *db)
+{
+	return conninfo_with(i, "dbname", db);
+}
+
+char *
+it_conninfo_password(int i, const char *password)
+{
+	return conninfo_with(i, "password", password);
 }
 
 PGconn *
@@ -243,6 +257,15 @@ it_system(const char *fmt, ...)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+double
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec * 1e3 + (double) ts.tv_nsec / 1e6;
+}
+
 const char *
 it_build_path(const char *file, char *buf, size_t size)
 {
@@ -271,6 +294,64 @@ it_fill_mixed(PGconn *conn, const char *name, int rows)
 	        "ARRAY['x', 'y,' || g, NULL], jsonb_build_object('k', g, 's', E'a\\nb'), g %% 2 = 0, "
 	        "md5(g::text)::uuid, decode(md5(g::text), 'hex') "
 	        "FROM generate_series(1, %d) g", name, rows);
+}
+
+int
+it_world_setup(void **state, int ndst, int rows, int flags)
+{
+	it_world *w = calloc(1, sizeof *w);
+
+	assert_non_null(w);
+	assert_true(ndst >= 0 && ndst <= 3);
+	w->ndst = ndst;
+	w->lenient = (flags & IT_LENIENT) != 0;
+	w->src = it_connect(1);
+	w->src_ci = it_conninfo_password(1, IT_SECRET);
+	it_create_mixed_table(w->src, "t");
+	if (rows > 0)
+		it_fill_mixed(w->src, "t", rows);
+	for (int i = 0; i < ndst; i++) {
+		w->dst[i] = it_connect(i + 2);
+		w->dst_ci[i] = it_conninfo_password(i + 2, IT_SECRET);
+		it_create_mixed_table(w->dst[i], "t");
+	}
+	snprintf(w->dir, sizeof w->dir, "/tmp/pgcm-itest.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	*state = w;
+	return 0;
+}
+
+/*
+ * close_checked: a connection the test left behind must be usable and idle;
+ * a lenient world rolls back what a test left open and closes a dead one.
+ */
+static void
+close_checked(PGconn *conn, int lenient)
+{
+	if (!conn)
+		return;
+	if (!lenient || PQstatus(conn) == CONNECTION_OK) {
+		if (lenient && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			it_exec(conn, "ROLLBACK");
+		it_assert_usable(conn);
+	}
+	PQfinish(conn);
+}
+
+int
+it_world_teardown(void **state)
+{
+	it_world *w = *state;
+
+	close_checked(w->src, w->lenient);
+	free(w->src_ci);
+	for (int i = 0; i < w->ndst; i++) {
+		close_checked(w->dst[i], w->lenient);
+		free(w->dst_ci[i]);
+	}
+	it_system("rm -rf '%s'", w->dir);
+	free(w);
+	return 0;
 }
 
 char *
@@ -338,6 +419,7 @@ it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 	ofd = mkstemp(p->out);
 	efd = mkstemp(p->err);
 	assert_true(ofd >= 0 && efd >= 0);
+	p->t0 = now_s();
 	argv[n++] = it_build_path("pgcopyman", bin, sizeof bin);
 	for (int i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
@@ -393,6 +475,7 @@ it_cli_release(it_proc *p)
 	assert_int_equal(write(p->gate, "g", 1), 1);
 	close(p->gate);
 	p->gate = -1;
+	p->t0 = now_s();   /* it runs from now */
 }
 
 it_run
@@ -406,10 +489,10 @@ it_cli_wait(it_proc *p, long *maxrss_kb)
 	assert_int_equal(wait4(p->pid, &st, 0, &ru), p->pid);
 	if (maxrss_kb)
 		*maxrss_kb = ru.ru_maxrss;
+	r.seconds = now_s() - p->t0;
 	r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r.out = it_slurp(p->out);
 	r.err = it_slurp(p->err);
-	r.seconds = 0;
 	unlink(p->out);
 	unlink(p->err);
 	return r;
@@ -419,9 +502,7 @@ it_run
 it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const *args)
 {
 	int ifd = open(in_path ? in_path : "/dev/null", O_RDONLY);
-	double t0 = now_s();
 	it_proc p;
-	it_run r;
 
 	assert_true(ifd >= 0);
 	it_cli_spawn(&p, args, ifd, 0);
@@ -430,9 +511,7 @@ it_cli_full(const char *in_path, int sig, int signal_after_ms, const char *const
 		usleep((useconds_t) signal_after_ms * 1000);
 		kill(p.pid, sig);
 	}
-	r = it_cli_wait(&p, NULL);
-	r.seconds = now_s() - t0;
-	return r;
+	return it_cli_wait(&p, NULL);
 }
 
 char *

@@ -5,7 +5,9 @@
  * kept by hand: an option added to a table and forgotten in the completion
  * script fails here.  For each long and short option the script must offer
  * it after "-", and, when the option takes a value, must not offer options
- * where that value goes.  Needs bash; no server.
+ * where that value goes.  The test links the command's modules (all but
+ * main.o, see the Makefile), so every subcommand's table is the real one.
+ * Needs bash; no server.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,18 +18,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "../../cli/strbuf.c"
-#include "../../cli/conninfo.c"
-#include "../../cli/secrets.c"
-#include "../../cli/password.c"
-#include "../../cli/common.c"
-#include "../../cli/sqltext.c"
-#include "../../cli/copy_options.c"
-#include "../../cli/cmd_listen.c"
-/* Both subcommands have a static usage(). */
-#define usage notify_usage
-#include "../../cli/cmd_notify.c"
-#undef usage
+#include "cli.h"
 
 #define SCRIPT "contrib/pgcopyman.bash"
 
@@ -126,6 +117,34 @@ test_notify_options(void **state)
 	check_command("notify", &cli_notify_optspec);
 }
 
+static void
+test_recover_options(void **state)
+{
+	(void) state;
+	check_command("recover", &cli_recover_optspec);
+}
+
+static void
+test_compare_options(void **state)
+{
+	(void) state;
+	check_command("compare", &cli_compare_optspec);
+}
+
+/* The commands themselves, after "pgcopyman". */
+static void
+test_commands(void **state)
+{
+	static const char *const names[] = {"compare", "copy", "listen", "notify", "recover"};
+	char *got = complete("pgcopyman \"\"");
+	(void) state;
+
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!offers(got, names[i]))
+			fail_msg("completion of \"pgcopyman \" does not offer %s:%s", names[i], got);
+	free(got);
+}
+
 /* The values the script offers for the options that take a word from a set. */
 static void
 test_values(void **state)
@@ -143,6 +162,13 @@ test_values(void **state)
 	got = complete("pgcopyman copy --progress --q");
 	assert_true(offers(got, "--quiet"));
 	free(got);
+	/* listen's -j is --json, which takes no value (copy's -j is --jobs). */
+	got = complete("pgcopyman listen -j -");
+	assert_true(offers(got, "--idle"));
+	free(got);
+	got = complete("pgcopyman copy -j \"\"");
+	assert_false(offers(got, "--help"));
+	free(got);
 }
 
 int
@@ -152,6 +178,9 @@ main(void)
 		cmocka_unit_test(test_copy_options),
 		cmocka_unit_test(test_listen_options),
 		cmocka_unit_test(test_notify_options),
+		cmocka_unit_test(test_recover_options),
+		cmocka_unit_test(test_compare_options),
+		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_values),
 	};
 

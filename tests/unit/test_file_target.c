@@ -4,7 +4,8 @@
  * the umask gives; a discarded one leaves nothing; temporary names are
  * created exclusively (planted links skipped); what must not be written
  * (directories, links to files, block devices, a FIFO nobody reads) is
- * refused at open; a failed commit says why.  file_target.c is a CLI module,
+ * refused at open; a failed commit says why; a kept one stays beside the
+ * final path.  file_target.c is a CLI module,
  * compiled into this test directly.
  */
 #include "../../cli/file_target.c"
@@ -85,6 +86,17 @@ expect_contents(const char *path, const char *want)
 	assert_string_equal(buf, want);
 }
 
+/* write_old: the file that was at path before, "old\n". */
+static void
+write_old(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "old\n", 4), 4);
+	close(fd);
+}
+
 /* open_ok: file_target_open that must succeed. */
 static file_target *
 open_ok(const char *path)
@@ -158,11 +170,8 @@ static void
 test_discard_leaves_nothing_and_the_old_file_whole(void **state)
 {
 	scratch *s = *state;
-	int fd = open(s->path, O_WRONLY | O_CREAT, 0644);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "old\n", 4), 4);
-	close(fd);
+	write_old(s->path);
 	for (int fallback = 0; fallback < 2; fallback++) {
 		file_target *t;
 
@@ -267,6 +276,17 @@ test_what_must_not_be_written_is_refused(void **state)
 	assert_int_equal(count_entries(s->dir), geteuid() == 0 ? 6 : 5);
 }
 
+/* open_fifo: a FIFO "fifo" in the scratch directory, a reader on it (*rd), and the target opened on it. */
+static file_target *
+open_fifo(scratch *s, char *fifo, size_t size, int *rd)
+{
+	snprintf(fifo, size, "%s/fifo", s->dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	*rd = open(fifo, O_RDONLY | O_NONBLOCK);
+	assert_true(*rd >= 0);
+	return open_ok(fifo);
+}
+
 /* A FIFO with a reader is written in place and stays a FIFO; commit has nothing to do. */
 static void
 test_fifo_written_in_place(void **state)
@@ -277,11 +297,7 @@ test_fifo_written_in_place(void **state)
 	file_target *t;
 	int rd;
 
-	snprintf(fifo, sizeof fifo, "%s/fifo", s->dir);
-	assert_int_equal(mkfifo(fifo, 0600), 0);
-	rd = open(fifo, O_RDONLY | O_NONBLOCK);
-	assert_true(rd >= 0);
-	t = open_ok(fifo);
+	t = open_fifo(s, fifo, sizeof fifo, &rd);
 	assert_int_equal(t->kind, FILE_IN_PLACE);
 	put(t, "rows\n");
 	commit_ok(t);
@@ -322,6 +338,55 @@ test_failed_commit_says_why(void **state)
 	}
 }
 
+/*
+ * Kept instead of committed (its server target's outcome unknown): the data
+ * is durable under a name of its own beside the final path, which stays as
+ * it was, and discarding the target does not remove it.
+ */
+static void
+test_kept_beside_the_final_path(void **state)
+{
+	scratch *s = *state;
+
+	write_old(s->path);
+	for (int fallback = 0; fallback < 2; fallback++) {
+		char *kept = NULL, *err = NULL, *slash;
+		file_target *t;
+
+		if (fallback)
+			setenv("PGCM_TEST_NO_TMPFILE", "1", 1);
+		t = open_ok(s->path);
+		put(t, "new\n");
+		assert_true(file_target_sync(t, &err));
+		assert_true(file_target_keep(t, &kept, &err));
+		assert_non_null(kept);
+		file_target_discard(t);
+		expect_contents(s->path, "old\n");
+		expect_contents(kept, "new\n");
+		slash = strrchr(kept, '/');
+		assert_non_null(slash);
+		assert_memory_equal(kept, s->dir, strlen(s->dir));
+		assert_int_equal(strncmp(slash, "/.out.pgcopyman-", 16), 0);
+		assert_int_equal(count_entries(s->dir), 2);
+		unlink(kept);
+		free(kept);
+	}
+	/* A FIFO was written in place: nothing to keep, and nothing left. */
+	{
+		char fifo[128], *kept = NULL, *err = NULL;
+		file_target *t;
+		int rd;
+
+		t = open_fifo(s, fifo, sizeof fifo, &rd);
+		assert_true(file_target_sync(t, &err));
+		assert_true(file_target_keep(t, &kept, &err));
+		assert_null(kept);
+		file_target_discard(t);
+		close(rd);
+		assert_int_equal(count_entries(s->dir), 2);
+	}
+}
+
 int
 main(void)
 {
@@ -332,6 +397,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_what_must_not_be_written_is_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fifo_written_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_commit_says_why, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kept_beside_the_final_path, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("file_target", tests, NULL, NULL);

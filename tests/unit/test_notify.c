@@ -38,21 +38,22 @@ test_notifier_args(void **state)
 	assert_int_equal(pgcm_notifier_step(NULL, &ev), PGCM_ERR_ARG);
 	assert_string_equal(pgcm_notifier_errmsg(n), "");
 	assert_int_equal(pgcm_notifier_count(n), 0);
+	assert_int_equal(pgcm_notifier_live(n), 0);
+	assert_int_equal(pgcm_notifier_live(NULL), 0);
 	assert_int_equal(pgcm_notifier_pollfds(n, fds, 2), 0);
-	assert_int_equal(pgcm_notifier_timeout_ms(n), -1);
+	/* Nothing to watch: the end of the iteration is due at once. */
+	assert_int_equal(pgcm_notifier_timeout_ms(n), 0);
 
-	/* No connections, no idle events: nothing to wait for. */
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_ERR_STATE);
-	assert_int_equal(ev.kind, PGCM_NOTIFY_NONE);
-	assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
-	/* Poll mode: the end of the poll at once. */
+	/* No connection: the iteration is over, in every idle mode (no idle events about nothing). */
+	for (int ms = -1; ms <= 10; ms += 11) {
+		assert_int_equal(pgcm_notifier_set_idle_interval(n, ms), PGCM_OK);
+		assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_DONE);
+		assert_int_equal(ev.kind, PGCM_NOTIFY_NONE);
+		assert_int_equal(pgcm_notifier_step(n, &ev), PGCM_DONE);
+		assert_true(strlen(pgcm_notifier_errmsg(n)) > 0);
+	}
 	assert_int_equal(pgcm_notifier_set_idle_interval(n, 0), PGCM_OK);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
-	assert_int_equal(ev.kind, PGCM_NOTIFY_POLL_END);
-	/* Idle events come even with no connection. */
-	assert_int_equal(pgcm_notifier_set_idle_interval(n, 10), PGCM_OK);
-	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_OK);
-	assert_int_equal(ev.kind, PGCM_NOTIFY_IDLE);
+	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_DONE);
 	pgcm_notifier_free(n);
 	pgcm_notifier_free(NULL);
 }
@@ -74,8 +75,13 @@ test_notifier_broken(void **state)
 	assert_ptr_equal(ev.conn, c);
 	assert_non_null(strstr(ev.message, "nonexistent"));
 	assert_int_equal(pgcm_notifier_pollfds(n, fds, 2), 0);
-	assert_int_equal(pgcm_notifier_step(n, &ev), PGCM_ERR_STATE);
+	/* Its only connection failed: the iteration is over, idle events or not. */
+	assert_int_equal(pgcm_notifier_set_idle_interval(n, 10), PGCM_OK);
+	assert_int_equal(pgcm_notifier_timeout_ms(n), 0);
+	assert_int_equal(pgcm_notifier_step(n, &ev), PGCM_DONE);
+	assert_int_equal(pgcm_notifier_next(n, &ev), PGCM_DONE);
 	assert_int_equal(pgcm_notifier_count(n), 1);
+	assert_int_equal(pgcm_notifier_live(n), 0);
 	assert_int_equal(pgcm_notifier_remove(n, c), PGCM_OK);
 	assert_int_equal(pgcm_notifier_count(n), 0);
 	pgcm_notifier_free(n);
@@ -109,7 +115,7 @@ test_notifier_oom(void **state)
 			if (st == PGCM_OK && ev.kind == PGCM_NOTIFY_FAILED)
 				failed++;
 			else
-				assert_true(st == PGCM_ERR_NOMEM || st == PGCM_ERR_STATE);
+				assert_true(st == PGCM_ERR_NOMEM || st == PGCM_DONE);
 		}
 		pgcm__alloc_fail_after(-1);
 		completed = failed == 2;

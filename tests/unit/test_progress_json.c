@@ -116,12 +116,55 @@ test_json_unknown_total(void **state)
 	free(buf);
 }
 
+/* A phase (the index rebuild of a bulk load) in JSON: when it begins, each second, and when it ends. */
+static void
+test_json_phase(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cli_progress *p;
+	char *last;
+	(void) state;
+
+	assert_non_null(f);
+	fake_now = 10;
+	p = cli_progress_new_for_test(f, PROGRESS_JSON, 100, 0, 1, 0, 0, fake_clock);
+	assert_non_null(p);
+	fake_now = 10.2;
+	cli_progress_phase(p, "building index \"t_u\", 1 of 2");
+	fflush(f);
+	assert_int_equal(lines_in(buf), 1);
+	expect_has(buf, "\"phase\": \"building index \\\"t_u\\\", 1 of 2\", \"phase_seconds\": 0.0, ");
+	fake_now = 10.7;
+	cli_progress_phase(p, "building index \"t_u\", 1 of 2");
+	fflush(f);
+	assert_int_equal(lines_in(buf), 1);   /* not a second yet */
+	fake_now = 11.3;
+	cli_progress_phase(p, "building index \"t_u\", 1 of 2");
+	fflush(f);
+	assert_int_equal(lines_in(buf), 2);
+	expect_has(buf, "\"phase_seconds\": 1.1, ");
+	fake_now = 11.4;
+	cli_progress_phase(p, NULL);
+	fflush(f);
+	assert_int_equal(lines_in(buf), 3);
+	last = buf + len - 1;
+	while (last > buf && last[-1] != '\n')
+		last--;
+	assert_null(strstr(last, "phase"));
+	cli_progress_free(p);
+	fclose(f);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_lines),
 		cmocka_unit_test(test_json_unknown_total),
+		cmocka_unit_test(test_json_phase),
 	};
 
 	return cmocka_run_group_tests_name("progress_json", tests, NULL, NULL);

@@ -2,8 +2,8 @@
  * test_secrets.c: connection strings parsed, expanded and masked
  * (cli/conninfo.c), the secrets list and the scrubbing of the process title
  * and of printed text (cli/secrets.c), the growing string they are built in
- * (cli/strbuf.c), and --max-row-size's sizes (cli/copy_options.c; cmd_listen.c for its
- * option tables).  These
+ * (cli/strbuf.c), and --max-row-size's sizes (cli/copy_options.c; cmd_listen.c and
+ * cmd_recover.c, with what it needs, for their option tables).  These
  * are CLI modules, compiled into this test directly; no server is needed.
  */
 #include <stdarg.h>
@@ -23,6 +23,9 @@
 #include "../../cli/sqltext.c"
 #include "../../cli/copy_options.c"
 #include "../../cli/cmd_listen.c"
+#include "../../cli/statedir.c"
+#include "../../cli/commit_2pc.c"
+#include "../../cli/cmd_recover.c"
 
 #define SECRET "Pw4Sentinel9xQ"
 
@@ -156,6 +159,47 @@ test_dbname_is_expanded(void **state)
 	}
 }
 
+/*
+ * What the state directory keeps of a target (and what recover's command
+ * line shows): expanded, every secret left out at every dbname level, still
+ * a connection string that parses to the same settings less the secrets.
+ */
+static void
+test_conninfo_without_secrets(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{"host=/tmp port=5432 password=" SECRET " dbname=db", "dbname=db host=/tmp port=5432"},
+		{"postgresql://u:" SECRET "@h:5433/db?sslpassword=" SECRET, "user=u dbname=db host=h port=5433"},
+		{"host=/outer dbname=postgresql://u:" SECRET "@/inner?host=/h", "host=/h user=u dbname=inner"},
+		{"port=1 dbname='dbname=\\'password=" SECRET " dbname=x port=2\\''", "port=2 dbname=x"},
+		{"mydb", "dbname=mydb"},
+		{"", ""},
+		{"host='/a b'", "host='/a b'"},
+	};
+	char *err = NULL, *got;
+
+	(void) state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		got = cli_conninfo_without_secrets(cases[i].in, &err);
+		assert_non_null(got);
+		if (strcmp(got, cases[i].want) != 0) {
+			print_error("without secrets of \"%s\":\n  got  \"%s\"\n  want \"%s\"\n", cases[i].in, got,
+			            cases[i].want);
+			fail();
+		}
+		free(got);
+	}
+	/* Unparsable: nothing, and a reason that quotes nothing of it. */
+	assert_null(cli_conninfo_without_secrets("password=my " SECRET "=x", &err));
+	assert_non_null(err);
+	assert_null(strstr(err, SECRET));
+	free(err);
+	/* recover's command line, as a copy's messages suggest it. */
+	got = twophase_recover_command("dbname=postgresql://u:" SECRET "@/db?host=/h", "/tmp/it's");
+	assert_string_equal(got, "pgcopyman recover --to 'user=u dbname=db host=/h' --state-dir '/tmp/it'\\''s'");
+	free(got);
+}
+
 static void
 test_scrub_text_masks_known_secrets(void **state)
 {
@@ -273,6 +317,19 @@ test_scrub_argv_keeps_what_is_not_secret(void **state)
 	free_args(5, title);
 	free_args(5, copy);
 	free(copy);
+	/* recover's --to, in any spelling getopt takes; its --state-dir is left as it is. */
+	{
+		const char *const rec[] = {"recover", "--t", "host=/x password=" SECRET, "--to=postgresql://u:" SECRET "@h/db",
+		                           "--state-dir", "/tmp/state", NULL};
+		copy = scrub(6, rec, title, &cli_recover_optspec);
+		for (int i = 0; i < 6; i++)
+			assert_null(strstr(title[i], SECRET));
+		assert_int_equal(strncmp(title[3], "--to=", 5), 0);
+		assert_string_equal(title[5], "/tmp/state");
+		free_args(6, title);
+		free_args(6, copy);
+		free(copy);
+	}
 	/* The secrets found are known to the printers. */
 	{
 		char *s = cli_scrub_text("error " SECRET);
@@ -312,6 +369,7 @@ main(void)
 		cmocka_unit_test_teardown(test_buffer_grows_and_takes, teardown),
 		cmocka_unit_test_teardown(test_mask_hides_every_secret, teardown),
 		cmocka_unit_test_teardown(test_dbname_is_expanded, teardown),
+		cmocka_unit_test_teardown(test_conninfo_without_secrets, teardown),
 		cmocka_unit_test_teardown(test_scrub_text_masks_known_secrets, teardown),
 		cmocka_unit_test_teardown(test_scrub_argv_follows_getopt, teardown),
 		cmocka_unit_test_teardown(test_scrub_argv_keeps_what_is_not_secret, teardown),
