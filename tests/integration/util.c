@@ -519,7 +519,7 @@ it_copy_out(PGconn *conn, const char *sql, size_t *len)
 {
 	PGresult *res = PQexec(conn, sql);
 	char *out = NULL, *buf;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int got;
 
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -529,8 +529,12 @@ it_copy_out(PGconn *conn, const char *sql, size_t *len)
 	}
 	PQclear(res);
 	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
-		out = realloc(out, n + (size_t) got + 1);
-		assert_non_null(out);
+		/* Doubling: a realloc per row is quadratic (ASan's realloc always copies). */
+		if (n + (size_t) got + 1 > cap) {
+			cap = (n + (size_t) got + 1) * 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
 		memcpy(out + n, buf, (size_t) got);
 		n += (size_t) got;
 		PQfreemem(buf);
