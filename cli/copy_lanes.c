@@ -215,7 +215,11 @@ start_next(many_run *r, lane *lanes, int j, size_t done)
 	return 1;
 }
 
-/* show_progress: the rows and bytes of every table so far, and how many targets still load. */
+/*
+ * show_progress: the rows and bytes of every table so far, how many targets
+ * still load, and each target's state and rows (its tables loaded, and
+ * those being loaded).
+ */
 static void
 show_progress(many_run *r)
 {
@@ -228,8 +232,18 @@ show_progress(many_run *r)
 		rows += pgcm_copy_totals(r->copies[k]).rows;
 		bytes += pgcm_copy_totals(r->copies[k]).bytes;
 	}
-	for (int i = 0; i < r->o->nto; i++)
+	for (int i = 0; i < r->o->nto; i++) {
+		uint64_t loaded = 0;
+		for (size_t k = 0; r->in[i] && k < r->ct.n; k++) {
+			const table_outcome *at = &r->ct.t[k].at[i];
+			if (at->status)
+				loaded += at->rows;
+			else if (r->copies[k])
+				loaded += pgcm_receiver_rows(pgcm_copy_receiver(r->copies[k], (size_t) i));
+		}
 		running += r->in[i];
+		cli_progress_target(r->prog, i, r->in[i] ? "running" : "faulted", loaded, NULL);
+	}
 	cli_progress_update(r->prog, rows, bytes, running, r->o->nto - running, 0);
 }
 

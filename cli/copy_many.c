@@ -341,6 +341,9 @@ prepare(many_run *r)
 		copy_many_print_problems(&r->ct, !r->o->dry_run);
 		return EXIT_FAILED;
 	}
+	/* The same database twice: every table would be loaded twice (one table's names tell). */
+	if (!copy_refuse_duplicate_servers(r->dst, r->o->nto, r->ct.t[0].plan))
+		return cli_usage_hint("copy");
 	rc = copy_commit_prepare(&r->commit, r->dst, &r->common);
 	if (rc || r->o->dry_run)
 		return rc;
@@ -352,7 +355,8 @@ static void
 load(many_run *r)
 {
 	uint64_t est_rows = 0, est_bytes = 0;
-	enum cli_progress_mode mode = r->o->quiet ? PROGRESS_QUIET : r->o->progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
+	enum cli_progress_mode mode = r->o->quiet ? PROGRESS_QUIET : r->o->progress == 2 ? PROGRESS_JSON
+	                              : r->o->progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
 
 	for (size_t k = 0; k < r->ct.n; k++)
 		est_bytes += r->ct.t[k].estimate;

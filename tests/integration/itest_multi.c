@@ -764,6 +764,10 @@ test_usage(void **state)
 	it_expect_status(&r, 2);
 	says(&r, "--defer-foreign-keys and --maintenance-work-mem apply to one --table");
 	it_run_free(&r);
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[0], "-n", "shop");
+	it_expect_status(&r, 2);
+	expect_empty(w->dst[0]);
+	it_run_free(&r);
 	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "-t", "nosuch");
 	it_expect_status(&r, 1);
 	it_run_free(&r);

@@ -18,7 +18,9 @@
 #include "../../cli/strbuf.c"
 #include "../../cli/conninfo.c"
 #include "../../cli/secrets.c"
+#include "../../cli/password.c"
 #include "../../cli/common.c"
+#include "../../cli/sqltext.c"
 #include "../../cli/copy_options.c"
 /* copy_options.c reads -t/-n/-T/-N patterns with tablesel.c, whose static helper shares a name. */
 #define set_err tablesel_set_err
