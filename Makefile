@@ -172,6 +172,7 @@ demo:
 
 bench: all $(BENCH_BIN)
 	bash bench/run.sh
+	PGCM_BUILD=$(BUILD) bash bench/multi_tables.sh
 
 fuzz:
 	$(MAKE) -f tests/fuzz/Makefile

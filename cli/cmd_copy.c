@@ -39,8 +39,13 @@ cli_copy(int argc, char **argv)
 	enum cli_progress_mode mode;
 
 	rc = copy_parse_options(argc, argv, &o);
-	if (rc != 0)
+	if (rc != 0 || o.many) {
+		/* copy_many.c: a selection of many tables. */
+		if (rc == 0)
+			rc = copy_many(&o);
+		tablesel_free(&o.sel);
 		return rc < 0 ? 0 : rc;
+	}
 	memset(&src, 0, sizeof src);
 	memset(dst, 0, sizeof dst);
 	cli_catch_signals();
@@ -223,5 +228,6 @@ cleanup:
 		copy_endpoint_close(&dst[i]);
 	}
 	copy_commit_free(&commit);
+	tablesel_free(&o.sel);
 	return rc;
 }

@@ -17,6 +17,10 @@
  *   copy_report.c      the JSON and human summaries
  *   copy_estimate.c    what the source will send, for the progress display's percent
  *   copy_verify.c      --verify: the copied table compared on each target (compare.h)
+ *   copy_tables.c      many tables: the selection, each table's plan, the foreign-key load order
+ *   copy_many.c        many tables in one run: one snapshot, one transaction per target
+ *   copy_lanes.c       many tables: the load, over one or (--jobs) more sessions per server
+ *   copy_many_report.c many tables: the per-table JSON and human summaries
  *   file_target.c      a file: target: written unseen and put in place on commit
  *   copy_compress.c    .gz, .zst and .lz4 files: --compress checked, readers and writers (codec.h)
  *   bulkload.h         around a target's COPY: deferred index work, owned sequences
@@ -33,6 +37,7 @@
 #include "codec.h"
 #include "progress.h"
 #include "statedir.h"
+#include "tablesel.h"
 
 #define MAX_TARGETS 64
 #define MAX_JOBS 16
@@ -68,6 +73,7 @@ typedef struct copy_endpoint {
 	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
 	char *check;              /* "unknown": what to check, and how to settle it */
 	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
+	const uint64_t *session_rows;  /* many tables: what each stream's session loaded in all; NULL: its receiver's */
 	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
 	const char *verify;       /* --verify: "same", "differs", "error", "skipped"; NULL: not asked */
 	char *verify_message;     /* its outcome in words */
@@ -109,6 +115,8 @@ typedef struct copy_opts {
 	int no_sequences;         /* leave the target's sequences alone */
 	const char *maintenance_work_mem;  /* for the index rebuild (NULL: 512MB or the server's) */
 	int verify;               /* --verify: compare the table on each target with the source afterwards */
+	tablesel sel;             /* -t/-n/-T/-N as patterns (copy_tables.h); owned, freed by the command */
+	int many;                 /* the selection is more than one plain --table: copy_many.c runs it */
 } copy_opts;
 
 /* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
@@ -299,6 +307,9 @@ pgcm_progress copy_totals(pgcm_copy *const *copies, int jobs);
 /* copy_verify.c */
 int copy_verify_begin(copy_endpoint *src, const copy_opts *o);
 int copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_endpoint *dst);
+
+/* copy_many.c: a selection of many tables (o->many), run whole; returns the exit status. */
+int copy_many(copy_opts *o);
 
 /* copy_report.c */
 void copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,

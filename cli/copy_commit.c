@@ -623,7 +623,8 @@ copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int
 			end_session *s = &ep->ses[i][j];
 			s->txid = -1;
 			s->conn = j < o->jobs ? dst[i].conns[j] : dst[i].delete_conn;
-			s->rows = j < o->jobs ? pgcm_receiver_rows(dst[i].receivers[j]) : 0;
+			s->rows = j >= o->jobs ? 0
+			          : dst[i].session_rows ? dst[i].session_rows[j] : pgcm_receiver_rows(dst[i].receivers[j]);
 			if (ep->in[i])
 				dst[i].rows += s->rows;
 		}

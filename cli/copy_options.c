@@ -18,6 +18,7 @@ copy_usage(FILE *f)
 	/* In parts: C compilers need not take a string literal over 4095 bytes. */
 	fprintf(f,
 	        "Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
+	        "       pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] SELECTION [options]\n"
 	        "\n"
 	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
 	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET); a file named\n"
@@ -25,6 +26,12 @@ copy_usage(FILE *f)
 	        "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
 	        "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
 	        "                          session's search_path; a name part over 63 bytes is refused\n"
+	        "  -t, --table PATTERN     (repeatable, or with wildcards) -n, --schema PATTERN,\n"
+	        "  -T, --exclude-table PATTERN, -N, --exclude-schema PATTERN: many tables in one run, chosen\n"
+	        "                          as pg_dump and `pgcopyman compare` choose them, read under one\n"
+	        "                          snapshot and loaded on each target in one transaction, parents\n"
+	        "                          before the tables whose foreign keys reference them; --jobs\n"
+	        "                          spreads the tables over its sessions (linked tables share one)\n"
 	        "      --target-table NAME table on the targets, when it differs (required with --query)\n"
 	        "  -c, --columns LIST      copy only these columns, in this order (comma-separated)\n"
 	        "  -q, --query SQL         the source is COPY (SQL) TO STDOUT; its output columns go by name\n"
@@ -157,8 +164,11 @@ enum {
 
 static const struct option copy_longopts[] = {
 	{"from", required_argument, NULL, 'F'},
-	{"to", required_argument, NULL, 'T'},
+	{"to", required_argument, NULL, 'O'},
 	{"table", required_argument, NULL, 't'},
+	{"schema", required_argument, NULL, 'n'},
+	{"exclude-table", required_argument, NULL, 'T'},
+	{"exclude-schema", required_argument, NULL, 'N'},
 	{"target-table", required_argument, NULL, O_TARGET_TABLE},
 	{"columns", required_argument, NULL, 'c'},
 	{"query", required_argument, NULL, 'q'},
@@ -195,8 +205,8 @@ static const struct option copy_longopts[] = {
 };
 
 /* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
-static const int copy_conninfo_vals[] = {'F', 'T', 0};
-const cli_optspec cli_copy_optspec = {":t:c:q:f:j:Wwh", copy_longopts, copy_conninfo_vals};
+static const int copy_conninfo_vals[] = {'F', 'O', 0};
+const cli_optspec cli_copy_optspec = {":t:n:T:N:c:q:f:j:Wwh", copy_longopts, copy_conninfo_vals};
 
 /*
  * parse_size: "64MB", "512kB", "1GB", "100000" (bytes): units of 1024 as
@@ -246,6 +256,60 @@ memory_size(const char *v)
 	return 0;
 }
 
+/*
+ * add_pattern: a -t, -n, -T or -N pattern into the selection.  The run
+ * copies many tables (copy_many.c) unless the selection is one -t without
+ * a wildcard: that one stays the single table it always was, written as SQL
+ * reads it.  0 after a usage error.
+ */
+static int
+add_pattern(copy_opts *o, int ch, const char *text)
+{
+	enum tablesel_kind kind = ch == 't' ? TABLESEL_TABLE : ch == 'n' ? TABLESEL_SCHEMA
+	                          : ch == 'T' ? TABLESEL_EXCLUDE_TABLE : TABLESEL_EXCLUDE_SCHEMA;
+	char *err = NULL;
+
+	if (!tablesel_add(&o->sel, kind, text, &err)) {
+		usage_error("%s", err ? err : "out of memory");
+		free(err);
+		return 0;
+	}
+	o->many = o->sel.npatterns > 1 || kind != TABLESEL_TABLE || !o->sel.patterns[0].literal;
+	return 1;
+}
+
+/*
+ * many_tables_options: what a run of many tables accepts: a server as the
+ * source and as every target, the tables under their own names, every
+ * column, no table split in ranges.  0, or the exit status of a usage error.
+ */
+static int
+many_tables_options(copy_opts *o)
+{
+	if (o->query || o->target_table || o->columns)
+		return usage_error("%s", "--query, --target-table and --columns name one table: they do not go with "
+		                         "a selection of many tables (-t PATTERN, -n, -T, -N)");
+	for (int i = -1; i < o->nto; i++) {
+		const char *spec = i < 0 ? o->from : o->to[i];
+		if (strcmp(spec, "-") == 0 || strncmp(spec, "file:", 5) == 0)
+			return usage_error("many tables are copied from a server to servers only, not to or from \"%s\"",
+			                   spec);
+	}
+	if (o->header || o->max_row || o->compress)
+		return usage_error("%s", "--header, --max-row-size and --compress apply to files and stdin");
+	if (o->split_key)
+		return usage_error("%s", "--split-key splits one table: with many tables, --jobs spreads the tables "
+		                         "over its sessions (copy a large table in ranges with --table NAME --jobs N "
+		                         "--split-key COLUMN)");
+	if (o->defer_foreign_keys || o->maintenance_work_mem)
+		return usage_error("%s", "--defer-foreign-keys and --maintenance-work-mem apply to one --table: "
+		                         "many tables are loaded with their indexes in place");
+	if (!o->truncate && o->no_defer_indexes)
+		return usage_error("%s", "--no-defer-indexes goes with --truncate");
+	o->table = NULL;
+	return 0;
+}
+
 /* copy_parse_options: getopt_long over the copy command's options. */
 int
 copy_parse_options(int argc, char **argv, copy_opts *o)
@@ -264,12 +328,20 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	while ((ch = getopt_long(argc, argv, cli_copy_optspec.shortopts, copy_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'F': o->from = optarg; break;
-		case 'T':
+		case 'O':
 			if (o->nto == MAX_TARGETS)
 				return usage_error("too many --to targets (at most %s)", "64");
 			o->to[o->nto++] = optarg;
 			break;
-		case 't': o->table = optarg; break;
+		case 't':
+			o->table = optarg;
+			/* fall through */
+		case 'n':
+		case 'T':
+		case 'N':
+			if (!add_pattern(o, ch, optarg))
+				return EXIT_USAGE;
+			break;
 		case O_TARGET_TABLE: o->target_table = optarg; break;
 		case 'c': o->columns = optarg; break;
 		case 'q': o->query = optarg; break;
@@ -362,6 +434,8 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	if (o->max_row && strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0)
 		return usage_error("%s applies to a file or stdin source (a server checks its own rows)",
 		                   "--max-row-size");
+	if (o->many)
+		return many_tables_options(o);
 	if (!o->table && !o->query) {
 		int from_server = strcmp(o->from, "-") != 0 && strncmp(o->from, "file:", 5) != 0;
 		if (from_server || !o->target_table)

@@ -61,6 +61,9 @@ struct cli_progress {
 	int running, faulted, done;
 	char *phase;              /* cli_progress_phase's text, or NULL */
 	double phase_t0;          /* when it began */
+	char *tables;             /* cli_progress_tables: "tables 3/12 s.t", or NULL */
+	size_t tables_done, tables_total;
+	char *tables_current;     /* the tables being copied, or NULL */
 	sample samples[NSAMPLES]; /* a ring, oldest at first */
 	int first, nsamples;
 };
@@ -203,7 +206,7 @@ estimate(const cli_progress *p, double rows_s, double bytes_s, int *pct, double 
 	return 1;
 }
 
-enum { SEG_ROWS, SEG_BYTES, SEG_RATE, SEG_ROWRATE, SEG_PCT, SEG_ETA, SEG_TARGETS, NSEG };
+enum { SEG_TABLES, SEG_ROWS, SEG_BYTES, SEG_RATE, SEG_ROWRATE, SEG_PCT, SEG_ETA, SEG_TARGETS, NSEG };
 
 /*
  * compose: the progress text into buf.  width > 0 makes it fit in width - 1
@@ -235,6 +238,8 @@ compose(const cli_progress *p, double now, char *buf, size_t size, int width)
 		fmt_count(n, sizeof n, rows_s);
 		snprintf(seg[SEG_ROWRATE], sizeof seg[SEG_ROWRATE], "%s rows/s", n);
 	}
+	if (p->tables)
+		snprintf(seg[SEG_TABLES], sizeof seg[SEG_TABLES], "%s", p->tables);
 	{
 		int pct;
 		double eta;
@@ -396,6 +401,13 @@ print_json(cli_progress *p, double now, int final)
 		if (eta >= 0)
 			fprintf(p->out, ", \"eta_seconds\": %.0f", eta);
 	}
+	if (p->tables) {
+		fprintf(p->out, ", \"tables_done\": %zu, \"tables_total\": %zu", p->tables_done, p->tables_total);
+		if (p->tables_current) {
+			fputs(", \"tables_current\": ", p->out);
+			json_string(p->out, p->tables_current, strlen(p->tables_current));
+		}
+	}
 	if (p->phase) {
 		fputs(", \"phase\": ", p->out);
 		json_string(p->out, p->phase, strlen(p->phase));
@@ -508,6 +520,29 @@ cli_progress_target(cli_progress *p, int i, const char *state, uint64_t rows, co
 }
 
 void
+cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current)
+{
+	char *text;
+	size_t n;
+
+	if (!p)
+		return;
+	n = strlen(current ? current : "") + 64;
+	if ((text = malloc(n)))
+		snprintf(text, n, "tables %zu/%zu%s%s", done, total, current ? " " : "", current ? current : "");
+	free(p->tables);
+	p->tables = text;
+	free(p->tables_current);
+	p->tables_current = current ? strdup(current) : NULL;
+	p->tables_done = done;
+	p->tables_total = total;
+	if (p->plain && !p->finished && text) {
+		fprintf(p->out, "pgcopyman: %s\n", text);
+		fflush(p->out);
+	}
+}
+
+void
 cli_progress_message(cli_progress *p, const char *line)
 {
 	FILE *out = p ? p->out : stderr;
@@ -590,5 +625,7 @@ cli_progress_free(cli_progress *p)
 		free(p->targets[i].waiting);
 	free(p->targets);
 	free(p->phase);
+	free(p->tables);
+	free(p->tables_current);
 	free(p);
 }

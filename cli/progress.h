@@ -12,6 +12,7 @@
 #ifndef PGCM_CLI_PROGRESS_H
 #define PGCM_CLI_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -68,6 +69,14 @@ void cli_progress_message(cli_progress *p, const char *line);
  * shows nothing.  Cheap enough to call every cycle (it redraws as updates do).
  */
 void cli_progress_phase(cli_progress *p, const char *phase);
+
+/*
+ * cli_progress_tables: a copy of many tables: done of total are done, current
+ * (or NULL) is being copied (its updates count every table's rows).  The
+ * lines show "tables 3/12 s.t"; a plain display also prints it each time;
+ * JSON lines have "tables_done", "tables_total" and "tables_current".
+ */
+void cli_progress_tables(cli_progress *p, size_t done, size_t total, const char *current);
 
 /*
  * cli_progress_finish: clear the live line (before the final summary); no

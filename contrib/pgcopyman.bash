@@ -125,7 +125,8 @@ _pgcopyman()
 
     case $cmd in
         copy)
-            opts='--from --to --table -t --target-table --columns -c --query -q
+            opts='--from --to --table -t --schema -n --exclude-table -T
+                  --exclude-schema -N --target-table --columns -c --query -q
                   --format -f --header --header-match --delimiter --quote --escape
                   --null --encoding --truncate --no-defer-indexes --defer-foreign-keys
                   --maintenance-work-mem --no-sequences --on-fault --stall-timeout

@@ -201,6 +201,9 @@ rx_end_segment(pg_receiver *pr, int final)
  * bytes, or soon after the server spoke mid-COPY (most likely an error, which
  * libpq keeps unparsed until the COPY ends), the segment is ended so that
  * its result, and any error, is read now rather than at the end of the stream.
+ * With segments off (0) the stream is one COPY statement, whatever the server
+ * says: a table whose rows reference rows later in the stream (a foreign key
+ * to itself) is checked only at the end of its statement.
  */
 static pgcm_status
 pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
@@ -222,7 +225,7 @@ pg_receiver_put(pgcm_receiver *r, const pgcm__chunk *c, size_t *done)
 	pr->seg_bytes += c->len - *done;
 	pr->seg_rows += c->rows;
 	*done = c->len;
-	if (pr->segmented) {
+	if (pr->segmented && r->segment_bytes) {
 		if (!pr->spoke && !pgcm__polled_known(&r->polled) && pgcm__pq_readable_now(pr->conn))
 			pr->spoke = 1;
 		spoke = pr->spoke && pr->seg_bytes >= EARLY_SEGMENT_MIN;

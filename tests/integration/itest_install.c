@@ -520,6 +520,8 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "--max-row-size\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
 	assert_string_equal(out, "64MB\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --exclude-", out, sizeof out);
+	assert_string_equal(out, "--exclude-table\n--exclude-schema\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman listen --id", out, sizeof out);
 	assert_string_equal(out, "--idle\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,

@@ -522,6 +522,50 @@ test_phase(void **state)
 	capture_close(&c);
 }
 
+/* Many tables: the live line starts with the tables done of the total and the current ones. */
+static void
+test_tables(void **state)
+{
+	capture c;
+	cli_progress *p;
+	const char *s;
+	(void) state;
+
+	unsetenv("TERM");
+	capture_open(&c);
+	fake_now = 0;
+	p = cli_progress_new_for_test(c.f, PROGRESS_AUTO, 0, 0, 2, 1, 200, fake_clock);
+	cli_progress_tables(p, 2, 12, "shop.orders, \"Mixed\".\"T\"");
+	fake_now = 1;
+	cli_progress_update(p, 1000, 100000, 2, 0, 0);
+	s = last_line(capture_take(&c));
+	assert_true(strncmp(s, "\r  tables 2/12 shop.orders, \"Mixed\".\"T\"  1.0k rows", 50) == 0);
+	/* Too narrow: the tables stay, the rest is cut. */
+	cli_progress_free(p);
+	capture_take(&c);
+	fake_now = 0;
+	p = cli_progress_new_for_test(c.f, PROGRESS_AUTO, 0, 0, 2, 1, 20, fake_clock);
+	cli_progress_tables(p, 11, 12, "shop.shipments");
+	fake_now = 1;
+	cli_progress_update(p, 1000, 100000, 2, 0, 0);
+	assert_string_equal(last_line(capture_take(&c)), "\r  tables 11/12 shop\033[K");
+	cli_progress_free(p);
+	capture_take(&c);
+
+	/* Plain lines: one each time, the last without a table. */
+	p = cli_progress_new_for_test(c.f, PROGRESS_PLAIN, 0, 0, 1, 0, 0, fake_clock);
+	cli_progress_tables(p, 0, 2, "a.b");
+	cli_progress_tables(p, 2, 2, NULL);
+	assert_string_equal(capture_take(&c), "pgcopyman: tables 0/2 a.b\npgcopyman: tables 2/2\n");
+	cli_progress_free(p);
+	p = cli_progress_new_for_test(c.f, PROGRESS_QUIET, 0, 0, 1, 1, 0, fake_clock);
+	cli_progress_tables(p, 0, 2, "a.b");
+	cli_progress_free(p);
+	assert_string_equal(capture_take(&c), "");
+	cli_progress_tables(NULL, 0, 1, "x");
+	capture_close(&c);
+}
+
 /* NULL is accepted everywhere. */
 static void
 test_null(void **state)
@@ -546,6 +590,7 @@ main(void)
 		cmocka_unit_test(test_rate_smoothing),
 		cmocka_unit_test(test_dumb_terminal),
 		cmocka_unit_test(test_phase),
+		cmocka_unit_test(test_tables),
 		cmocka_unit_test(test_null),
 	};
 

@@ -90,6 +90,36 @@ test_json_lines(void **state)
 	free(buf);
 }
 
+/* Many tables: each line has the tables done of the total and the ones being copied (escaped); none once done. */
+static void
+test_json_tables(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cli_progress *p;
+	(void) state;
+
+	assert_non_null(f);
+	fake_now = 0;
+	p = cli_progress_new_for_test(f, PROGRESS_JSON, 0, 0, 1, 0, 0, fake_clock);
+	cli_progress_tables(p, 3, 12, "shop.a, \"Mixed\".\"T\"");
+	fake_now = 1;
+	cli_progress_update(p, 5, 50, 1, 0, 0);
+	fflush(f);
+	assert_int_equal(lines_in(buf), 1);
+	expect_has(buf, "\"tables_done\": 3, \"tables_total\": 12, "
+	                "\"tables_current\": \"shop.a, \\\"Mixed\\\".\\\"T\\\"\"");
+	assert_null(strstr(buf, "pgcopyman: tables"));   /* no plain line in JSON mode */
+	cli_progress_tables(p, 12, 12, NULL);
+	cli_progress_finish(p);
+	fflush(f);
+	expect_has(buf, "\"tables_done\": 12, \"tables_total\": 12, \"targets\"");
+	cli_progress_free(p);
+	fclose(f);
+	free(buf);
+}
+
 /* Without a known total: no percent, no ETA. */
 static void
 test_json_unknown_total(void **state)
@@ -163,6 +193,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_lines),
+		cmocka_unit_test(test_json_tables),
 		cmocka_unit_test(test_json_unknown_total),
 		cmocka_unit_test(test_json_phase),
 	};

@@ -22,6 +22,10 @@
 #include "../../cli/common.c"
 #include "../../cli/sqltext.c"
 #include "../../cli/copy_options.c"
+/* copy_options.c reads -t/-n/-T/-N patterns with tablesel.c, whose static helper shares a name. */
+#define set_err tablesel_set_err
+#include "../../cli/tablesel.c"
+#undef set_err
 #include "../../cli/cmd_listen.c"
 #include "../../cli/statedir.c"
 #include "../../cli/commit_2pc.c"
