@@ -99,6 +99,9 @@ cli_copy(int argc, char **argv)
 		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
+	if ((rc = copy_check_self_reference(dst, &o)) != 0)
+		goto cleanup;
+	rc = EXIT_FAILED;
 	pgcm_plan_format(plan, &fmt);
 	format = fmt.kind == PGCM_FORMAT_BINARY ? "binary" : fmt.kind == PGCM_FORMAT_CSV ? "csv" : "text";
 	why = pgcm_plan_format_reason(plan);

@@ -11,6 +11,7 @@
  *   lockwait.c         a target waiting on another session's lock: which, and who holds it
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
  *   copy_commit_plan.c what the targets' commit needs, checked before any data moves
+ *   copy_selfref.c     a table with a foreign key to itself: one COPY statement, one session
  *   copy_commit.c      the targets' transactions: begin, truncate, commit (two-phase where
  *                      sessions must agree) or roll back, and the truth about each
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
@@ -276,6 +277,14 @@ void file_target_discard(file_target *t);
 int copy_commit_prepare(copy_commit *cc, copy_endpoint *dst, const copy_opts *o);
 /* The run's record removed when nothing is left to settle; the lock released. */
 void copy_commit_free(copy_commit *cc);
+
+/* copy_selfref.c */
+/*
+ * copy_check_self_reference: when the table has a foreign key to itself on
+ * some server target, its load is one COPY statement (o->segment_mb set to
+ * 0), and --jobs above 1 is refused.  0, or the exit status (said).
+ */
+int copy_check_self_reference(copy_endpoint *dst, copy_opts *o);
 
 /* copy_commit.c */
 /*

@@ -612,6 +612,47 @@ test_self_reference_one_statement(void **state)
 }
 
 /*
+ * test_self_reference_single_table: the same in single-table mode (one
+ * --table): rows that reference later rows, a stream much larger than
+ * --segment-size; the load is one COPY statement and commits.  With --jobs 2
+ * it is refused before any data moves, naming the table, the key and the
+ * target (a session cannot see the rows another one loads).
+ */
+static void
+test_self_reference_single_table(void **state)
+{
+	world *w = *state;
+	it_run r;
+
+	it_exec(w->src, "CREATE TABLE selfref (id int PRIMARY KEY, boss int, pad text); "
+	                "INSERT INTO selfref SELECT g, g + 1, repeat('x', 200) FROM generate_series(1, 30000) g; "
+	                "INSERT INTO selfref VALUES (30001, NULL, NULL)");
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "CREATE TABLE selfref (id int PRIMARY KEY, "
+		                   "boss int CONSTRAINT selfref_boss REFERENCES selfref, pad text)");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "selfref",
+	           "--segment-size", "1", "--format", "text");
+	it_expect_status(&r, 0);
+	for (int t = 0; t < 2; t++)
+		assert_int_equal(it_count(w->dst[t], "selfref"), 30001);
+	it_run_free(&r);
+	for (int t = 0; t < 2; t++)
+		it_exec(w->dst[t], "TRUNCATE selfref");
+	r = it_cli("copy", "--from", w->src_ci, "--to", w->dst_ci[0], "--to", w->dst_ci[1], "--table", "selfref",
+	           "--jobs", "2");
+	it_expect_status(&r, 2);
+	if (!strstr(r.err, "target 1 (") || !strstr(r.err, "selfref references itself (foreign key \"selfref_boss\")")
+	    || !strstr(r.err, "--jobs 1"))
+		fail_msg("want the refusal naming the target, the table and the key: %s", r.err);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(it_count(w->dst[t], "selfref"), 0);
+		it_exec(w->dst[t], "DROP TABLE selfref");
+	}
+	it_exec(w->src, "DROP TABLE selfref");
+	it_run_free(&r);
+}
+
+/*
  * test_interrupted: SIGINT between two tables (the run stopped there by its
  * test hook): nothing is committed anywhere, --truncate's old rows stay,
  * no prepared transaction is left; exit 1.
@@ -801,6 +842,7 @@ IT_GROUP(multi)
 		cmocka_unit_test(test_fkey_to_unselected_table),
 		cmocka_unit_test(test_truncate_keeps_children),
 		cmocka_unit_test(test_self_reference_one_statement),
+		cmocka_unit_test(test_self_reference_single_table),
 		cmocka_unit_test(test_interrupted),
 		cmocka_unit_test(test_plan_problem_refused),
 		cmocka_unit_test(test_kill_and_recover),
