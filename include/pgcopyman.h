@@ -77,8 +77,12 @@ typedef enum pgcm_format_kind {
 /*
  * pgcm_format: what a stream of COPY data looks like.  Initialise it with
  * pgcm_format_init() and change what differs.  A file or callback producer
- * needs it to find row boundaries; a connection producer needs it only for a
- * CSV header (binary is recognised from the server's answer).
+ * needs it to find row boundaries; a connection producer needs it only for
+ * CSV (binary is recognised from the server's answer): for a header, and to
+ * tell where a row longer than 8 KiB ends.  Told text, it may take a piece
+ * of such a CSV row (cut after a quoted newline) for a row: the copy then
+ * fails (PGCM_ERR_PRODUCER: the server counted fewer rows than arrived)
+ * rather than load anything wrong.
  */
 typedef struct pgcm_format {
 	pgcm_format_kind kind;
@@ -307,7 +311,10 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  * is the cancel request sent to a connection producer's server when an abort
  * begins: PQcancel() is synchronous in libpq 15 (a connect and one short
  * message, answered once the server has signalled the backend; 5 to 20 ms
- * measured against a local server).
+ * measured against a local server).  A step given no readiness (this call,
+ * or pgcm_copy_step_polled() with no entries) first looks at the copy's
+ * descriptors with one zero-timeout poll(), so that no endpoint tries a read
+ * or write the kernel would refuse.
  * Returns:
  *   PGCM_OK     progress or a change of state; call again
  *   PGCM_AGAIN  nothing can be done: wait on pgcm_copy_pollfds() for at most
@@ -340,8 +347,9 @@ PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fd
  * copy ended.  Returns what pgcm_copy_step() returns, never PGCM_AGAIN; the
  * cycle that moves the last rows returns PGCM_OK, and PGCM_DONE comes with no
  * progress.  A signal that interrupts the wait returns PGCM_OK with what moved
- * so far (possibly nothing), so the caller can look at its flags.  Starts the
- * copy if needed.  Blocks: while peers are silent, up to the stall timeout;
+ * so far (possibly nothing), so the caller can look at its flags.  When the
+ * last step did all it could without waiting, it waits before stepping.
+ * Starts the copy if needed.  Blocks: while peers are silent, up to the stall timeout;
  * while an abort settles, up to the drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);

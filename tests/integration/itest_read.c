@@ -6,8 +6,9 @@
  * tests put rows at, just under and just over that room, and at its
  * multiples, in every format, the first row (which carries the binary header)
  * included, and check that every target gets every row exactly once, in one
- * COPY and in segments, and that a CSV stream the producer was not told is
- * CSV fails loudly rather than loading a wrong count.
+ * COPY and in segments; that a CSV stream the producer was not told is CSV
+ * fails loudly rather than loading a wrong count; and that running out of
+ * memory in the middle of a row leaves every connection usable.
  *
  * Clusters: 1 is the source; 2 and 3 are targets.
  */
@@ -231,6 +232,45 @@ test_rows_of_every_size(void **state)
 	}
 }
 
+/*
+ * Every allocation of a copy of long rows fails in turn, the chunk growing
+ * in the middle of a row among them: each run ends in success or an error,
+ * loads all or nothing, and leaves every connection idle and usable (the
+ * abort's drain reads the rest of the row that was being read).
+ */
+static void
+test_out_of_memory_mid_row(void **state)
+{
+	world *w = *state;
+	int completed = 0, failed = 0;
+
+	make_table(w);
+	it_exec(w->src, "INSERT INTO lr SELECT g, repeat('x', %zu) FROM generate_series(1, 20) g", 5 * ROOM);
+	for (long n = 0; n < 400 && !completed; n++) {
+		pgcm_copy *c;
+		pgcm_status st = PGCM_ERR_NOMEM;
+
+		it_exec(w->dst[0], "TRUNCATE lr");
+		pgcm__alloc_fail_after(n);
+		c = pgcm_copy_new(pgcm_producer_pg(w->src, "COPY lr TO STDOUT"));
+		if (c && pgcm_copy_add(c, pgcm_receiver_pg(w->dst[0], "COPY lr FROM STDIN")) == PGCM_OK)
+			st = pgcm_copy_run(c, NULL);
+		pgcm_copy_free(c);
+		pgcm__alloc_fail_after(-1);
+		it_assert_usable(w->src);
+		it_assert_usable(w->dst[0]);
+		if (st == PGCM_OK) {
+			completed = 1;
+			assert_int_equal(it_count(w->dst[0], "lr"), 20);
+		} else {
+			failed++;
+			assert_int_equal(it_count(w->dst[0], "lr"), 0);
+		}
+	}
+	assert_true(completed);
+	assert_true(failed > 0);
+}
+
 IT_GROUP(read)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +279,7 @@ IT_GROUP(read)
 		cmocka_unit_test_setup_teardown(test_csv_rows_around_the_room, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_csv_told_text_fails_loudly, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rows_of_every_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_out_of_memory_mid_row, setup, teardown),
 	};
 	return it_add_group("read", tests, NULL, NULL);
 }
