@@ -5,12 +5,13 @@
  *
  *   fanout KIND N: B bytes, R rows; wall W s, CPU C s (user U, sys S); X ns CPU per byte
  *
- *   bench_fanout SOURCE COPY_TO N KIND [TARGET COPY_FROM]
+ *   bench_fanout SOURCE COPY_TO N KIND [COPY_FROM TARGET...]
  *
  * KIND is null (pgcm_receiver_null: the client's own cost, nothing written),
  * devnull (pgcm_receiver_fd on /dev/null: one write(2) per chunk, which the
- * kernel discards), or pg (N connections to TARGET, each inside BEGIN, running
- * COPY_FROM; rolled back at the end, so the target keeps nothing).  CPU is
+ * kernel discards), or pg (N connections, the i-th to the (i mod number of
+ * targets)-th TARGET, each inside BEGIN, running COPY_FROM; rolled back at the
+ * end, so the targets keep nothing).  CPU is
  * getrusage() around pgcm_copy_run() only, so connecting does not count; run
  * it under `valgrind --tool=callgrind --toggle-collect=pgcm_copy_run` for the
  * instructions of the copy alone, which a loaded machine does not disturb.
@@ -82,7 +83,7 @@ main(int argc, char **argv)
 	const char *kind;
 
 	if (argc < 5 || (strcmp(argv[4], "pg") == 0 && argc < 7)) {
-		fprintf(stderr, "usage: bench_fanout SOURCE COPY_TO N null|devnull|pg [TARGET COPY_FROM]\n");
+		fprintf(stderr, "usage: bench_fanout SOURCE COPY_TO N null|devnull|pg [COPY_FROM TARGET...]\n");
 		return 2;
 	}
 	n = atoi(argv[3]);
@@ -112,9 +113,9 @@ main(int argc, char **argv)
 			}
 			r = pgcm_receiver_fd(fds[i]);
 		} else if (strcmp(kind, "pg") == 0) {
-			dst[i] = connect_or_die(argv[5]);
+			dst[i] = connect_or_die(argv[6 + i % (argc - 6)]);
 			exec_or_die(dst[i], "BEGIN");
-			r = pgcm_receiver_pg(dst[i], argv[6]);
+			r = pgcm_receiver_pg(dst[i], argv[5]);
 		} else {
 			fprintf(stderr, "bench_fanout: unknown receiver kind '%s'\n", kind);
 			return 2;
