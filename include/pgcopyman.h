@@ -259,7 +259,8 @@ PGCM_API pgcm_status pgcm_copy_add(pgcm_copy *c, pgcm_receiver *r);
 /*
  * Tuning, before pgcm_copy_start().  chunk_bytes: the size a chunk of whole rows
  * is filled to (default 64 KiB); chunks: how many may be in flight (default 16):
- * memory is bounded by their product, plus the largest row.
+ * memory is bounded by their product (a chunk read from a connection keeps 8 KiB
+ * of room more, so that most rows are read whole), plus the largest row.
  */
 PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size_t chunks);
 
