@@ -15,6 +15,8 @@ import os
 import statistics
 import sys
 
+import report_bulkload
+
 # Issue 18: the client's cost.
 TARGET_CPU_PSQL = 0.6     # 1->1 binary client CPU <= 0.6 x psql's binary pipe (both processes)
 TARGET_CPU_PGCOPYDB = 1.0  # 1->1 binary client CPU <= pgcopydb's
@@ -308,6 +310,10 @@ def main():
         m["rss"] = max(r["rss"] for r in use)
         m["notes"] = sorted({r["note"] for r in rs if r["note"]})
 
+    # The bulk load's methods have their own floors and section (report_bulkload.py).
+    bulk = [m for m in methods if report_bulkload.is_bulk(m)]
+    methods = [m for m in methods if not report_bulkload.is_bulk(m)]
+    by_name = {m["name"]: m for m in methods}
     floor = by_name.get("floor_text", {}).get("wall")
     best_other = {}
     for n in (1, 2):
@@ -504,6 +510,9 @@ def main():
     if notes:
         md.extend(notes)
         md.append("")
+    bulk_md, bulk_print = report_bulkload.section(bulk, read_extras(a.extras), rows,
+                                                  int(meta.get("nproc", "1") or 1))
+    md.extend(bulk_md)
     md.append("## The issue's targets (issue 6, item 1)")
     md.append("")
     md.extend(t)
@@ -544,6 +553,9 @@ def main():
     print(table)
     print()
     print("\n".join(t + cost_t))
+    if bulk_print:
+        print()
+        print("\n".join(bulk_print))
     return 0
 
 

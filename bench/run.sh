@@ -10,7 +10,11 @@
 # ...), with the targets truncated and checkpointed before each run:
 #   the floor (server-side COPY t FROM 'file', text and binary), pgcopyman 1->1
 #   and 1->2 (text, binary, auto), psql pipes (1->1, and 1->2 with tee),
-#   pgcopydb copy table-data, py-postgresql's copyman and a psycopg 3 loop.
+#   pgcopydb copy table-data, py-postgresql's copyman and a psycopg 3 loop;
+#   and the bulk load of a replaced table (methods bl_*: BEGIN; TRUNCATE; COPY;
+#   COMMIT into ti, t's columns with two secondary indexes, and into t): the
+#   server-side floor, pgcopyman --truncate 1->1 and 1->2 (and with
+#   --no-defer-indexes), psql pipes.
 # Every run is checked: count(*) on each target must equal the source's rows.
 # Writes bench/RESULTS.md and prints the results table.  The clusters are
 # stopped and removed on every exit.
@@ -19,7 +23,8 @@
 #   BENCH_ROWS=N       rows in t (default 2000000, about 424 MiB as COPY text, 469 MiB binary)
 #   BENCH_RUNS=N       runs per method (default 3)
 #   BENCH_METHODS=RE   only the methods whose name matches the extended regex
-#                      (the floors always run: the ratios need them)
+#                      (the floors always run: the ratios need them; the bulk
+#                      load's floors bl_floor_* with any bl_ method)
 #   BENCH_COST=0       skip the client's cost per byte and per target (issue 18):
 #                      instructions under callgrind (pgcopyman, psql pipes,
 #                      pgcopydb) on BENCH_COST_ROWS rows (default 200000), and
@@ -199,7 +204,13 @@ FROM generate_series(1, $rows) AS g;"
 say "filling t with $rows rows on the source"
 q "$SRC" -c "$table_sql" -c "$fill_sql" -c "VACUUM (FREEZE, ANALYZE) t" -c "CHECKPOINT" \
 	|| die "could not fill the source table"
-for c in "$T1" "$T2"; do q "$c" -c "$table_sql" || die "could not create the target table"; done
+# ti: the bulk load's table on the targets: t's columns and primary key, and two secondary indexes.
+ti_sql="${table_sql/CREATE TABLE t /CREATE TABLE ti }
+CREATE INDEX ti_ts ON ti (ts);
+CREATE INDEX ti_uid ON ti (uid);"
+for c in "$T1" "$T2"; do
+	q "$c" -c "$table_sql" -c "$ti_sql" || die "could not create the target tables"
+done
 src_rows="$(q "$SRC" -Atc "SELECT count(*) FROM t")"
 [ "$src_rows" = "$rows" ] || die "source has $src_rows rows, expected $rows"
 
@@ -278,6 +289,43 @@ m_pgcopydb_1() {
 			--dir "$work/pgcopydb" --table-jobs 1 >"$work/run/pgcopydb.log" 2>&1
 }
 
+# The bulk load of a replaced table: every method runs BEGIN; TRUNCATE; COPY;
+# COMMIT into ti (with secondary indexes) or t (primary key only).
+bl_floor() {
+	T psql "$psql" "$T1" -X -q -v ON_ERROR_STOP=1 -c "BEGIN" -c "TRUNCATE $1" \
+		-c "COPY $1 FROM '$export_dir/t.bin' (FORMAT binary)" -c "COMMIT"
+}
+m_bl_floor_idx() { bl_floor ti; }
+m_bl_floor_pk()  { bl_floor t; }
+bl_pgcm() {
+	local table="$1"; shift
+	T pgcopyman "$cli" copy --from "$SRC" "$@" --table t --target-table "$table" --truncate --json \
+		>"$work/run/pgcopyman.json" 2>"$work/run/pgcopyman.log"
+}
+m_bl_pgcm_1_idx()         { bl_pgcm ti --to "$T1"; }
+m_bl_pgcm_2_idx()         { bl_pgcm ti --to "$T1" --to "$T2"; }
+m_bl_pgcm_1_pk()          { bl_pgcm t --to "$T1"; }
+m_bl_pgcm_2_pk()          { bl_pgcm t --to "$T1" --to "$T2"; }
+m_bl_pgcm_1_idx_nodefer() { bl_pgcm ti --to "$T1" --no-defer-indexes; }
+# bl_psql_in NAME CONN: a target's psql: the load's transaction, COPY data from stdin.
+bl_psql_in() {
+	T "$1" "$psql" "$2" -X -q -v ON_ERROR_STOP=1 -c "BEGIN" -c "TRUNCATE ti" \
+		-c "COPY ti FROM STDIN (FORMAT binary)" -c "COMMIT"
+}
+m_bl_psql_1_idx() {
+	T psql-out "$psql" "$SRC" -X -q -c "COPY t TO STDOUT (FORMAT binary)" | bl_psql_in psql-in1 "$T1"
+}
+m_bl_psql_2_idx() {
+	local fifo="$work/run/fifo" pid rc=0
+	mkfifo "$fifo"
+	bl_psql_in psql-in2 "$T2" <"$fifo" &
+	pid=$!
+	T psql-out "$psql" "$SRC" -X -q -c "COPY t TO STDOUT (FORMAT binary)" \
+		| T tee tee "$fifo" | bl_psql_in psql-in1 "$T1" || rc=$?
+	wait "$pid" || rc=$?
+	return "$rc"
+}
+
 pyclient() { T python "$py" "$here/$1" "$SRC" "${@:2}" >"$work/run/python.json" 2>"$work/run/python.log"; }
 m_copyman_py_1() { pyclient copyman_py.py "$T1"; }
 m_copyman_py_2() { pyclient copyman_py.py "$T1" "$T2"; }
@@ -306,6 +354,15 @@ copyman_py_1	1	py-postgresql copyman	text	/usr/bin/python3 bench/copyman_py.py $
 copyman_py_2	2	py-postgresql copyman	text	/usr/bin/python3 bench/copyman_py.py $SRC $T1 $T2
 psycopg_1	1	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1
 psycopg_2	2	psycopg 3 loop	text	/usr/bin/python3 bench/psycopg_copy.py $SRC $T1 $T2
+bl_floor_idx	1	floor	ti	psql $T1 -c BEGIN -c "TRUNCATE ti" -c "COPY ti FROM '/path/t.bin' (FORMAT binary)" -c COMMIT
+bl_floor_pk	1	floor	t	psql $T1 -c BEGIN -c "TRUNCATE t" -c "COPY t FROM '/path/t.bin' (FORMAT binary)" -c COMMIT
+bl_pgcm_1_idx	1	pgcopyman	ti	build/pgcopyman copy --from $SRC --to $T1 --table t --target-table ti --truncate --json
+bl_pgcm_1_idx_nodefer	1	pgcopyman	ti, --no-defer-indexes	build/pgcopyman copy --from $SRC --to $T1 --table t --target-table ti --truncate --json --no-defer-indexes
+bl_pgcm_2_idx	2	pgcopyman	ti	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --target-table ti --truncate --json
+bl_pgcm_1_pk	1	pgcopyman	t	build/pgcopyman copy --from $SRC --to $T1 --table t --truncate --json
+bl_pgcm_2_pk	2	pgcopyman	t	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --truncate --json
+bl_psql_1_idx	1	psql	ti	psql $SRC -c "COPY t TO STDOUT (FORMAT binary)" | psql $T1 -c BEGIN -c "TRUNCATE ti" -c "COPY ti FROM STDIN (FORMAT binary)" -c COMMIT
+bl_psql_2_idx	2	psql	ti	psql $SRC -c "COPY t TO STDOUT (FORMAT binary)" | tee >(psql $T2 -c BEGIN -c "TRUNCATE ti" -c "COPY ti FROM STDIN (FORMAT binary)" -c COMMIT) | psql $T1 (the same)
 EOF
 if [ -n "$baseline" ]; then
 	cat >>"$methods_file" <<'EOF'
@@ -313,9 +370,17 @@ pgcm_base_1_binary	1	pgcopyman (baseline)	binary	$BENCH_BASELINE copy --from $SR
 pgcm_base_2_binary	2	pgcopyman (baseline)	binary	$BENCH_BASELINE copy --from $SRC --to $T1 --to $T2 --table t --json --format binary
 EOF
 fi
+# The floors always run (the ratios need them); the bulk load's floors when a bulk load method does.
+bulk_selected=0
+if [ -n "$only" ]; then
+	while IFS=$'\t' read -r name _; do
+		[[ "$name" == bl_* && "$name" =~ $only ]] && bulk_selected=1
+	done <"$methods_file"
+fi
 selected=()
 while IFS=$'\t' read -r name _; do
-	if [ -z "$only" ] || [[ "$name" == floor_* ]] || [[ "$name" =~ $only ]]; then
+	if [ -z "$only" ] || [[ "$name" == floor_* ]] || [[ "$name" =~ $only ]] \
+		|| [[ "$name" == bl_floor_* && "$bulk_selected" == 1 ]]; then
 		selected+=("$name")
 	fi
 done <"$methods_file"
@@ -323,7 +388,34 @@ done <"$methods_file"
 # reset_targets: empty t on both targets and checkpoint, so that no run pays
 # for the previous run's dirty pages.
 reset_targets() {
-	for c in "$T1" "$T2"; do q "$c" -c "TRUNCATE t" -c "CHECKPOINT"; done
+	for c in "$T1" "$T2"; do q "$c" -c "TRUNCATE t" -c "TRUNCATE ti" -c "CHECKPOINT"; done
+}
+
+# table_of METHOD: the table METHOD loads on the targets.
+table_of() { case "$1" in bl_*idx*) echo ti ;; *) echo t ;; esac; }
+
+# bl_phases METHOD RUN: the phases pgcopyman's --json reports for a bulk load
+# (the slowest target's): drop, load, rebuild, and each re-created object.
+bl_phases() {
+	[ -f "$work/run/pgcopyman.json" ] || return 0
+	"$py" - "$1" "$2" "$work/run/pgcopyman.json" >>"$extras" <<'PY'
+import json, sys
+name, run, path = sys.argv[1:4]
+with open(path) as f:
+    doc = json.load(f)
+phases = {}
+for t in doc.get("targets", []):
+    b = t.get("bulk_load")
+    if not b or not b.get("deferred"):
+        continue
+    for k in ("drop", "load", "rebuild"):
+        phases[k] = max(phases.get(k, 0.0), b.get(k + "_seconds", 0.0))
+    for o in b.get("deferred", []):
+        k = "object " + o["name"]
+        phases[k] = max(phases.get(k, 0.0), o["seconds"])
+for k, v in phases.items():
+    print("%s\t%s\tphase %s\t%.3f" % (name, run, k, v))
+PY
 }
 
 results="$work/results.tsv"   # method run wall cpu rss_kib ok load1 note
@@ -336,14 +428,40 @@ rm -rf "$logs"; mkdir -p "$logs"
 failures=0
 
 # run_one METHOD RUN: time one run of METHOD, check every target it loaded.
+# servers_cpu: CPU seconds the three clusters used so far: each postmaster's
+# own and its reaped children's (backends that ended), plus its live children's.
+servers_cpu() {
+	local d pids=()
+	for d in "${started[@]}"; do pids+=("$(head -n 1 "$d/postmaster.pid")"); done
+	# Processes come and go while they are read: cat's complaint is no failure.
+	{ cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk -v pids="${pids[*]}" -v hz="$(getconf CLK_TCK)" '
+		BEGIN { n = split(pids, p, " "); for (i = 1; i <= n; i++) pm[p[i]] = 1 }
+		# After "pid (comm) " (comm may hold spaces): f[2] ppid, f[12] utime, f[13] stime,
+		# f[14] cutime, f[15] cstime (fields 4 and 14-17 of proc(5)).
+		match($0, /^[0-9]+ \(.*\) /) { split(substr($0, RLENGTH + 1), f, " ")
+			if ($1 in pm) t += f[12] + f[13] + f[14] + f[15]
+			if (f[2] in pm) t += f[12] + f[13] }
+		END { printf "%.2f\n", t / hz }'
+}
+
+# machine_busy: CPU seconds the whole machine was busy so far (all processes, every CPU).
+machine_busy() {
+	awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { printf "%.2f\n", ($2 + $3 + $4 + $7 + $8) / hz }' /proc/stat
+}
+
 run_one() {
-	local name="$1" run="$2" ntargets t0 t1 rc=0 ok=1 note="" n cpu rss wall
+	local name="$1" run="$2" ntargets t0 t1 rc=0 ok=1 note="" n cpu rss wall s0 s1 b0 b1
 	ntargets="$(awk -F'\t' -v m="$name" '$1 == m { print $2 }' "$methods_file")"
 	reset_targets
 	rm -rf "$work/run"; mkdir -p "$work/run"
+	s0="$(servers_cpu)"; b0="$(machine_busy)"
 	t0=$EPOCHREALTIME
 	"m_$name" || rc=$?
 	t1=$EPOCHREALTIME
+	s1="$(servers_cpu)"; b1="$(machine_busy)"
+	printf '%s\t%s\tserver_cpu\t%s\n%s\t%s\tmachine_busy\t%s\n' "$name" "$run" \
+		"$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')" "$name" "$run" \
+		"$(awk -v a="$b0" -v b="$b1" 'BEGIN { printf "%.2f", b - a }')" >>"$extras"
 	wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 	# GNU time writes "Command exited with non-zero status N" before the numbers.
 	read -r cpu rss < <(cat "$work"/run/*.time 2>/dev/null | awk 'NF == 3 && $1 ~ /^[0-9.]+$/ {
@@ -357,7 +475,7 @@ run_one() {
 	fi
 	local conns=("$T1" "$T2") i
 	for ((i = 0; i < ntargets; i++)); do
-		n="$(q "${conns[$i]}" -Atc "SELECT count(*) FROM t")"
+		n="$(q "${conns[$i]}" -Atc "SELECT count(*) FROM $(table_of "$name")")"
 		if [ "$n" != "$rows" ]; then
 			ok=0; note="${note:+$note; }target $((i + 1)) has $n rows, expected $rows"
 			say "FAILED: $name run $run: target $((i + 1)) has $n rows, expected $rows"
@@ -369,6 +487,7 @@ run_one() {
 		printf '%s\t%s\tpgcopydb_copy\t%s\n' "$name" "$run" \
 			"$(awk '/COPY \(cumulative\)/ { print $(NF - 1) }' "$work/run/pgcopydb.log")" >>"$extras"
 	fi
+	[[ "$name" == bl_pgcm_* ]] && bl_phases "$name" "$run"
 	for f in "$work"/run/*.log "$work"/run/*.json; do
 		[ -f "$f" ] && cp "$f" "$logs/$name.$run.$(basename "$f")"
 	done

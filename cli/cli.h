@@ -19,19 +19,22 @@ enum cli_exit {
 	EXIT_FAILED = 1,        /* nothing loaded: aborted, source failed, every target faulted */
 	EXIT_USAGE = 2,         /* usage error */
 	EXIT_PARTIAL = 3,       /* some targets faulted, the others loaded */
-	EXIT_UNKNOWN = 4        /* the outcome on some target is unknown (its report says what to check) */
+	EXIT_UNKNOWN = 4,       /* the outcome on some target is unknown (its report says what to check) */
+	EXIT_VERIFY = 5         /* every target loaded, but --verify found one not the same as the source */
 };
 
 int cli_copy(int argc, char **argv);
 int cli_listen(int argc, char **argv);
 int cli_notify(int argc, char **argv);
 int cli_recover(int argc, char **argv);
+int cli_compare(int argc, char **argv);
 
-/* Each subcommand's getopt tables (copy_options.c, cmd_listen.c, cmd_notify.c, cmd_recover.c). */
+/* Each subcommand's getopt tables (copy_options.c, cmd_listen.c, cmd_notify.c, cmd_recover.c, cmd_compare.c). */
 extern const cli_optspec cli_copy_optspec;
 extern const cli_optspec cli_listen_optspec;
 extern const cli_optspec cli_notify_optspec;
 extern const cli_optspec cli_recover_optspec;
+extern const cli_optspec cli_compare_optspec;
 
 /* Print msg to stderr as "pgcopyman: msg", with every known secret masked (cli_scrub_text). */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -46,6 +49,17 @@ void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * returns NULL and prints an error naming the masked target.
  */
 PGconn *cli_connect(const char *conninfo);
+
+/*
+ * cli_connect_pinned: cli_connect, then the session pinned as pg_dump pins
+ * its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
+ * extra_float_digits 3, client_encoding UTF8, ...), so that text data means
+ * the same on every side, and the server's timeouts meant for interactive
+ * sessions (statement, lock, idle in transaction) off: a copy or a
+ * comparison may run for hours.  label names it in errors.  NULL (printed)
+ * on failure.
+ */
+PGconn *cli_connect_pinned(const char *conninfo, const char *label);
 
 /* Write s as a JSON string (quotes and escapes included, known secrets masked) to f. */
 void cli_json_string(FILE *f, const char *s);

@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "copy.h"
 #include "progress.h"
+#include "bulkload.h"
 
 static double
 now_seconds(void)
@@ -37,12 +38,13 @@ cli_copy(int argc, char **argv)
 	pgcm_progress total = {0, 0};
 	const char *format, *why;
 	double t0;
-	int rc, loaded = 0, unknown = 0, aborted = 0;
+	int rc, loaded = 0, unknown = 0, aborted = 0, unverified = 0;
 	copy_commit commit = {.lock_fd = -1};
 	pgcm_format fmt;
 	cli_progress *prog = NULL;
 	pgcm_plan *plan = NULL;
 	uint64_t est_rows, est_bytes;
+	char bulk_reason[96];
 	enum cli_progress_mode mode;
 
 	rc = copy_parse_options(argc, argv, &o);
@@ -114,8 +116,8 @@ cli_copy(int argc, char **argv)
 	if ((rc = copy_commit_prepare(&commit, dst, &o)) != 0)
 		goto cleanup;
 	rc = EXIT_FAILED;
-	copy_estimate(plan, &src, &est_rows, &est_bytes);
-	if (!copy_begin_targets(dst, &o))
+	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
+	if (!copy_verify_begin(&src, &o) || !copy_begin_targets(dst, &o))
 		goto cleanup;
 
 	for (int j = 0; j < o.jobs; j++)
@@ -145,6 +147,22 @@ cli_copy(int argc, char **argv)
 		for (size_t i = 0; i < failure.nfaults; i++)
 			copy_record_fault(dst, o.nto, &failure.faults[i], prog);
 	}
+	/*
+	 * bulkload.c: on every loaded target, in its transaction, the deferred
+	 * index work re-created and the sequences moved, before the end phase.
+	 * A target that faults there is rolled back by it; under --on-fault
+	 * abort, every target is.
+	 */
+	if (!bulkload_finish(dst, &o, &src, plan, aborted, prog) && o.on_fault_abort && !aborted) {
+		int i = 0;
+		while (i < o.nto - 1 && !dst[i].reported)
+			i++;
+		snprintf(bulk_reason, sizeof bulk_reason, "--on-fault abort: target %d faulted at the end of its load",
+		         i + 1);
+		aborted = 1;
+		first_failure.reason = bulk_reason;
+		first_failure.producer_error = NULL;
+	}
 	cli_progress_finish(prog);
 	total = copy_totals(copies, o.jobs);
 
@@ -159,6 +177,8 @@ cli_copy(int argc, char **argv)
 		loaded += strcmp(dst[i].status, "ok") == 0;
 		unknown += strcmp(dst[i].status, "unknown") == 0;
 	}
+	if (o.verify && !aborted && (unverified = copy_verify(&o, plan, &src, dst)) > 0)
+		cli_error("--verify: %d target%s not the same as the source", unverified, unverified == 1 ? " is" : "s are");
 	if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
 		const char *perr = first_failure.producer_error;
@@ -168,9 +188,14 @@ cli_copy(int argc, char **argv)
 	if (o.json)
 		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
 		                first_failure.reason, first_failure.producer_error);
-	if (!o.quiet && !o.json)
+	if (!o.quiet && !o.json) {
 		copy_print_summary(&o, format, now_seconds() - t0, total, dst, o.nto);
+		for (int i = 0; i < o.nto; i++)
+			bulkload_print_summary(stderr, &dst[i]);
+	}
 	rc = unknown ? EXIT_UNKNOWN : loaded == o.nto ? EXIT_LOADED : loaded > 0 ? EXIT_PARTIAL : EXIT_FAILED;
+	if (rc == EXIT_LOADED && unverified > 0)
+		rc = EXIT_VERIFY;
 
 cleanup:
 	/* The failure report's strings live in the copies: print before this. */
@@ -181,8 +206,10 @@ cleanup:
 	cli_progress_free(prog);
 	pgcm_plan_free(plan);
 	copy_endpoint_close(&src);
-	for (int i = 0; i < o.nto; i++)
+	for (int i = 0; i < o.nto; i++) {
+		bulkload_free(&dst[i]);
 		copy_endpoint_close(&dst[i]);
+	}
 	copy_commit_free(&commit);
 	return rc;
 }

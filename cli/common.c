@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgcopyman.h"
 #include "cli.h"
 
 volatile int cli_interrupted;
@@ -144,6 +145,33 @@ cleanup:
 	free(masked);
 	free(msg);
 	cli_conninfo_free(&ci);
+	return conn;
+}
+
+PGconn *
+cli_connect_pinned(const char *conninfo, const char *label)
+{
+	PGconn *conn = cli_connect(conninfo);
+	PGresult *res;
+	char err[512];
+
+	if (conn && pgcm_session_pin(conn, "UTF8", err, sizeof err) != PGCM_OK) {
+		cli_error("%s: %s", label, err);
+		PQfinish(conn);
+		return NULL;
+	}
+	if (!conn)
+		return NULL;
+	res = PQexec(conn, "SET statement_timeout = 0; SET lock_timeout = 0; "
+	                   "SET idle_in_transaction_session_timeout = 0");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		cli_error("%s: cannot set the session's timeouts: %s", label, msg ? msg : PQerrorMessage(conn));
+		PQclear(res);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
 	return conn;
 }
 

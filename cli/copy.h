@@ -3,7 +3,7 @@
  *
  *   cmd_copy.c         the command: connect, plan, load, settle, report
  *   copy_options.c     its options and usage
- *   copy_statements.c  the copy plan (statements, format), the --jobs ranges, the estimate
+ *   copy_statements.c  the copy plan (statements, format), the --jobs ranges
  *   copy_header.c      a file or stdin source's CSV header, read ahead for the plan
  *   copy_plan_print.c  the plan as --dry-run shows it (text or JSON), and its problems
  *   copy_endpoints.c   sources and targets: servers (sessions), files, stdin/stdout
@@ -12,7 +12,10 @@
  *                      sessions must agree) or roll back, and the truth about each
  *   copy_run.c         the streams (one pgcm_copy each) stepped in one poll() loop
  *   copy_report.c      the JSON and human summaries
+ *   copy_estimate.c    what the source will send, for the progress display's percent
+ *   copy_verify.c      --verify: the copied table compared on each target (compare.h)
  *   file_target.c      a file: target: written unseen and put in place on commit
+ *   bulkload.h         around a target's COPY: deferred index work, owned sequences
  *
  * Like the rest of the command it uses only the library's public header.
  */
@@ -53,6 +56,9 @@ typedef struct copy_endpoint {
 	char *reason;             /* not loaded without a fault of its own: why (e.g. the abort) */
 	char *check;              /* "unknown": what to check, and how to settle it */
 	uint64_t rows;            /* committed on it ("unknown": what would be, if committed) */
+	struct bulkload *bulk;    /* bulkload.c: the work around its COPY (NULL: none) */
+	const char *verify;       /* --verify: "same", "differs", "error", "skipped"; NULL: not asked */
+	char *verify_message;     /* its outcome in words */
 } copy_endpoint;
 
 /* The copy command's options. */
@@ -84,6 +90,11 @@ typedef struct copy_opts {
 	const char *split_key;
 	size_t max_row;           /* --max-row-size: longest row a file or stdin source may hold; 0: 1 GiB */
 	const char *state_dir;    /* --state-dir: where two-phase runs keep their records */
+	int no_defer_indexes;     /* --truncate loads the table with its indexes in place */
+	int defer_foreign_keys;   /* also defer the foreign keys to other tables */
+	int no_sequences;         /* leave the target's sequences alone */
+	const char *maintenance_work_mem;  /* for the index rebuild (NULL: 512MB or the server's) */
+	int verify;               /* --verify: compare the table on each target with the source afterwards */
 } copy_opts;
 
 /* How the targets of a copy commit, and what the end phase found (copy_commit*.c). */
@@ -104,7 +115,10 @@ int copy_parse_options(int argc, char **argv, copy_opts *o);
 /* copy_statements.c */
 pgcm_plan *copy_make_plan(const copy_opts *o, const copy_endpoint *src, const copy_endpoint *dst);
 int copy_source_commands(copy_endpoint *src, const copy_opts *o, const pgcm_plan *plan, char **cmds);
-void copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes);
+
+/* copy_estimate.c */
+void copy_estimate(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, uint64_t *rows,
+                   uint64_t *bytes);
 
 /* copy_header.c */
 /* 1 when fd is a regular file that can be read ahead and put back. */
@@ -185,9 +199,10 @@ void copy_commit_free(copy_commit *cc);
 /* copy_commit.c */
 int copy_begin_targets(copy_endpoint *dst, const copy_opts *o);
 /*
- * Commit every target whose streams all completed, or roll it back, and set
- * each target's status, rows, error, reason and check to what is true on it.
- * aborted: the copy aborted (why: its reason).
+ * Commit every target whose streams all completed and that has no fault
+ * reported (one reported after its streams, by bulkload_finish, is rolled
+ * back), or roll it back, and set each target's status, rows, error, reason
+ * and check to what is true on it.  aborted: the copy aborted (why: its reason).
  */
 void copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int aborted,
                          const char *why);
@@ -200,6 +215,10 @@ void copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, co
 void copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progress *prog);
 pgcm_receiver_state copy_target_state(const copy_endpoint *e, int jobs);
 pgcm_progress copy_totals(pgcm_copy *const *copies, int jobs);
+
+/* copy_verify.c */
+int copy_verify_begin(copy_endpoint *src, const copy_opts *o);
+int copy_verify(const copy_opts *o, const pgcm_plan *plan, copy_endpoint *src, copy_endpoint *dst);
 
 /* copy_report.c */
 void copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,

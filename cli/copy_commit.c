@@ -21,6 +21,10 @@
  * the streams load, and is prepared and committed with them: the old rows go
  * when the new ones commit, and not before (copy_commit_plan.c refused the
  * tables where the streams would have to wait for that session).
+ *
+ * Between the streams' end and this end phase, bulkload_finish() re-creates
+ * what a replaced table deferred (bulkload.h); a target it faulted arrives
+ * here reported, and is rolled back like any target that faulted.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +33,7 @@
 
 #include "cli.h"
 #include "copy.h"
+#include "bulkload.h"
 #include "twophase.h"
 
 enum ses_state {
@@ -110,6 +115,12 @@ empty_target(copy_endpoint *e, const copy_opts *o)
 		else if (!ok && e->error)
 			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
 	}
+	/*
+	 * bulkload.c: after the TRUNCATE, a replaced table's index work is
+	 * deferred to the end of its load (with --jobs it only notes why not).
+	 */
+	if (ok)
+		ok = bulkload_after_truncate(e, o);
 	free(sql);
 	return ok;
 }
@@ -555,7 +566,9 @@ copy_settle_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int
 	ep->dst = dst;
 	ep->o = o;
 	for (int i = 0; i < o->nto; i++) {
-		ep->ended[i] = ep->in[i] = !aborted && copy_target_state(&dst[i], o->jobs) == PGCM_RECEIVER_DONE;
+		ep->ended[i] = !aborted && copy_target_state(&dst[i], o->jobs) == PGCM_RECEIVER_DONE;
+		/* A target that faulted after its streams (bulkload_finish: its rebuild) is rolled back. */
+		ep->in[i] = ep->ended[i] && !dst[i].reported;
 		dst[i].rows = 0;
 		ep->nses[i] = dst[i].kind != EP_SERVER ? 0 : o->jobs + (dst[i].delete_conn != NULL);
 		for (int j = 0; j < ep->nses[i]; j++) {

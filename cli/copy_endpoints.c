@@ -59,32 +59,11 @@ copy_exec_all(copy_endpoint *e, int n, const char *sql)
 	return 1;
 }
 
-/*
- * connect_session: one more session to a server endpoint, pinned as pg_dump
- * pins its own (pgcm_session_pin: DateStyle ISO, IntervalStyle postgres,
- * extra_float_digits 3, client_encoding UTF8 on every side, ...), so that
- * text data means the same on both ends.  A copy may run for hours;
- * server-side timeouts meant for interactive sessions must not cut it off
- * half-way.  NULL (printed) on failure.
- */
+/* connect_session: one more session to a server endpoint, pinned (cli_connect_pinned); NULL (printed) on failure. */
 PGconn *
 copy_connect_session(copy_endpoint *e)
 {
-	PGconn *conn = cli_connect(e->spec);
-	char err[512];
-
-	if (conn && pgcm_session_pin(conn, "UTF8", err, sizeof err) != PGCM_OK) {
-		cli_error("%s: %s", e->label, err);
-		PQfinish(conn);
-		return NULL;
-	}
-	if (conn && !copy_exec_on(e, conn, "SET statement_timeout = 0; SET lock_timeout = 0; "
-	                                   "SET idle_in_transaction_session_timeout = 0")) {
-		cli_error("%s: cannot set the session's timeouts: %s", e->label, e->error);
-		PQfinish(conn);
-		return NULL;
-	}
-	return conn;
+	return cli_connect_pinned(e->spec, e->label);
 }
 
 /* connect_sessions: n sessions to a server endpoint, one per stream. */
@@ -192,4 +171,5 @@ copy_endpoint_close(copy_endpoint *e)
 	free(e->error);
 	free(e->reason);
 	free(e->check);
+	free(e->verify_message);
 }

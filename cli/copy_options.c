@@ -38,7 +38,22 @@ copy_usage(FILE *f)
 	        "      --null STRING       the string that represents NULL\n"
 	        "      --encoding NAME     the encoding of the COPY data (sessions use client_encoding UTF8)\n"
 	        "      --truncate          empty each target table first, in the load's transaction: the old\n"
-	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE)\n"
+	        "                          rows go only if the new ones commit (TRUNCATE; with --jobs, DELETE);\n"
+	        "                          with one session the load then defers the table's index work: its\n"
+	        "                          indexes, primary key, unique and exclusion constraints (and foreign\n"
+	        "                          keys to itself) are dropped after the TRUNCATE, the COPY takes\n"
+	        "                          FREEZE, and they are re-created as they were before the commit\n"
+	        "      --no-defer-indexes  with --truncate: load with the indexes in place, without FREEZE\n"
+	        "      --defer-foreign-keys  with --truncate: also drop the foreign keys to other tables and\n"
+	        "                          check each once after the load instead of row by row (this locks\n"
+	        "                          the referenced tables until the commit)\n"
+	        "      --maintenance-work-mem SIZE  for the index rebuild, e.g. 1GB (default 512MB, or the\n"
+	        "                          server's setting when it is larger)\n"
+	        "      --no-sequences      leave the target's sequences alone (by default, once a target has\n"
+	        "                          committed, those the copied columns own, serial and identity, move\n"
+	        "                          forward to the source's)\n");
+	/* Three strings: one would pass the length ISO C requires compilers to support. */
+	fprintf(f,
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
 	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
 	        "                          no target commits (several server targets: two-phase commit)\n"
@@ -56,7 +71,12 @@ copy_usage(FILE *f)
 	        "                          limit); memory stays bounded by it\n"
 	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
 	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
-	        "                          ~/.local/state/pgcopyman)\n"
+	        "                          ~/.local/state/pgcopyman)\n");
+	/* Three strings: one would pass the length ISO C requires compilers to support. */
+	fprintf(f,
+	        "      --verify            afterwards, compare the table on each server target that loaded\n"
+	        "                          with the source, under the snapshot the copy read, as `pgcopyman\n"
+	        "                          compare` does; a target that differs makes the exit status 5\n"
 	        "      --json              print a JSON summary on stdout when done\n"
 	        "      --dry-run           print the whole plan (statements, every column's types on every\n"
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
@@ -66,7 +86,6 @@ copy_usage(FILE *f)
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
 	        "      --quiet             print only errors\n"
 	        "  -h, --help              show this help\n");
-	/* Two strings: one would pass the length ISO C requires compilers to support. */
 	fprintf(f,
 	        "\n"
 	        "Columns are matched by name and listed on both sides.  A source column a target lacks\n"
@@ -78,7 +97,8 @@ copy_usage(FILE *f)
 	        "Exit status: 0 every target loaded; 3 some targets faulted and the rest loaded;\n"
 	        "1 nothing loaded (the plan refused, aborted, source failed, or every target faulted);\n"
 	        "2 usage error, or refused before any data moved for want of what the commit needs;\n"
-	        "4 the outcome on some target is unknown (see its report).\n");
+	        "4 the outcome on some target is unknown (see its report); 5 every target loaded, but\n"
+	        "--verify found one that is not the same as the source.\n");
 }
 
 /*
@@ -123,7 +143,8 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR
+	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM,
+	O_VERIFY
 };
 
 static const struct option copy_longopts[] = {
@@ -153,6 +174,11 @@ static const struct option copy_longopts[] = {
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
 	{"state-dir", required_argument, NULL, O_STATE_DIR},
+	{"no-defer-indexes", no_argument, NULL, O_NO_DEFER},
+	{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
+	{"no-sequences", no_argument, NULL, O_NO_SEQUENCES},
+	{"maintenance-work-mem", required_argument, NULL, O_WORK_MEM},
+	{"verify", no_argument, NULL, O_VERIFY},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
@@ -191,6 +217,21 @@ parse_size(const char *s, size_t max, size_t *out)
 		*out = (size_t) (v << units[i].shift);
 		return 1;
 	}
+	return 0;
+}
+
+/* memory_size: digits, then nothing (kB) or one of the server's memory units. */
+static int
+memory_size(const char *v)
+{
+	static const char *const units[] = {"", "kB", "MB", "GB", "TB"};
+	size_t digits = strspn(v, "0123456789");
+
+	if (digits == 0 || digits > 12)
+		return 0;
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+		if (strcmp(v + digits, units[i]) == 0)
+			return 1;
 	return 0;
 }
 
@@ -275,6 +316,15 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("%s needs a directory", "--state-dir");
 			o->state_dir = optarg;
 			break;
+		case O_NO_DEFER: o->no_defer_indexes = 1; break;
+		case O_DEFER_FKEYS: o->defer_foreign_keys = 1; break;
+		case O_NO_SEQUENCES: o->no_sequences = 1; break;
+		case O_WORK_MEM:
+			if (!memory_size(optarg))
+				return usage_error("--maintenance-work-mem takes a size such as 512MB or 2GB, not \"%s\"", optarg);
+			o->maintenance_work_mem = optarg;
+			break;
+		case O_VERIFY: o->verify = 1; break;
 		case 'h': copy_usage(stdout); return -1;
 		case ':': return usage_error("option %s needs a value", argv[optind - 1]);
 		default: return usage_error("unknown option \"%s\"", argv[optind - 1]);
@@ -307,10 +357,16 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	if (strcmp(o->format, "binary") == 0
 	    && (o->header || o->delimiter || o->quote || o->escape || o->null_string))
 		return usage_error("%s", "--header, --delimiter, --quote, --escape and --null do not apply to --format binary");
+	if (o->verify && (!o->table || o->query || strcmp(o->from, "-") == 0 || strncmp(o->from, "file:", 5) == 0))
+		return usage_error("%s", "--verify needs --table and a server as the source (it reads the table again)");
 	if (o->jobs > 1 && (!o->table || o->query))
 		return usage_error("%s", "--jobs needs --table (a query cannot be split)");
 	if (o->split_key && o->jobs < 2)
 		return usage_error("%s", "--split-key goes with --jobs 2 or more");
+	if (!o->truncate && (o->no_defer_indexes || o->defer_foreign_keys || o->maintenance_work_mem))
+		return usage_error("%s", "--no-defer-indexes, --defer-foreign-keys and --maintenance-work-mem go with --truncate");
+	if (o->no_defer_indexes && (o->defer_foreign_keys || o->maintenance_work_mem))
+		return usage_error("%s", "--no-defer-indexes excludes --defer-foreign-keys and --maintenance-work-mem");
 	if (strcmp(o->format, "text") == 0 && (o->header || o->quote || o->escape))
 		return usage_error("%s", "--header, --quote and --escape need --format csv");
 	return 0;

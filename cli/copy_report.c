@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "copy.h"
+#include "bulkload.h"
 
 void
 copy_print_json(const copy_opts *o, const char *format, const char *why, double seconds,
@@ -47,6 +48,14 @@ copy_print_json(const copy_opts *o, const char *format, const char *why, double 
 			printf(", \"sqlstate\": ");
 			cli_json_string(stdout, dst[i].sqlstate);
 		}
+		if (dst[i].verify) {
+			printf(", \"verify\": {\"status\": ");
+			cli_json_string(stdout, dst[i].verify);
+			printf(", \"message\": ");
+			cli_json_string(stdout, dst[i].verify_message ? dst[i].verify_message : "");
+			printf("}");
+		}
+		bulkload_print_json(stdout, &dst[i]);
 		printf("}");
 	}
 	printf("]");
@@ -112,5 +121,13 @@ copy_print_summary(const copy_opts *o, const char *format, double seconds, pgcm_
 		line = cli_buf_take(&b);
 		cli_error("  %s: %s", e->status, line ? line : "(out of memory)");
 		free(line);
+	}
+	for (int i = 0; i < ndst; i++) {
+		int same;
+		if (!dst[i].verify)
+			continue;
+		same = strcmp(dst[i].verify, "same") == 0;
+		cli_error("  verify: target %d (%s): %s%s%s", i + 1, dst[i].label ? dst[i].label : dst[i].spec,
+		          same ? "" : dst[i].verify, same ? "" : ": ", dst[i].verify_message ? dst[i].verify_message : "");
 	}
 }

@@ -1,12 +1,11 @@
 /*
  * copy_statements.c: the copy plan of the command line (the library reads
- * both catalogs and writes every COPY statement), the source's statement of
- * each stream under --jobs, and the size estimate the progress display shows.
+ * both catalogs and writes every COPY statement), and the source's
+ * statement of each stream under --jobs.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "copy.h"
@@ -166,32 +165,4 @@ cleanup:
 	free(qkey);
 	free(split_err);
 	return ok;
-}
-
-/*
- * estimate: what the copy will move, for the progress display's percent and
- * ETA.  A table: pg_class.reltuples (rows; -1 before the first VACUUM or
- * ANALYZE, then unknown).  The table's size on disk is not the size of its
- * COPY data, so it is not used.  A regular file: its size in bytes.  A query
- * or a pipe: unknown (0).
- */
-void
-copy_estimate(const pgcm_plan *plan, const copy_endpoint *src, uint64_t *rows, uint64_t *bytes)
-{
-	struct stat sb;
-	const char *table = pgcm_plan_source_table(plan);
-
-	*rows = *bytes = 0;
-	if (src->kind == EP_SERVER && table) {
-		const char *params[1] = {table};
-		PGresult *res = PQexecParams(src->conns[0], "SELECT reltuples::bigint FROM pg_catalog.pg_class "
-		                             "WHERE oid = $1::pg_catalog.regclass", 1, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-			long long n = atoll(PQgetvalue(res, 0, 0));
-			*rows = n > 0 ? (uint64_t) n : 0;
-		}
-		PQclear(res);
-	} else if (src->kind == EP_FILE && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-		*bytes = (uint64_t) sb.st_size;
-	}
 }

@@ -13,12 +13,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 	        "pgcopyman moves PostgreSQL COPY data from one source to many targets,\n"
-	        "and listens for and sends notifications.\n"
+	        "compares tables across servers, and listens for and sends notifications.\n"
 	        "\n"
 	        "Usage:\n"
 	        "  pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "  pgcopyman listen [--conn CONNSTR] [--idle SECONDS] [--json] CHANNEL...\n"
 	        "  pgcopyman notify [--conn CONNSTR] CHANNEL [PAYLOAD]\n"
+	        "  pgcopyman compare --from SOURCE --to TARGET [--to TARGET ...] [-t PATTERN] [-n PATTERN]\n"
+	        "                    [-T PATTERN] [-N PATTERN] [--json]\n"
 	        "  pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
 	        "  pgcopyman --help | --version\n"
 	        "\n"
@@ -34,6 +36,7 @@ static const struct command {
 	{"listen", cli_listen, &cli_listen_optspec},
 	{"notify", cli_notify, &cli_notify_optspec},
 	{"recover", cli_recover, &cli_recover_optspec},
+	{"compare", cli_compare, &cli_compare_optspec},
 };
 
 int

@@ -49,6 +49,8 @@ struct cli_progress {
 	int have;                 /* an update arrived */
 	uint64_t rows, bytes;     /* the last update */
 	int running, faulted, done;
+	char *phase;              /* cli_progress_phase's text, or NULL */
+	double phase_t0;          /* when it began */
 	sample samples[NSAMPLES]; /* a ring, oldest at first */
 	int first, nsamples;
 };
@@ -278,14 +280,29 @@ clear_live(cli_progress *p)
 	fflush(p->out);
 }
 
-/* draw_live: (re)draw the live line in place. */
+/* compose_phase: "  building index t_u, 2 of 3  0:12", cut to width - 1 columns. */
+static void
+compose_phase(const cli_progress *p, double now, char *buf, size_t size, int width)
+{
+	char d[32];
+
+	fmt_duration(d, sizeof d, now - p->phase_t0);
+	snprintf(buf, size, "  %s  %s", p->phase, d);
+	if (width > 1 && strlen(buf) >= (size_t) width)
+		buf[width - 1] = '\0';
+}
+
+/* draw_live: (re)draw the live line in place: the phase, if one is set, else the counters. */
 static void
 draw_live(cli_progress *p, double now)
 {
 	char line[LINE_MAX_LEN];
 	size_t len;
 
-	compose(p, now, line, sizeof line, term_width(p));
+	if (p->phase)
+		compose_phase(p, now, line, sizeof line, term_width(p));
+	else
+		compose(p, now, line, sizeof line, term_width(p));
 	len = strlen(line);
 	fputc('\r', p->out);
 	fputs(line, p->out);
@@ -398,6 +415,35 @@ cli_progress_message(cli_progress *p, const char *line)
 }
 
 void
+cli_progress_phase(cli_progress *p, const char *phase)
+{
+	double now;
+	int changed;
+
+	if (!p || p->finished || (!p->live && !p->plain))
+		return;
+	now = p->clock_fn();
+	changed = p->phase ? !phase || strcmp(p->phase, phase) != 0 : phase != NULL;
+	if (changed) {
+		free(p->phase);
+		p->phase = phase ? strdup(phase) : NULL;
+		p->phase_t0 = now;
+	}
+	if (!p->phase)
+		return;
+	if (p->plain) {
+		if (changed) {
+			char el[32];
+			fmt_duration(el, sizeof el, now - p->t0);
+			fprintf(p->out, "pgcopyman: %s elapsed  %s\n", el, p->phase);
+			fflush(p->out);
+		}
+	} else if (now - p->t0 >= LIVE_DELAY && (changed || p->last_draw < 0 || now - p->last_draw >= LIVE_INTERVAL)) {
+		draw_live(p, now);
+	}
+}
+
+void
 cli_progress_finish(cli_progress *p)
 {
 	if (!p)
@@ -412,5 +458,6 @@ cli_progress_free(cli_progress *p)
 	if (!p)
 		return;
 	clear_live(p);
+	free(p->phase);
 	free(p);
 }

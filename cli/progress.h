@@ -44,6 +44,15 @@ void cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int run
  */
 void cli_progress_message(cli_progress *p, const char *line);
 
+/*
+ * cli_progress_phase: what the command does now that is not moving rows
+ * (e.g. "building index t_u, 2 of 3"), or NULL when that is over.  The live
+ * line shows it, with the time it has taken so far, instead of the counters;
+ * --progress prints it on a plain line each time it changes; quiet shows
+ * nothing.  Cheap enough to call every cycle (it redraws as updates do).
+ */
+void cli_progress_phase(cli_progress *p, const char *phase);
+
 /* cli_progress_finish: clear the live line (before the final summary); no more drawing. */
 void cli_progress_finish(cli_progress *p);
 

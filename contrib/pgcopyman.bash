@@ -2,9 +2,10 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault, --header-match and --encoding, directories
-# after --state-dir, and file names after file: in --from and --to (also as
-# --from=file:PATH).  Needs nothing from the bash-completion package.
+# values of --format, --on-fault, --header-match, --encoding,
+# --max-row-size and --maintenance-work-mem, directories after --state-dir,
+# and file names after file: in --from and --to (also as --from=file:PATH).
+# Needs nothing from the bash-completion package.
 
 # _pgcopyman_words: the words up to the cursor, split on white space only, so
 # that "file:PATH" and "--to=file:PATH" stay one word although COMP_WORDBREAKS
@@ -60,7 +61,13 @@ _pgcopyman_value()
     local opt=$1 value=$2
     case $opt in
         --from|--to)
-            _pgcopyman_endpoint "$value" ;;
+            if [[ ${cmd-} == compare ]]; then
+                # compare reads servers only
+                COMPREPLY+=($(compgen -W 'postgresql://' -- "$value"))
+                compopt -o nospace 2>/dev/null
+            else
+                _pgcopyman_endpoint "$value"
+            fi ;;
         -f|--format)
             COMPREPLY+=($(compgen -W 'auto text csv binary' -- "$value")) ;;
         --on-fault)
@@ -69,10 +76,13 @@ _pgcopyman_value()
             COMPREPLY+=($(compgen -W 'on off' -- "$value")) ;;
         --encoding)
             COMPREPLY+=($(compgen -W 'UTF8 LATIN1 LATIN9 SQL_ASCII WIN1252 EUC_JP SJIS' -- "$value")) ;;
+        --maintenance-work-mem)
+            COMPREPLY+=($(compgen -W '256MB 512MB 1GB 2GB 4GB' -- "$value")) ;;
         --state-dir)
             COMPREPLY+=($(compgen -d -- "$value")) ;;
         -t|--table|--target-table|-c|--columns|-q|--query|--delimiter|--quote|--escape|\
-        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key)
+        --null|--stall-timeout|--segment-size|--conn|-i|--idle|-j|--jobs|--split-key|\
+        -n|--schema|-T|--exclude-table|-N|--exclude-schema|--snapshot)
             ;;  # free text: nothing to offer
         --max-row-size)
             COMPREPLY+=($(compgen -W '1MB 16MB 64MB 256MB 1GB' -- "$value")) ;;
@@ -109,9 +119,13 @@ _pgcopyman()
         copy)
             opts='--from --to --table -t --target-table --columns -c --query -q
                   --format -f --header --header-match --delimiter --quote --escape
-                  --null --encoding --truncate --on-fault --stall-timeout
+                  --null --encoding --truncate --no-defer-indexes --defer-foreign-keys
+                  --maintenance-work-mem --no-sequences --on-fault --stall-timeout
                   --segment-size --jobs -j --split-key --max-row-size --state-dir
-                  --json --progress --dry-run --quiet --help -h' ;;
+                  --verify --json --progress --dry-run --quiet --help -h' ;;
+        compare)
+            opts='--from --to --table -t --schema -n --exclude-table -T
+                  --exclude-schema -N --snapshot --json --quiet --help -h' ;;
         recover)
             opts='--to --state-dir --dry-run --help -h' ;;
         listen)
@@ -134,7 +148,7 @@ _pgcopyman()
     elif [[ -n $cmd && -n $prev ]] && _pgcopyman_value "$prev" "$cur"; then
         :
     elif [[ -z $cmd && $cur != -* ]]; then
-        COMPREPLY=($(compgen -W 'copy listen notify recover' -- "$cur"))
+        COMPREPLY=($(compgen -W 'compare copy listen notify recover' -- "$cur"))
     elif [[ $cur == -* || -z $cur ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))
     fi

@@ -308,14 +308,14 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  * from a callback) each step drives the abort a little further (the source's
  * COPY cancelled and drained as its data arrives, each live receiver's COPY
  * failed and its results read, deadlines checked) and returns PGCM_AGAIN
- * until every connection has settled.  The one exchange a step may wait for
- * is the cancel request sent to a connection producer's server when an abort
- * begins: PQcancel() is synchronous in libpq 15 (a connect and one short
- * message, answered once the server has signalled the backend; 5 to 20 ms
- * measured against a local server).  A step given no readiness (this call,
- * or pgcm_copy_step_polled() with no entries) first looks at the copy's
- * descriptors with one zero-timeout poll(), so that no endpoint tries a read
- * or write the kernel would refuse.
+ * until every connection has settled.  The cancel request to a connection
+ * producer's server (PQcancel(), synchronous in libpq 15) is sent from a
+ * short-lived thread of the library's, and its end is one of the descriptors
+ * the step waits on: the source counts as settled only once the server took
+ * the request, or is shut down at the drain deadline if it never does.
+ * A step given no readiness (this call, or pgcm_copy_step_polled() with no
+ * entries) first looks at the copy's descriptors with one zero-timeout poll(),
+ * so that no endpoint tries a read or write the kernel would refuse.
  * Returns:
  *   PGCM_OK     progress or a change of state; call again
  *   PGCM_AGAIN  nothing can be done: wait on pgcm_copy_pollfds() for at most

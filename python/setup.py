@@ -75,7 +75,7 @@ setup(
             extra_compile_args=["-std=c11", "-fvisibility=hidden", *warn, *lib_cflags,
                                 *pq_cflags, *extra],
             extra_objects=lib_objects,
-            extra_link_args=[*lib_libs, *pq_libs, *extra],
+            extra_link_args=[*lib_libs, *pq_libs, "-pthread", *extra],
         )
     ],
 )

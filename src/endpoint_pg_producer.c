@@ -41,7 +41,8 @@ typedef struct pg_producer {
 	int was_nonblocking;
 	int binary;
 	int first_seen;          /* the first CopyData message was seen */
-	int cancelled;
+	int cancelled;           /* a cancel request was started (or could not be) */
+	pgcm__cancel *cancel;    /* the request under way, until the server took it */
 	int aborting;            /* abort() was called */
 	int ok;                  /* the COPY's result said success */
 	uint64_t server_rows;    /* from the command tag */
@@ -480,23 +481,35 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 }
 
 /*
- * send_cancel: ask the server to stop sending.  PQcancel is a short
- * synchronous exchange in libpq 15 (connect to the server, send the key,
- * wait for it to close): the one wait an abort makes inside a step, measured
- * in the tests at a few milliseconds on a local server.  Sent only while the
- * COPY may still be running, so it never hits the caller's next statement.
+ * send_cancel: ask the server to stop sending.  The request goes out from a
+ * thread of its own (pgcancel.c): libpq 15's PQcancel waits for the server.
+ * Sent only while the COPY may still be running, so it never hits the
+ * caller's next statement.  Without a cancel we can still drain, just for
+ * longer.
  */
 static void
 send_cancel(pg_producer *pp)
 {
-	PGcancel *cancel = PQgetCancel(pp->conn);
-	char errbuf[256];
-
 	pp->cancelled = 1;
-	/* Without a cancel we can still drain, just for longer. */
-	if (cancel)
-		(void) PQcancel(cancel, errbuf, sizeof errbuf);
-	PQfreeCancel(cancel);
+	pp->cancel = pgcm__cancel_start(pp->conn);
+}
+
+/*
+ * cancel_settled: the cancel request (if any) was taken by the server, so it
+ * cannot reach a later statement of the caller's.  Otherwise wait for it.
+ */
+static int
+cancel_settled(pg_producer *pp)
+{
+	if (!pp->cancel)
+		return 1;
+	if (!pgcm__cancel_done(pp->cancel)) {
+		pgcm__wait_on(&pp->base.wait, pgcm__cancel_fd(pp->cancel), POLLIN);
+		return 0;
+	}
+	pgcm__cancel_release(pp->cancel);
+	pp->cancel = NULL;
+	return 1;
 }
 
 /*
@@ -582,6 +595,8 @@ pg_producer_abort(pgcm_producer *p, int64_t deadline_ms)
 		case PGCM__PQ_BROKEN:
 			return PGCM_OK;
 		case PGCM__PQ_IDLE:
+			if (!cancel_settled(pp))
+				return PGCM_AGAIN;
 			pp->phase = PP_FINISHED;
 			pgcm__pq_restore(pp->conn, pp->was_nonblocking);
 			return PGCM_OK;
@@ -594,6 +609,7 @@ pg_producer_destroy(pgcm_producer *p)
 {
 	pg_producer *pp = (pg_producer *) p;
 
+	pgcm__cancel_release(pp->cancel);
 	pgcm__free(pp->command);
 }
 

@@ -406,6 +406,7 @@ void pgcm__receiver_clear_error(pgcm_receiver *r);
 /* pgconn.c: libpq helpers of the connection endpoints, the listener and the plan's catalog reads */
 /* Wait on conn's socket for events, or say the connection is gone. */
 void pgcm__wait_conn(pgcm__wait *w, PGconn *conn, short events);
+
 /* A zero-timeout poll: has the server sent us something? */
 int pgcm__pq_readable_now(PGconn *conn);
 /* Shut a peer that does not answer down, so that libpq sees it broken (conn stays the caller's). */
@@ -476,6 +477,24 @@ pgcm__stream_receiver *pgcm__stream_receiver_new(size_t size,
                                                  long (*write)(pgcm__stream_receiver *sr,
                                                                const char *buf, size_t len),
                                                  void (*close)(pgcm__stream_receiver *sr));
+
+/* ------------------------------------------------------------------------
+ * pgcancel.c: a cancel request that does not block the step
+ * ------------------------------------------------------------------------ */
+
+typedef struct pgcm__cancel pgcm__cancel;
+/*
+ * pgcm__cancel_start: send a cancel request for conn's backend from a
+ * detached thread (or, when no thread can start, here).  NULL when it could
+ * not be started (out of memory, no cancel object, no pipe).
+ */
+pgcm__cancel *pgcm__cancel_start(PGconn *conn);
+/* pgcm__cancel_fd: a descriptor that is readable once the server took the request. */
+int pgcm__cancel_fd(const pgcm__cancel *c);
+/* pgcm__cancel_done: 1 once the request is done (taken, or failed). */
+int pgcm__cancel_done(pgcm__cancel *c);
+/* pgcm__cancel_release: forget c without waiting; the thread frees what is left. NULL is fine. */
+void pgcm__cancel_release(pgcm__cancel *c);
 
 /* ------------------------------------------------------------------------
  * notify_event.c: what the notifier and the listener share

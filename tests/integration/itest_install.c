@@ -397,9 +397,11 @@ test_man_page(void **state)
 		"--from", "--to", "--table", "--target-table", "--columns", "--query", "--format",
 		"--header", "--header-match", "--delimiter", "--quote", "--escape", "--null", "--encoding",
 		"--jobs", "--split-key", "What gets copied",
-		"--truncate", "--on-fault", "--stall-timeout", "--segment-size", "--json",
+		"--truncate", "--no-defer-indexes", "--defer-foreign-keys", "--maintenance-work-mem",
+		"--no-sequences", "Replacing a table", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", NULL
+		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", "compare",
+		"--verify", "--exclude-table", "--exclude-schema", "--snapshot", NULL
 	};
 	static char out[1 << 17];
 	(void) state;
@@ -442,12 +444,13 @@ test_bash_completion(void **state)
 {
 	static char out[1 << 16];
 	char tmp[] = "/tmp/pgcm-compl.XXXXXX", prefix[256], script[512];
+	it_run help;
 	(void) state;
 
 	complete("contrib/pgcopyman.bash", "pgcopyman co", out, sizeof out);
-	assert_string_equal(out, "copy\n");
+	assert_string_equal(out, "compare\ncopy\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman \"\"", out, sizeof out);
-	assert_string_equal(out, "copy\nlisten\nnotify\nrecover\n");
+	assert_string_equal(out, "compare\ncopy\nlisten\nnotify\nrecover\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --on-fault a", out, sizeof out);
@@ -460,6 +463,12 @@ test_bash_completion(void **state)
 	assert_string_equal(out, "on\noff\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --split", out, sizeof out);
 	assert_string_equal(out, "--split-key\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --no-", out, sizeof out);
+	assert_string_equal(out, "--no-defer-indexes\n--no-sequences\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --defer", out, sizeof out);
+	assert_string_equal(out, "--defer-foreign-keys\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman copy --maintenance-work-mem 5", out, sizeof out);
+	assert_string_equal(out, "512MB\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-r", out, sizeof out);
 	assert_string_equal(out, "--max-row-size\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --max-row-size 6", out, sizeof out);
@@ -469,6 +478,20 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --from file:contrib/pgcopyman.b", out,
 	         sizeof out);
 	assert_string_equal(out, "file:contrib/pgcopyman.bash\n");
+	/* compare: servers only; every option its --help names is offered. */
+	complete("contrib/pgcopyman.bash", "pgcopyman compare --from po", out, sizeof out);
+	assert_string_equal(out, "postgresql://\n");
+	complete("contrib/pgcopyman.bash", "pgcopyman compare --", out, sizeof out);
+	help = it_cli("compare", "--help");
+	it_expect_status(&help, 0);
+	for (const char *p = strstr(help.out, " --"); p; p = strstr(p + 3, " --")) {
+		char opt[64];
+		size_t len = 2 + strspn(p + 3, "abcdefghijklmnopqrstuvwxyz-");
+		snprintf(opt, sizeof opt, "%.*s\n", (int) len, p + 1);
+		if (len > 3 && !strstr(out, opt))
+			fail_msg("compare --help names %s, the completion does not offer it:\n%s", opt, out);
+	}
+	it_run_free(&help);
 
 	/* The installed file works the same. */
 	new_tmp(tmp);
@@ -476,7 +499,7 @@ test_bash_completion(void **state)
 	make_target("install", prefix, "", tmp);
 	snprintf(script, sizeof script, "%s/share/bash-completion/completions/pgcopyman", prefix);
 	complete(script, "pgcopyman co", out, sizeof out);
-	assert_string_equal(out, "copy\n");
+	assert_string_equal(out, "compare\ncopy\n");
 	complete(script, "pgcopyman copy --on-", out, sizeof out);
 	assert_string_equal(out, "--on-fault\n");
 	make_target("uninstall", prefix, "", tmp);

@@ -284,6 +284,70 @@ test_caller_abort(void **state)
 		rolled_back(w->dst[i]);
 }
 
+/* postmaster_pid: the pid of cluster i's postmaster (first line of postmaster.pid). */
+static int
+postmaster_pid(int cluster)
+{
+	char var[64], path[1024];
+	const char *dir;
+	char *text;
+	int pid;
+
+	snprintf(var, sizeof var, "PGCM_TEST_DATADIR_%d", cluster);
+	dir = getenv(var);
+	assert_non_null(dir);
+	snprintf(path, sizeof path, "%s/postmaster.pid", dir);
+	text = it_slurp(path);
+	pid = atoi(text);
+	free(text);
+	assert_true(pid > 0);
+	return pid;
+}
+
+static void
+stop_postmaster_and_abort(trigger *t, pgcm_copy *const *copies, int j)
+{
+	it_signal_backend(t->pid, SIGSTOP);
+	t->abort_status = pgcm_copy_abort_start(copies[j], "abort while the source's postmaster is stopped");
+}
+
+/*
+ * A cancel request is answered by the source's postmaster.  Stopped, it never
+ * answers (libpq 15's PQcancel would wait forever): the steps stay short, and
+ * the source is shut down at the drain deadline instead of waiting, since a
+ * cancel that arrives later could hit the caller's next statement.
+ */
+static void
+test_abort_when_the_cancel_is_not_answered(void **state)
+{
+	world *w = *state;
+	pgcm_copy *c = new_copy(w->src, w->dst, 2);
+	trigger t = {.after = 3000, .action = stop_postmaster_and_abort};
+	pgcm_failure f;
+	pgcm_status st;
+	loop_stats s;
+	double t0 = it_now_ms();
+
+	assert_int_equal(pgcm_copy_set_drain_timeout(c, 1500), PGCM_OK);
+	t.pid = postmaster_pid(1);
+	drive(&c, &st, 1, when_rows, &t, &s);
+	it_signal_backend(t.pid, SIGCONT);
+	assert_true(t.fired);
+	assert_int_equal(t.abort_status, PGCM_ERR_ABORTED);
+	assert_int_equal(st, PGCM_ERR_ABORTED);
+	check_steps("the source's postmaster does not answer the cancel", &s);
+	assert_true(it_now_ms() - t0 < 60000);
+	assert_int_equal(pgcm_copy_finish(c, &f), PGCM_ERR_ABORTED);
+	pgcm_copy_free(c);
+	/* The source was shut down at the deadline; the targets rolled back. */
+	assert_int_equal(PQstatus(w->src), CONNECTION_BAD);
+	PQfinish(w->src);
+	w->src = it_connect(1);
+	no_stray_cancel(w->src);
+	for (int i = 0; i < 2; i++)
+		rolled_back(w->dst[i]);
+}
+
 static void
 stop_and_abort(trigger *t, pgcm_copy *const *copies, int j)
 {
@@ -445,6 +509,7 @@ IT_GROUP(step)
 		cmocka_unit_test_setup_teardown(test_only_target_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caller_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abort_with_a_stopped_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_when_the_cancel_is_not_answered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_on_fault_abort_of_several_copies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_step_polled_matches_descriptors, setup, teardown),
 	};

@@ -2,7 +2,7 @@
  * test_progress.c: the copy command's progress display (cli/progress.c),
  * written to a memory stream with a fake clock: the plain lines' cadence and
  * text, the live line's redraw rate, escapes and width, messages over the live
- * line, percent, ETA and the smoothed rate.  progress.c is a CLI module, so it
+ * line, percent, ETA and the smoothed rate, the phase after the copy.  progress.c is a CLI module, so it
  * is compiled into this test directly.
  */
 #include <stdarg.h>
@@ -461,6 +461,67 @@ test_dumb_terminal(void **state)
 	unsetenv("TERM");
 }
 
+/*
+ * A phase after the copy: the live line shows it with its own elapsed time,
+ * redrawn as it goes on, over which a message still prints; plain lines print
+ * it once per change; quiet shows nothing; NULL ends it.
+ */
+static void
+test_phase(void **state)
+{
+	capture c;
+	cli_progress *p;
+	const char *s;
+	(void) state;
+
+	unsetenv("TERM");
+	capture_open(&c);
+	fake_now = 0;
+	p = cli_progress_new_for_test(c.f, PROGRESS_AUTO, 1000, 0, 1, 1, 40, fake_clock);
+	fake_now = 1;
+	cli_progress_update(p, 1000, 100000, 0, 0, 1);
+	capture_take(&c);
+	fake_now = 2;
+	cli_progress_phase(p, "building index t_u, 2 of 3");
+	assert_string_equal(capture_take(&c), "\r  building index t_u, 2 of 3  0:00\033[K");
+	fake_now = 2.1;
+	cli_progress_phase(p, "building index t_u, 2 of 3");
+	assert_string_equal(capture_take(&c), "");
+	fake_now = 14;
+	cli_progress_phase(p, "building index t_u, 2 of 3");
+	assert_string_equal(capture_take(&c), "\r  building index t_u, 2 of 3  0:12\033[K");
+	cli_progress_message(p, "pgcopyman: target faulted: x");
+	assert_string_equal(capture_take(&c), "\r\033[Kpgcopyman: target faulted: x\n"
+	                                      "\r  building index t_u, 2 of 3  0:12\033[K");
+	/* Cut to the width (40 columns: 39 characters). */
+	cli_progress_phase(p, "building index a_rather_long_index_name_here, 3 of 3");
+	s = last_line(capture_take(&c));
+	assert_string_equal(s, "\r  building index a_rather_long_index_na\033[K");
+	cli_progress_phase(p, NULL);
+	cli_progress_finish(p);
+	assert_string_equal(capture_take(&c), "\r\033[K");
+	cli_progress_free(p);
+
+	/* Plain lines: one per change. */
+	fake_now = 0;
+	p = cli_progress_new_for_test(c.f, PROGRESS_PLAIN, 0, 0, 1, 0, 0, fake_clock);
+	fake_now = 65;
+	cli_progress_phase(p, "building index t_pkey (primary key), 1 of 2");
+	fake_now = 66;
+	cli_progress_phase(p, "building index t_pkey (primary key), 1 of 2");
+	cli_progress_phase(p, "checking foreign key t_fk, 2 of 2");
+	assert_string_equal(capture_take(&c), "pgcopyman: 1:05 elapsed  building index t_pkey (primary key), 1 of 2\n"
+	                                      "pgcopyman: 1:06 elapsed  checking foreign key t_fk, 2 of 2\n");
+	cli_progress_free(p);
+
+	p = cli_progress_new_for_test(c.f, PROGRESS_QUIET, 0, 0, 1, 1, 0, fake_clock);
+	cli_progress_phase(p, "building index t_u, 1 of 1");
+	cli_progress_free(p);
+	assert_string_equal(capture_take(&c), "");
+	cli_progress_phase(NULL, "x");
+	capture_close(&c);
+}
+
 /* NULL is accepted everywhere. */
 static void
 test_null(void **state)
@@ -484,6 +545,7 @@ main(void)
 		cmocka_unit_test(test_percent_and_eta),
 		cmocka_unit_test(test_rate_smoothing),
 		cmocka_unit_test(test_dumb_terminal),
+		cmocka_unit_test(test_phase),
 		cmocka_unit_test(test_null),
 	};
 
