@@ -592,7 +592,7 @@ if [ "$profile" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------- client cost (issue 18)
-. "$here/cost.sh"
+. "$here/client_cost.sh"
 if [ "$cost" != 0 ]; then
 	measure_cost
 	echo "load_after_cost=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$meta"

@@ -1,4 +1,4 @@
-# bench/cost.sh: the client's cost per byte and per target (issue 18).
+# bench/client_cost.sh: the client's cost per byte and per target (issue 18).
 # Sourced by bench/run.sh after the timed runs: it uses run.sh's clusters,
 # helpers (q, conninfo, say, die) and variables.  Defines measure_cost, which
 # appends one measurement a line to $cost_file:
