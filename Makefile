@@ -11,6 +11,15 @@ COMPLETIONDIR = $(PREFIX)/share/bash-completion/completions
 WERROR ?= 1
 SANITIZE ?= 0
 
+# A library under a prefix the dynamic linker does not search gets an rpath
+# in the .pc file's Libs, so that a program linked with `pkg-config --libs
+# pgcopyman` starts without LD_LIBRARY_PATH; under a system prefix `make
+# install` runs ldconfig instead (as root, DESTDIR empty).
+SYSTEM_LIBDIRS = /usr/lib /usr/local/lib /lib /usr/lib64 /lib64
+SYSTEM_PREFIX = $(filter $(LIBDIR),$(SYSTEM_LIBDIRS))
+PC_RPATH = $(if $(SYSTEM_PREFIX),,-Wl,-rpath,$${libdir} )
+PC_SED = -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@RPATH@|$(PC_RPATH)|g'
+
 # The version is the header's (PGCM_VERSION): one place to change it.
 VERSION := $(shell sed -n 's/^#define PGCM_VERSION "\(.*\)"/\1/p' include/pgcopyman.h)
 SOMAJOR = 0
@@ -27,6 +36,9 @@ endif
 PQ_CFLAGS := $(shell $(PKG_CONFIG) --cflags libpq 2>/dev/null || echo -I`pg_config --includedir`)
 PQ_LIBS := $(shell $(PKG_CONFIG) --libs libpq 2>/dev/null || echo -L`pg_config --libdir` -lpq)
 CMOCKA_LIBS := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null || echo -lcmocka)
+# The command's compressed files (.gz, .zst, .lz4): zlib, libzstd, liblz4.
+COMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags zlib libzstd liblz4 2>/dev/null)
+COMP_LIBS := $(shell $(PKG_CONFIG) --libs zlib libzstd liblz4 2>/dev/null || echo -lz -lzstd -llz4)
 
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -34,7 +46,7 @@ WARN += -Werror
 endif
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -pthread $(OPT) $(WARN) $(SANFLAGS) \
-	-Iinclude $(PQ_CFLAGS) $(CFLAGS)
+	-Iinclude $(PQ_CFLAGS) $(COMP_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = -pthread $(SANFLAGS) $(LDFLAGS)
 
 LIB_SRC = $(sort $(wildcard src/*.c))
@@ -76,17 +88,25 @@ $(SHARED): $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libpgcopyman.so.$(SOMAJOR) -o $@ $^ $(LDFLAGS_ALL) $(PQ_LIBS)
 
 $(CLI): $(CLI_OBJ) $(STATIC)
-	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) -lm
+	$(CC) -o $@ $(CLI_OBJ) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) -lm
 
 $(BUILD)/pgcopyman.pc: pgcopyman.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed $(PC_SED) $< > $@
 
 # Unit tests reach into the library's internals, so they link the static library;
 # those of CLI modules compile the module's file in.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(STATIC) src/internal.h $(wildcard cli/*.c cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(CMOCKA_LIBS)
+	$(CC) $(CFLAGS_ALL) -Isrc -o $@ $< $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) $(CMOCKA_LIBS)
+
+# The completion test reads every subcommand's option table: it links the
+# command's modules (all but main.o) instead of compiling one in.
+CLI_MODULES = $(filter-out $(BUILD)/cli/main.o,$(CLI_OBJ))
+$(BUILD)/tests/test_completion: tests/unit/test_completion.c $(CLI_MODULES) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Icli -o $@ $< $(CLI_MODULES) $(STATIC) $(LDFLAGS_ALL) $(PQ_LIBS) $(COMP_LIBS) -lm \
+		$(CMOCKA_LIBS)
 
 $(BUILD)/tests/integration/%.o: tests/integration/%.c $(wildcard tests/integration/*.h) \
 		include/pgcopyman.h src/internal.h
@@ -165,12 +185,15 @@ install: all
 	ln -sf libpgcopyman.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libpgcopyman.so.$(SOMAJOR)
 	ln -sf libpgcopyman.so.$(SOMAJOR) $(DESTDIR)$(LIBDIR)/libpgcopyman.so
 	install -m 644 include/pgcopyman.h $(DESTDIR)$(INCLUDEDIR)/pgcopyman.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' pgcopyman.pc.in \
-		> $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
+	sed $(PC_SED) pgcopyman.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
 	chmod 644 $(DESTDIR)$(LIBDIR)/pkgconfig/pgcopyman.pc
 	install -m 644 doc/pgcopyman.1 $(DESTDIR)$(MANDIR)/man1/pgcopyman.1
 	install -d $(DESTDIR)$(COMPLETIONDIR)
 	install -m 644 contrib/pgcopyman.bash $(DESTDIR)$(COMPLETIONDIR)/pgcopyman
+	@if [ -n "$(SYSTEM_PREFIX)" ] && [ -z "$(DESTDIR)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then ldconfig; \
+		else echo "make install: run ldconfig as root so that programs find libpgcopyman.so.$(SOMAJOR) in $(LIBDIR)"; fi; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/pgcopyman $(DESTDIR)$(LIBDIR)/libpgcopyman.a \

@@ -113,7 +113,7 @@ def machine():
 
 
 def label(m):
-    arrow = "1→%d" % m["targets"]
+    arrow = "1→%d" % m["targets"] if m["targets"] else "→ file"
     if m["tool"] == "floor":
         return "floor: server COPY FROM file, %s" % m["format"]
     fmt = {"auto": "default (auto)", "jobs2": "default, --jobs 2"}.get(m["format"], m["format"])
@@ -162,7 +162,7 @@ def main():
     by_name = {m["name"]: m for m in methods}
     floor = by_name.get("floor_text", {}).get("wall")
     best_other = {}
-    for n in (1, 2):
+    for n in (0, 1, 2):
         others = [m for m in methods if m["targets"] == n and m["tool"] != "floor"
                   and not m["tool"].startswith("pgcopyman") and m["wall"] is not None]
         if others:
@@ -187,7 +187,8 @@ def main():
     for m in order:
         wall = ("%.2f (%.2f–%.2f)" % (m["wall"], m["wall_min"], m["wall_max"])
                 if m["wall"] is not None else "FAILED")
-        checked = "%d × %d on %d/%d runs" % (m["targets"], rows, m["good"], m["runs"])
+        checked = ("%d × %d on %d/%d runs" % (m["targets"], rows, m["good"], m["runs"]) if m["targets"]
+                   else "%d lines in the file on %d/%d runs" % (rows, m["good"], m["runs"]))
         if m["good"] != m["runs"]:
             checked = "**WRONG** on %d/%d runs: %s" % (m["runs"] - m["good"], m["runs"],
                                                         "; ".join(m["notes"]))
@@ -353,6 +354,12 @@ def main():
                          "once that is done); its wall above includes it. pgcopydb's own "
                          "\"COPY (cumulative)\" time: median %.2f s (%s)." % (
                              statistics.median(secs), ", ".join(pgc)))
+    extras = read_extras(a.extras)
+    for name in ("pgcm_zst", "psql_zst"):
+        sizes = extras.get((name, "file_bytes"))
+        if sizes and name in by_name:
+            notes.append("- %s wrote a %.1f MiB .zst file (median over the runs)." % (
+                label(by_name[name]), statistics.median(int(x) for x in sizes) / 1048576.0))
     if notes:
         md.extend(notes)
         md.append("")

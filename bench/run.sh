@@ -11,11 +11,13 @@
 #   the floor (server-side COPY t FROM 'file', text and binary), pgcopyman 1->1
 #   and 1->2 (text, binary, auto), psql pipes (1->1, and 1->2 with tee),
 #   pgcopydb copy table-data, py-postgresql's copyman and a psycopg 3 loop;
-#   and the bulk load of a replaced table (methods bl_*: BEGIN; TRUNCATE; COPY;
+#   the bulk load of a replaced table (methods bl_*: BEGIN; TRUNCATE; COPY;
 #   COMMIT into ti, t's columns with two secondary indexes, and into t): the
 #   server-side floor, pgcopyman --truncate 1->1 and 1->2 (and with
-#   --no-defer-indexes), psql pipes.
-# Every run is checked: count(*) on each target must equal the source's rows.
+#   --no-defer-indexes), psql pipes; and the export to a .zst file: pgcopyman
+#   against psql | zstd.
+# Every run is checked: count(*) on each target must equal the source's rows
+# (an export: the lines of the decompressed file).
 # Writes bench/RESULTS.md and prints the results table.  The clusters are
 # stopped and removed on every exit.
 #
@@ -85,6 +87,7 @@ missing=()
 [ -x "$psql" ] || missing+=(postgresql-client-15)
 command -v pgcopydb >/dev/null 2>&1 || missing+=(pgcopydb)
 [ -x /usr/bin/time ] || missing+=(time)
+command -v zstd >/dev/null 2>&1 || missing+=(zstd)
 if [ -x "$py" ]; then
 	"$py" -c 'import postgresql.copyman' >/dev/null 2>&1 || missing+=(python3-postgresql)
 	"$py" -c 'import psycopg' >/dev/null 2>&1 || missing+=(python3-psycopg)
@@ -252,6 +255,11 @@ pgcm_base() {
 }
 m_pgcm_base_1_binary() { pgcm_base --to "$T1" --format binary; }
 m_pgcm_base_2_binary() { pgcm_base --to "$T1" --to "$T2" --format binary; }
+# The export to a compressed file (zstd's default level 3 both ways; the file is checked by its lines).
+m_pgcm_zst()      { pgcm --to "file:$work/run/t.zst" --format text; }
+m_psql_zst() {
+	T psql-out "$psql" "$SRC" -X -q -c "COPY t TO STDOUT" | T zstd zstd -q -o "$work/run/t.zst"
+}
 
 # psql_pipe OPTS TARGETS...: psql | psql, or psql | tee FIFO | psql with the
 # second target's psql reading the FIFO (the same as tee >(psql ...), but a
@@ -363,6 +371,8 @@ bl_pgcm_1_pk	1	pgcopyman	t	build/pgcopyman copy --from $SRC --to $T1 --table t -
 bl_pgcm_2_pk	2	pgcopyman	t	build/pgcopyman copy --from $SRC --to $T1 --to $T2 --table t --truncate --json
 bl_psql_1_idx	1	psql	ti	psql $SRC -c "COPY t TO STDOUT (FORMAT binary)" | psql $T1 -c BEGIN -c "TRUNCATE ti" -c "COPY ti FROM STDIN (FORMAT binary)" -c COMMIT
 bl_psql_2_idx	2	psql	ti	psql $SRC -c "COPY t TO STDOUT (FORMAT binary)" | tee >(psql $T2 -c BEGIN -c "TRUNCATE ti" -c "COPY ti FROM STDIN (FORMAT binary)" -c COMMIT) | psql $T1 (the same)
+pgcm_zst	0	pgcopyman	zst	build/pgcopyman copy --from $SRC --to file:t.zst --table t --json --format text
+psql_zst	0	psql + zstd	zst	psql $SRC -c "COPY t TO STDOUT" | zstd -q -o t.zst
 EOF
 if [ -n "$baseline" ]; then
 	cat >>"$methods_file" <<'EOF'
@@ -474,6 +484,15 @@ run_one() {
 		done
 	fi
 	local conns=("$T1" "$T2") i
+	if [ "$ntargets" = 0 ]; then
+		n="$(zstd -qdc "$work/run/t.zst" 2>/dev/null | wc -l)"
+		if [ "$n" != "$rows" ]; then
+			ok=0; note="${note:+$note; }the file has $n lines, expected $rows"
+			say "FAILED: $name run $run: the file has $n lines, expected $rows"
+		fi
+		printf '%s\t%s\tfile_bytes\t%s\n' "$name" "$run" "$(stat -c %s "$work/run/t.zst" 2>/dev/null || echo 0)" \
+			>>"$extras"
+	fi
 	for ((i = 0; i < ntargets; i++)); do
 		n="$(q "${conns[$i]}" -Atc "SELECT count(*) FROM $(table_of "$name")")"
 		if [ "$n" != "$rows" ]; then

@@ -29,15 +29,22 @@ bulkload_seconds(void)
 	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
+/* keep_error: msg (NULL: out of memory) and sqlstate as e's error, for its caller to report. */
+static void
+keep_error(copy_endpoint *e, const char *msg, const char *sqlstate)
+{
+	free(e->error);
+	e->error = strdup(msg ? msg : "out of memory");
+	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate ? sqlstate : "");
+}
+
 void
 bulkload_fault(copy_endpoint *e, const char *msg, const char *sqlstate, cli_progress *prog)
 {
 	size_t n = strlen(msg) + strlen(e->label) + 64;
 	char *line = malloc(n);
 
-	free(e->error);
-	e->error = strdup(msg);
-	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate ? sqlstate : "");
+	keep_error(e, msg, sqlstate);
 	e->status = "faulted";
 	e->reported = 1;
 	if (line) {
@@ -102,7 +109,7 @@ not_deferred(bulkload *b, const char *why)
  * the server refuses stops the load at once: --maintenance-work-mem exactly,
  * else 512MB unless the server's own setting is larger.  Index builds split
  * it among their parallel workers (max_parallel_maintenance_workers, the
- * server's).  Returns 1, or 0 with the error printed.
+ * server's).  Returns 1, or 0 with the error kept on e.
  */
 static int
 set_work_mem(copy_endpoint *e, const copy_opts *o)
@@ -118,12 +125,14 @@ set_work_mem(copy_endpoint *e, const copy_opts *o)
 	int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 
 	if (ok && !(e->bulk->work_mem = strdup(PQgetvalue(res, 0, 0)))) {
-		cli_error("out of memory");
+		keep_error(e, NULL, NULL);
 		ok = 0;
 	} else if (!ok) {
 		const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		cli_error("target %s: setting maintenance_work_mem to %s: %s", e->label, params[0],
-		          msg ? msg : PQerrorMessage(e->conns[0]));
+		char *what = cli_strdup_printf("setting maintenance_work_mem to %s: %s", params[0],
+		                               msg ? msg : PQerrorMessage(e->conns[0]));
+		keep_error(e, what, PQresultErrorField(res, PG_DIAG_SQLSTATE));
+		free(what);
 	}
 	PQclear(res);
 	return ok;
@@ -149,13 +158,14 @@ bulkload_after_truncate(copy_endpoint *e, const copy_opts *o)
 		return 1;
 	}
 	if (!(qname = target_name(e, o, &qerr))) {
-		cli_error("bad table name: %s", qerr ? qerr : "out of memory");
+		char *what = cli_strdup_printf("bad table name: %s", qerr ? qerr : "out of memory");
+		keep_error(e, what, NULL);
+		free(what);
 		return 0;
 	}
-	/* The error is printed here, not kept on e: the caller reports only its own. */
 	if (!defer_inspect(e->conns[0], qname, o->defer_foreign_keys, &b->def, err, sizeof err)
 	    || !defer_drop(e->conns[0], b->def, err, sizeof err)) {
-		cli_error("target %s: %s", e->label, err);
+		keep_error(e, err, NULL);
 		goto done;
 	}
 	if (b->def->reason && !not_deferred(b, b->def->reason))
@@ -168,7 +178,7 @@ bulkload_after_truncate(copy_endpoint *e, const copy_opts *o)
 	ok = 1;
 	goto done;
 oom:
-	cli_error("out of memory");
+	keep_error(e, NULL, NULL);
 done:
 	free(qname);
 	return ok;

@@ -52,8 +52,9 @@ typedef struct bulkload {
  * e (in its load's transaction, on e->conns[0]).  With one session and
  * --no-defer-indexes not given, it reads what can be deferred, drops it, sets
  * the rebuild's maintenance_work_mem, and adds FREEZE to e->command;
- * otherwise it only records why not.  Returns 1, or 0 with the error printed
- * (the transaction may then be failed: the load must not go on).
+ * otherwise it only records why not.  Returns 1, or 0 with the error kept on
+ * e (e->error, e->sqlstate), not printed: the caller says it once (the
+ * transaction may then be failed: the load must not go on).
  */
 int bulkload_after_truncate(copy_endpoint *e, const copy_opts *o);
 

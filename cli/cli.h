@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "conninfo.h"
+#include "password.h"
 #include "secrets.h"
 #include "strbuf.h"
 
@@ -45,10 +46,23 @@ void cli_out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /*
  * cli_connect: connect with conninfo (a connection string, a URI, or "" for
  * the PG* environment; a dbname that is itself one is expanded, see
- * conninfo.h), adding application_name=pgcopyman unless set.  On failure
- * returns NULL and prints an error naming the masked target.
+ * conninfo.h), adding application_name=pgcopyman unless set, and asking for
+ * a password as password.h says.  On failure returns NULL and prints an
+ * error naming the masked target.
  */
 PGconn *cli_connect(const char *conninfo);
+/* cli_connect_quietly: cli_connect for a helper session (a lock monitor): NULL on failure, nothing printed. */
+PGconn *cli_connect_quietly(const char *conninfo);
+
+/*
+ * cli_usage_hint: after a usage error, point at the help as psql and pg_dump
+ * do: 'Try "pgcopyman COMMAND --help" for more information.' on stderr
+ * (command NULL: the top-level help).  Returns EXIT_USAGE.
+ */
+int cli_usage_hint(const char *command);
+
+/* cli_now: seconds on the monotonic clock (never jumps with the wall clock). */
+double cli_now(void);
 
 /*
  * cli_connect_pinned: cli_connect, then the session pinned as pg_dump pins
@@ -90,5 +104,14 @@ char *cli_quote_columns(PGconn *conn, const char *list, const char **err);
  */
 int cli_split_source(PGconn **conns, int jobs, const char *qtable, const char *qrel, char relkind,
                      const char *qkey, char **where, char **err);
+
+/*
+ * cli_query_strip (sqltext.c): query without the ';' and the white space
+ * and comments after its last token, for COPY (query) TO STDOUT; a ';' or
+ * comment inside a string, quoted name or dollar quote stays.  malloc'd; NULL
+ * with *err (static) when the query is empty, holds a second statement, or
+ * memory runs out.
+ */
+char *cli_query_strip(const char *query, const char **err);
 
 #endif

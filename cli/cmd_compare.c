@@ -112,6 +112,9 @@ compare_usage(FILE *f)
 	        "                          of a transaction still open), e.g. the one a copy read\n"
 	        "      --json              print the outcome as JSON on stdout\n"
 	        "      --quiet             print only the tables that are not the same, and errors\n"
+	        "  -W, --password          ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password       never ask for a password (by default a server that asks for one\n"
+	        "                          none was given for gets a prompt on the terminal, once per server)\n"
 	        "  -h, --help              show this help\n"
 	        "\n"
 	        "Values are compared as the target stores them: the source converts each to the target's column\n"
@@ -133,21 +136,25 @@ static const struct option compare_longopts[] = {
 	{"snapshot", required_argument, NULL, 's'},
 	{"json", no_argument, NULL, 'j'},
 	{"quiet", no_argument, NULL, 'q'},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
 static const int compare_conninfo_vals[] = {'F', 'O', 0};
-const cli_optspec cli_compare_optspec = {":t:n:T:N:h", compare_longopts, compare_conninfo_vals};
+const cli_optspec cli_compare_optspec = {":t:n:T:N:Wwh", compare_longopts, compare_conninfo_vals};
 
-/* usage_error: say what is wrong (known secrets masked, as in every message) and show the usage. */
+/*
+ * usage_error: say what is wrong (known secrets masked, as in every message)
+ * and point at --help, as psql does (the whole usage would bury the line).
+ */
 static int
 usage_error(const char *what, const char *arg)
 {
 	cli_error("compare: %s%s%s%s", what, arg ? " \"" : "", arg ? arg : "", arg ? "\"" : "");
-	compare_usage(stderr);
-	return COMPARE_EXIT_USAGE;
+	return cli_usage_hint("compare");
 }
 
 /* parse: the options into *o and the patterns into *sel.  0, -1 (--help shown), or an exit status. */
@@ -172,6 +179,8 @@ parse(int argc, char **argv, compare_opts *o, tablesel *sel)
 		case 's': o->snapshot = optarg; continue;
 		case 'j': o->json = 1; continue;
 		case 'q': o->quiet = 1; continue;
+		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); continue;
+		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); continue;
 		case 'h': compare_usage(stdout); return -1;
 		case 't': kind = TABLESEL_TABLE; break;
 		case 'n': kind = TABLESEL_SCHEMA; break;

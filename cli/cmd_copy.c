@@ -18,15 +18,6 @@
 #include "progress.h"
 #include "bulkload.h"
 
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
-}
-
 int
 cli_copy(int argc, char **argv)
 {
@@ -36,7 +27,7 @@ cli_copy(int argc, char **argv)
 	char *src_cmds[MAX_JOBS] = {0};
 	pgcm_failure failure, first_failure = {0};
 	pgcm_progress total = {0, 0};
-	const char *format, *why;
+	const char *format, *why, *source_error;
 	double t0;
 	int rc, loaded = 0, unknown = 0, aborted = 0, unverified = 0;
 	copy_commit commit = {.lock_fd = -1};
@@ -53,20 +44,24 @@ cli_copy(int argc, char **argv)
 	memset(&src, 0, sizeof src);
 	memset(dst, 0, sizeof dst);
 	cli_catch_signals();
-	t0 = now_seconds();
+	t0 = cli_now();
 	rc = EXIT_FAILED;
 
 	/* Connect everything first: a target that cannot be reached fails the run before any load. */
 	copy_classify(&src, o.from);
 	for (int i = 0; i < o.nto; i++)
 		copy_classify(&dst[i], o.to[i]);
+	if (!copy_refuse_duplicate_files(dst, o.nto) || !copy_compress_check(&o, dst)) {
+		rc = cli_usage_hint("copy");
+		goto cleanup;
+	}
 	if (o.jobs > 1) {
 		int servers = src.kind == EP_SERVER;
 		for (int i = 0; i < o.nto; i++)
 			servers &= dst[i].kind == EP_SERVER;
 		if (!servers) {
 			cli_error("--jobs needs a server as the source and as every target");
-			rc = EXIT_USAGE;
+			rc = cli_usage_hint("copy");
 			goto cleanup;
 		}
 	}
@@ -77,7 +72,7 @@ cli_copy(int argc, char **argv)
 			goto cleanup;
 	if ((src.kind != EP_SERVER) && !o.table && !o.target_table) {
 		cli_error("loading a file needs --table or --target-table");
-		rc = EXIT_USAGE;
+		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
 
@@ -85,12 +80,18 @@ cli_copy(int argc, char **argv)
 	 * The plan: both catalogs read, every statement written, everything that
 	 * can be known refused before any data moves.  A dry run shows it all.
 	 */
+	if (src.kind == EP_SERVER && o.table && !copy_check_source_table(&src, o.table))
+		goto cleanup;
 	if (!(plan = copy_make_plan(&o, &src, dst)))
 		goto cleanup;
 	if (pgcm_plan_problem_count(plan)) {
 		if (o.dry_run || o.json)
 			copy_print_plan(plan, &o, &src, dst, NULL);
 		copy_print_problems(plan, !o.dry_run);
+		goto cleanup;
+	}
+	if (!copy_refuse_duplicate_servers(dst, o.nto, plan)) {
+		rc = cli_usage_hint("copy");
 		goto cleanup;
 	}
 	pgcm_plan_format(plan, &fmt);
@@ -117,8 +118,14 @@ cli_copy(int argc, char **argv)
 		goto cleanup;
 	rc = EXIT_FAILED;
 	copy_estimate(plan, &o, &src, &est_rows, &est_bytes);
-	if (!copy_verify_begin(&src, &o) || !copy_begin_targets(dst, &o))
+	if (!copy_verify_begin(&src, &o))
 		goto cleanup;
+	if (!copy_begin_targets(&commit, dst, &o)) {
+		/* Said once already; a program still gets every target's status and why. */
+		if (o.json)
+			copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, 1, commit.abort_reason, NULL);
+		goto cleanup;
+	}
 
 	for (int j = 0; j < o.jobs; j++)
 		if (!(copies[j] = copy_new_stream(j, &src, src_cmds, dst, &o, &fmt))) {
@@ -131,7 +138,8 @@ cli_copy(int argc, char **argv)
 	 * --progress, nothing with --quiet.  Not on a terminal that stdout, as a
 	 * target, writes COPY data to.
 	 */
-	mode = o.quiet ? PROGRESS_QUIET : o.progress ? PROGRESS_PLAIN : PROGRESS_AUTO;
+	mode = o.quiet ? PROGRESS_QUIET : o.progress == 2 ? PROGRESS_JSON : o.progress ? PROGRESS_PLAIN
+	                                                                                : PROGRESS_AUTO;
 	for (int i = 0; i < o.nto; i++)
 		if (mode == PROGRESS_AUTO && dst[i].kind == EP_STDIO && isatty(STDOUT_FILENO))
 			mode = PROGRESS_QUIET;
@@ -179,17 +187,21 @@ cli_copy(int argc, char **argv)
 	}
 	if (o.verify && !aborted && (unverified = copy_verify(&o, plan, &src, dst)) > 0)
 		cli_error("--verify: %d target%s not the same as the source", unverified, unverified == 1 ? " is" : "s are");
-	if (aborted) {
+	/* A compressed source's own reason (the file, cut short or corrupt) over the callback's. */
+	source_error = codec_reader_error(src.reader)[0] ? codec_reader_error(src.reader)
+	               : first_failure.producer_error;
+	if (aborted && codec_reader_error(src.reader)[0]) {
+		cli_error("copy aborted: %s", source_error);   /* it names the file and what is wrong with it */
+	} else if (aborted) {
 		const char *reason = first_failure.reason ? first_failure.reason : "aborted";
-		const char *perr = first_failure.producer_error;
-		int show = perr && !strstr(reason, perr);
-		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? perr : "");
+		int show = source_error && !strstr(reason, source_error);
+		cli_error("copy aborted: %s%s%s", reason, show ? ": " : "", show ? source_error : "");
 	}
 	if (o.json)
-		copy_print_json(&o, format, why, now_seconds() - t0, total, dst, o.nto, aborted,
-		                first_failure.reason, first_failure.producer_error);
+		copy_print_json(&o, format, why, cli_now() - t0, total, dst, o.nto, aborted,
+		                first_failure.reason, source_error);
 	if (!o.quiet && !o.json) {
-		copy_print_summary(&o, format, now_seconds() - t0, total, dst, o.nto);
+		copy_print_summary(&o, format, cli_now() - t0, total, dst, o.nto);
 		for (int i = 0; i < o.nto; i++)
 			bulkload_print_summary(stderr, &dst[i]);
 	}

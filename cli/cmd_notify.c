@@ -20,6 +20,8 @@ usage(FILE *f)
 	        "Send one notification (pg_notify) on CHANNEL, with PAYLOAD (default: empty).\n"
 	        "\n"
 	        "  -c, --conn CONNSTR    connection string or URI (default: the PG* environment)\n"
+	        "  -W, --password        ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password     never ask for a password\n"
 	        "  -h, --help            show this help\n"
 	        "\n"
 	        "CHANNEL must be 1 to %d bytes, PAYLOAD at most %d bytes (the server's limits).\n",
@@ -28,13 +30,15 @@ usage(FILE *f)
 
 static const struct option notify_longopts[] = {
 	{"conn", required_argument, NULL, 'c'},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --conn carries a connection string: main.c scrubs it from the process title with these tables. */
 static const int notify_conninfo_vals[] = {'c', 0};
-const cli_optspec cli_notify_optspec = {":c:h", notify_longopts, notify_conninfo_vals};
+const cli_optspec cli_notify_optspec = {":c:Wwh", notify_longopts, notify_conninfo_vals};
 
 int
 cli_notify(int argc, char **argv)
@@ -53,27 +57,30 @@ cli_notify(int argc, char **argv)
 		case 'c':
 			conninfo = optarg;
 			break;
+		case 'W':
+			cli_password_set_mode(CLI_PASSWORD_ALWAYS);
+			break;
+		case 'w':
+			cli_password_set_mode(CLI_PASSWORD_NEVER);
+			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_LOADED;
 		case ':':
 			cli_error("notify: option \"%s\" needs an argument", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("notify");
 		default:
 			if (optopt)
 				cli_error("notify: invalid option \"-%c\"", optopt);
 			else
 				cli_error("notify: invalid option \"%s\"", argv[optind - 1]);
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("notify");
 		}
 	}
 	if (optind >= argc || argc - optind > 2) {
 		cli_error(optind >= argc ? "notify: no CHANNEL given"
 		                         : "notify: too many arguments (quote the payload)");
-		usage(stderr);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 	params[0] = argv[optind];
 	params[1] = argc - optind == 2 ? argv[optind + 1] : "";
@@ -82,12 +89,12 @@ cli_notify(int argc, char **argv)
 	if (clen == 0 || clen > PGCM_CHANNEL_MAX) {
 		cli_error("notify: the channel name is %zu bytes; the server accepts 1 to %d bytes",
 		          clen, PGCM_CHANNEL_MAX);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 	if (plen > PGCM_PAYLOAD_MAX) {
 		cli_error("notify: the payload is %zu bytes; the server's limit is %d bytes "
 		          "(pg_notify refuses 8000 bytes or more)", plen, PGCM_PAYLOAD_MAX);
-		return EXIT_USAGE;
+		return cli_usage_hint("notify");
 	}
 
 	conn = cli_connect(conninfo);

@@ -53,7 +53,7 @@ static void
 recover_usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run]\n"
+	        "Usage: pgcopyman recover [--to TARGET ...] [--state-dir DIR] [--dry-run] [-W | -w]\n"
 	        "\n"
 	        "Finish the prepared transactions that a pgcopyman copy left behind when it was killed or\n"
 	        "crashed during its two-phase commit: commit those its run's record (in the state directory)\n"
@@ -61,11 +61,14 @@ recover_usage(FILE *f)
 	        "\n"
 	        "  --to TARGET          a target to look at (a libpq connection string or URI; repeat it);\n"
 	        "                       without --to, every target named by a record in the state directory\n"
-	        "                       (records keep no passwords: PGPASSWORD or ~/.pgpass supply them),\n"
-	        "                       and a record whose run is fully settled is removed\n"
+	        "                       (records keep no passwords: PGPASSWORD, ~/.pgpass or the prompt\n"
+	        "                       supply them), and a record whose run is fully settled is removed\n"
 	        "  --state-dir DIR      the runs' records (default $XDG_STATE_HOME/pgcopyman, or\n"
 	        "                       ~/.local/state/pgcopyman): the same as the copy's --state-dir\n"
 	        "  --dry-run            say what would be done, do nothing\n"
+	        "  -W, --password       ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password    never ask for a password (by default a server that asks for one\n"
+	        "                       none was given for gets a prompt on the terminal, once per server)\n"
 	        "  -h, --help           show this help\n"
 	        "\n"
 	        "Exit status: 0 nothing is left to settle; 1 something is left (a target could not be\n"
@@ -279,13 +282,15 @@ static const struct option recover_longopts[] = {
 	{"to", required_argument, NULL, 'T'},
 	{"state-dir", required_argument, NULL, 'S'},
 	{"dry-run", no_argument, NULL, 'n'},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0}
 };
 
 /* --to carries a connection string: main.c scrubs it from the process title with these tables. */
 static const int recover_conninfo_vals[] = {'T', 0};
-const cli_optspec cli_recover_optspec = {":h", recover_longopts, recover_conninfo_vals};
+const cli_optspec cli_recover_optspec = {":Wwh", recover_longopts, recover_conninfo_vals};
 
 int
 cli_recover(int argc, char **argv)
@@ -303,32 +308,31 @@ cli_recover(int argc, char **argv)
 		case 'T':
 			if (nto == MAX_RECOVER_TARGETS) {
 				cli_error("recover: too many --to targets (at most %d)", MAX_RECOVER_TARGETS);
-				return EXIT_USAGE;
+				return cli_usage_hint("recover");
 			}
 			to[nto++] = optarg;
 			break;
 		case 'S': state_dir = optarg; break;
 		case 'n': ctx.dry_run = 1; break;
+		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); break;
+		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); break;
 		case 'h': recover_usage(stdout); return EXIT_LOADED;
 		case ':':
 			cli_error("recover: option %s needs a value", argv[optind - 1]);
-			recover_usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("recover");
 		default:
 			cli_error("recover: unknown option \"%s\"", argv[optind - 1]);
-			recover_usage(stderr);
-			return EXIT_USAGE;
+			return cli_usage_hint("recover");
 		}
 	}
 	if (optind < argc) {
 		cli_error("recover: unexpected argument \"%s\"", argv[optind]);
-		recover_usage(stderr);
-		return EXIT_USAGE;
+		return cli_usage_hint("recover");
 	}
 	dir = state_dir ? strdup(state_dir) : statedir_default();
 	if (!dir) {
 		cli_error("recover: no state directory: set HOME or XDG_STATE_HOME, or give --state-dir");
-		return EXIT_USAGE;
+		return cli_usage_hint("recover");
 	}
 	ctx.dir = dir;
 	if (nto == 0)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgcopyman.h"
 #include "cli.h"
@@ -43,6 +44,23 @@ cli_out(const char *fmt, ...)
 	va_start(ap, fmt);
 	put_line(stdout, "", fmt, ap);
 	va_end(ap);
+}
+
+double
+cli_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+int
+cli_usage_hint(const char *command)
+{
+	fprintf(stderr, "Try \"pgcopyman%s%s --help\" for more information.\n", command ? " " : "",
+	        command ? command : "");
+	return EXIT_USAGE;
 }
 
 /* on_signal: remember the signal; the loops poll the flag and abort cleanly. */
@@ -102,26 +120,30 @@ connect_params(const cli_conninfo *ci, const char ***keys, const char ***vals)
 	return 1;
 }
 
-PGconn *
-cli_connect(const char *conninfo)
+/* connect_reporting: cli_connect, saying why it failed only when report is 1. */
+static PGconn *
+connect_reporting(const char *conninfo, int report)
 {
 	cli_conninfo ci;
-	const char **keys = NULL, **vals = NULL;
+	const char **keys = NULL, **vals = NULL, *hint = NULL;
 	char *err = NULL, *masked = NULL, *msg = NULL;
 	PGconn *conn = NULL;
 
 	if (!cli_conninfo_parse(conninfo, &ci, &err)) {
-		cli_error("cannot connect: %s", err ? err : "out of memory");
+		if (report)
+			cli_error("cannot connect: %s", err ? err : "out of memory");
 		goto cleanup;
 	}
 	if (!connect_params(&ci, &keys, &vals)) {
-		cli_error("out of memory");
+		if (report)
+			cli_error("out of memory");
 		goto cleanup;
 	}
-	/* dbname is expanded already: libpq must not take a second look at it. */
-	conn = PQconnectdbParams(keys, vals, 0);
+	/* dbname is expanded already: libpq must not take a second look at it (expand_dbname 0). */
+	conn = cli_password_connect(&ci, keys, vals, &hint);
 	if (!conn) {
-		cli_error("out of memory");
+		if (report)
+			cli_error("out of memory");
 		goto cleanup;
 	}
 	if (PQstatus(conn) != CONNECTION_OK) {
@@ -132,7 +154,9 @@ cli_connect(const char *conninfo)
 		n = msg ? strlen(msg) : 0;
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
-		cli_error("cannot connect to \"%s\": %s", masked ? masked : "?", msg ? msg : "");
+		if (report)
+			cli_error("cannot connect to \"%s\": %s%s%s", masked ? masked : "?", msg ? msg : "",
+			          hint ? "; " : "", hint ? hint : "");
 		PQfinish(conn);
 		conn = NULL;
 		goto cleanup;
@@ -146,6 +170,18 @@ cleanup:
 	free(msg);
 	cli_conninfo_free(&ci);
 	return conn;
+}
+
+PGconn *
+cli_connect(const char *conninfo)
+{
+	return connect_reporting(conninfo, 1);
+}
+
+PGconn *
+cli_connect_quietly(const char *conninfo)
+{
+	return connect_reporting(conninfo, 0);
 }
 
 PGconn *

@@ -192,6 +192,27 @@ render(const cli_conninfo *ci, enum secrets_as secrets)
 	return cli_buf_take(&b);
 }
 
+int
+cli_conninfo_set(cli_conninfo *ci, const char *key, const char *val, int secret)
+{
+	return set(ci, key, val, secret);
+}
+
+const char *
+cli_conninfo_get(const cli_conninfo *ci, const char *key)
+{
+	for (size_t i = 0; i < ci->n; i++)
+		if (strcmp(ci->keys[i], key) == 0)
+			return ci->vals[i];
+	return NULL;
+}
+
+char *
+cli_conninfo_render(const cli_conninfo *ci)
+{
+	return render(ci, 0);
+}
+
 char *
 cli_mask_conninfo(const char *conninfo)
 {

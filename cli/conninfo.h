@@ -35,6 +35,22 @@ int cli_conninfo_parse(const char *conninfo, cli_conninfo *ci, char **err);
 /* cli_conninfo_free: free what cli_conninfo_parse() filled in; *ci is empty again. */
 void cli_conninfo_free(cli_conninfo *ci);
 
+/*
+ * cli_conninfo_set: keyword key = val (copied) in ci, replacing an earlier
+ * value; secret marks it to be masked.  Returns 1, or 0 when out of memory.
+ */
+int cli_conninfo_set(cli_conninfo *ci, const char *key, const char *val, int secret);
+
+/* cli_conninfo_get: ci's value of key (borrowed), NULL when unset. */
+const char *cli_conninfo_get(const cli_conninfo *ci, const char *key);
+
+/*
+ * cli_conninfo_render: ci as one keyword=value connection string, values
+ * quoted where needed, secrets included (for an API that takes a string).
+ * malloc'd; NULL when out of memory.
+ */
+char *cli_conninfo_render(const cli_conninfo *ci);
+
 /* cli_conninfo_like: s is meant as a connection string or URI (libpq's own test: a URI prefix or an '='). */
 int cli_conninfo_like(const char *s);
 

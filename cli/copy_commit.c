@@ -81,7 +81,10 @@ kill_point(const char *moment)
 		raise(SIGKILL);
 }
 
-/* delete_sql: the statement that empties the target table (verb: TRUNCATE or DELETE FROM); malloc'd. */
+/*
+ * delete_sql: the statement that empties the target table (verb: TRUNCATE or
+ * DELETE FROM); malloc'd, or NULL with the reason on e.
+ */
 static char *
 delete_sql(copy_endpoint *e, const copy_opts *o, const char *verb)
 {
@@ -89,59 +92,12 @@ delete_sql(copy_endpoint *e, const copy_opts *o, const char *verb)
 	char *qname = cli_quote_name(e->conns[0], o->target_table ? o->target_table : o->table, &err);
 	char *sql = qname ? cli_strdup_printf("%s %s", verb, qname) : NULL;
 
-	if (!sql)
-		cli_error("bad table name: %s", err ? err : "out of memory");
+	if (!sql) {
+		free(e->error);
+		e->error = cli_strdup_printf("bad table name: %s", err ? err : "out of memory");
+	}
 	free(qname);
 	return sql;
-}
-
-/*
- * empty_target: --truncate.  TRUNCATE on the one session; with --jobs, the
- * deleting session's DELETE is only sent: the server runs it while the
- * streams load, and its result is read at the end (collect_delete).
- */
-static int
-empty_target(copy_endpoint *e, const copy_opts *o)
-{
-	char *sql = delete_sql(e, o, o->jobs > 1 ? "DELETE FROM" : "TRUNCATE");
-	int ok = sql != NULL;
-
-	if (ok && o->jobs == 1 && !(ok = copy_exec_on(e, e->conns[0], sql)))
-		cli_error("target %s: TRUNCATE failed: %s", e->label, e->error);
-	if (ok && o->jobs > 1) {
-		ok = (e->delete_conn = copy_connect_session(e)) && copy_exec_on(e, e->delete_conn, "BEGIN");
-		if (ok && !(ok = PQsendQuery(e->delete_conn, sql)))
-			cli_error("target %s: cannot send the DELETE: %s", e->label, PQerrorMessage(e->delete_conn));
-		else if (!ok && e->error)
-			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
-	}
-	/*
-	 * bulkload.c: after the TRUNCATE, a replaced table's index work is
-	 * deferred to the end of its load (with --jobs it only notes why not).
-	 */
-	if (ok)
-		ok = bulkload_after_truncate(e, o);
-	free(sql);
-	return ok;
-}
-
-/* begin_targets: one transaction per target session; --truncate empties the table inside them. */
-int
-copy_begin_targets(copy_endpoint *dst, const copy_opts *o)
-{
-	for (int i = 0; i < o->nto; i++) {
-		copy_endpoint *e = &dst[i];
-
-		if (e->kind != EP_SERVER)
-			continue;
-		if (!copy_exec_all(e, o->jobs, "BEGIN")) {
-			cli_error("target %s: BEGIN failed: %s", e->label, e->error);
-			return 0;
-		}
-		if (o->truncate && !empty_target(e, o))
-			return 0;
-	}
-	return 1;
 }
 
 /* set_str: replace a malloc'd string. */
@@ -150,6 +106,98 @@ set_str(char **field, char *value)
 {
 	free(*field);
 	*field = value;
+}
+
+/*
+ * begin_failed: target i could not begin its load: what ("BEGIN",
+ * "TRUNCATE public.t", ...) failed with e->error (the server's message, with
+ * its DETAIL and HINT) and e->sqlstate.  It is said once, here, and kept on
+ * the target (faulted) for the JSON summary; every other target is not
+ * loaded, for that reason, which is also the copy's (cc->abort_reason): the
+ * copy stops before any data moves.
+ */
+static void
+begin_failed(copy_commit *cc, copy_endpoint *dst, const copy_opts *o, int i, const char *what)
+{
+	copy_endpoint *e = &dst[i];
+	char *reason;
+
+	e->status = "faulted";
+	e->reported = 1;
+	set_str(&e->error, cli_strdup_printf("%s failed: %s", what, e->error ? e->error : "out of memory"));
+	cli_error("target %d (%s): %s%s%s%s", i + 1, e->label, e->error ? e->error : "out of memory",
+	          e->sqlstate[0] ? " (SQLSTATE " : "", e->sqlstate, e->sqlstate[0] ? ")" : "");
+	reason = cli_strdup_printf("target %d could not begin its load (%s failed); nothing was loaded", i + 1, what);
+	for (int k = 0; k < o->nto; k++)
+		if (k != i)
+			set_str(&dst[k].reason, reason ? strdup(reason) : NULL);
+	set_str(&cc->abort_reason, reason);
+}
+
+/*
+ * empty_target: --truncate.  TRUNCATE on the one session; with --jobs, the
+ * deleting session's DELETE is only sent: the server runs it while the
+ * streams load, and its result is read at the end (collect_delete).  Returns
+ * 1, or 0 with *what set to the step that failed (malloc'd) and its error on e.
+ */
+static int
+empty_target(copy_endpoint *e, const copy_opts *o, char **what)
+{
+	char *sql = delete_sql(e, o, o->jobs > 1 ? "DELETE FROM" : "TRUNCATE");
+	int ok = 0;
+
+	if (!sql) {
+		*what = strdup("naming the table");
+		return 0;
+	}
+	if (o->jobs == 1 && !copy_exec_on(e, e->conns[0], sql)) {
+		*what = strdup(sql);
+	} else if (o->jobs > 1 && !(e->delete_conn = copy_connect_session(e))) {
+		set_str(&e->error, strdup("cannot connect (see above)"));
+		*what = strdup("opening the session that deletes the old rows");
+	} else if (o->jobs > 1 && !copy_exec_on(e, e->delete_conn, "BEGIN")) {
+		*what = strdup("BEGIN on the session that deletes the old rows");
+	} else if (o->jobs > 1 && !PQsendQuery(e->delete_conn, sql)) {
+		set_str(&e->error, strdup(PQerrorMessage(e->delete_conn)));
+		*what = cli_strdup_printf("sending %s", sql);
+	/*
+	 * bulkload.c: after the TRUNCATE, a replaced table's index work is
+	 * deferred to the end of its load (with --jobs it only notes why not).
+	 */
+	} else if (!bulkload_after_truncate(e, o)) {
+		*what = strdup("deferring the table's index work");
+	} else {
+		ok = 1;
+	}
+	free(sql);
+	return ok;
+}
+
+/*
+ * begin_targets: one transaction per target session; --truncate empties the
+ * table inside them.  A step that fails is said once (begin_failed), and
+ * nothing is loaded.
+ */
+int
+copy_begin_targets(copy_commit *cc, copy_endpoint *dst, const copy_opts *o)
+{
+	for (int i = 0; i < o->nto; i++) {
+		copy_endpoint *e = &dst[i];
+		char *what = NULL;
+
+		if (e->kind != EP_SERVER)
+			continue;
+		if (!copy_exec_all(e, o->jobs, "BEGIN")) {
+			begin_failed(cc, dst, o, i, "BEGIN");
+			return 0;
+		}
+		if (o->truncate && !empty_target(e, o, &what)) {
+			begin_failed(cc, dst, o, i, what ? what : "--truncate");
+			free(what);
+			return 0;
+		}
+	}
+	return 1;
 }
 
 /* any_in: some target is still on its way to commit. */

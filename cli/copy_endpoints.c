@@ -4,9 +4,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -23,29 +25,91 @@ copy_classify(copy_endpoint *e, const char *spec)
 		e->kind = EP_FILE;
 	else
 		e->kind = EP_SERVER;
+	if (e->kind == EP_FILE)
+		e->codec = codec_for_path(spec + 5);
 }
 
-/* exec_on: run one statement on one of e's sessions; on failure keep the server's error on e. */
+/* keep_error: the server's error of res (or the connection's) on e. */
+static void
+keep_error(copy_endpoint *e, PGconn *conn, const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	cli_buf b;
+
+	cli_buf_init(&b);
+	cli_buf_add(&b, primary ? primary : PQerrorMessage(conn));
+	while (b.len && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	/* What the server adds tells the user what to do (a TRUNCATE refused for a foreign key). */
+	if (detail)
+		cli_buf_addf(&b, "; DETAIL: %s", detail);
+	if (hint)
+		cli_buf_addf(&b, "; HINT: %s", hint);
+	free(e->error);
+	e->error = cli_buf_take(&b);
+	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", st ? st : "");
+}
+
+/*
+ * exec_on: run one statement (or several in one string) on one of e's
+ * sessions, as PQexec would, but without blocking blind: a statement that
+ * waits on another session's lock (a TRUNCATE, a COMMIT) is said to wait,
+ * and on what, after a couple of seconds; SIGINT or SIGTERM cancels it.  On
+ * failure the server's error (with its DETAIL and HINT) is kept on e.
+ */
 int
 copy_exec_on(copy_endpoint *e, PGconn *conn, const char *sql)
 {
-	PGresult *res = PQexec(conn, sql);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	double next_check = cli_now() + LOCK_CHECK_AFTER;
+	PGresult *res, *failed = NULL;
+	int results = 0, cancelled = 0, ok;
 
-	if (!ok) {
-		const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-		free(e->error);
-		e->error = strdup(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-		                  ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-		                  : PQerrorMessage(conn));
-		snprintf(e->sqlstate, sizeof e->sqlstate, "%s", st ? st : "");
-		if (e->error) {
-			size_t len = strlen(e->error);
-			while (len && e->error[len - 1] == '\n')
-				e->error[--len] = '\0';
-		}
+	if (!PQsendQuery(conn, sql)) {
+		keep_error(e, conn, NULL);
+		return 0;
 	}
-	PQclear(res);
+	for (;;) {
+		while (PQflush(conn) == 1 || PQisBusy(conn)) {
+			struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN, .revents = 0};
+
+			if (PQflush(conn) == 1)
+				p.events |= POLLOUT;
+			if (poll(&p, 1, 250) < 0 && errno != EINTR)
+				break;
+			if (!PQconsumeInput(conn))
+				break;
+			if (cli_interrupted && !cancelled) {
+				char why[256];
+				PGcancel *c = PQgetCancel(conn);
+				if (c)
+					PQcancel(c, why, sizeof why);
+				PQfreeCancel(c);
+				cancelled = 1;
+			}
+			if (cli_now() >= next_check && e->kind == EP_SERVER) {
+				copy_note_lock_wait(e, conn, -1, NULL, 1);
+				next_check = cli_now() + 1.0;
+			}
+		}
+		if (!(res = PQgetResult(conn)))
+			break;
+		results++;
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK && !failed)
+			failed = res;
+		else
+			PQclear(res);
+		if (PQstatus(conn) == CONNECTION_BAD && !failed)
+			break;
+	}
+	ok = results > 0 && !failed && PQstatus(conn) == CONNECTION_OK;
+	if (!ok)
+		keep_error(e, conn, failed);
+	PQclear(failed);
+	free(e->lock_note);
+	e->lock_note = NULL;
 	return ok;
 }
 
@@ -99,7 +163,7 @@ copy_open_target_file(copy_endpoint *e, const copy_opts *o)
 		return 0;
 	}
 	e->fd = file_target_fd(e->file);
-	return 1;
+	return copy_compress_target(e, o);
 }
 
 /*
@@ -120,10 +184,13 @@ copy_open_source(copy_endpoint *src, const copy_opts *o)
 			cli_error("cannot read \"%s\": %s", o->from + 5, strerror(errno));
 			return 0;
 		}
-		return 1;
+		return copy_compress_source(src);
 	}
 	src->label = strdup("stdin");
 	src->fd = STDIN_FILENO;
+	/* As psql's \copy: someone typing the data needs to know how to end it. */
+	if (isatty(STDIN_FILENO) && !o->quiet && !o->dry_run)
+		fputs("pgcopyman: reading COPY data from the terminal; end with Ctrl-D\n", stderr);
 	return 1;
 }
 
@@ -159,6 +226,11 @@ copy_endpoint_close(copy_endpoint *e)
 	for (int j = 0; j < MAX_JOBS; j++)
 		if (e->conns[j])
 			PQfinish(e->conns[j]);
+	if (e->monitor)
+		PQfinish(e->monitor);
+	codec_reader_free(e->reader);
+	codec_writer_free(e->writer);  /* before the file: it writes to its descriptor */
+	free(e->lock_note);
 	if (e->delete_conn)
 		PQfinish(e->delete_conn);
 	if (e->file)

@@ -11,7 +11,8 @@
  *     types' widths and is often off by a factor of two or more);
  *   - a view, a foreign table, a query: the planner's row estimate (EXPLAIN);
  *   - a regular file: its size in bytes;
- *   - a pipe: unknown (0: no percent, no ETA).
+ *   - a pipe or a compressed file (its size is not the data's): unknown (0:
+ *     no percent, no ETA).
  *
  * The table's size on disk is not the size of its COPY data, so bytes are
  * estimated only for files.  With --jobs the source session is inside the
@@ -180,8 +181,12 @@ copy_estimate(const pgcm_plan *plan, const copy_opts *o, const copy_endpoint *sr
 	*rows = *bytes = 0;
 	if (src->kind == EP_SERVER && pgcm_plan_source_table(plan))
 		*rows = table_rows(src->conns[0], plan);
-	else if (src->kind == EP_SERVER && o->query)
-		*rows = planner_rows(src->conns[0], o->query);
-	else if (src->kind == EP_FILE && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode))
+	else if (src->kind == EP_SERVER && o->query) {
+		const char *why;
+		char *query = cli_query_strip(o->query, &why);   /* as the COPY runs it */
+		if (query)
+			*rows = planner_rows(src->conns[0], query);
+		free(query);
+	} else if (src->kind == EP_FILE && !src->reader && fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode))
 		*bytes = (uint64_t) sb.st_size;
 }

@@ -6,9 +6,11 @@
  * stands and put back there: the copy then reads the header again, as the
  * first line of its stream.  A pipe cannot be put back: the caller reads it
  * only for --dry-run (which copies nothing), and otherwise lets the targets
- * compare the header themselves (HEADER MATCH, PostgreSQL 15).
+ * compare the header themselves (HEADER MATCH, PostgreSQL 15).  A compressed
+ * file's header is read by a decompressor of its own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -104,4 +106,62 @@ copy_read_header(int fd, char quote, char escape, char **line, size_t *len)
 	*line = buf;
 	*len = end;
 	return 1;
+}
+
+/*
+ * copy_read_header_codec: the first CSV record of compressed file path,
+ * decompressed by a reader of its own (the copy's reader then starts from
+ * the top, header included, as after a rewind).  Returns 1, or 0 with the
+ * reason printed.
+ */
+int
+copy_read_header_codec(codec_kind kind, const char *path, char quote, char escape, char **line,
+                       size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	codec_reader *r = fd >= 0 ? codec_reader_new(kind, fd, path) : NULL;
+	size_t cap = 4096, have = 0, end = 0;
+	char *buf = r ? malloc(cap) : NULL;
+	int ok = 0;
+
+	if (fd < 0) {
+		cli_error("cannot read \"%s\": %s", path, strerror(errno));
+		return 0;
+	}
+	while (buf && !end) {
+		long n;
+		if (have == cap) {
+			char *b = cap >= HEADER_MAX ? NULL : realloc(buf, cap * 2);
+			if (!b) {
+				cli_error("the CSV header line is longer than %d bytes", HEADER_MAX);
+				goto cleanup;
+			}
+			buf = b;
+			cap *= 2;
+		}
+		n = codec_read(r, buf + have, cap - have);
+		if (n < 0) {
+			cli_error("reading the CSV header: %s", codec_reader_error(r));
+			goto cleanup;
+		}
+		if (n == 0) {
+			end = have;
+			break;
+		}
+		have += (size_t) n;
+		end = record_end(buf, have, quote, escape);
+	}
+	if (!buf) {
+		cli_error("out of memory");
+		goto cleanup;
+	}
+	*line = buf;
+	*len = end;
+	buf = NULL;
+	ok = 1;
+cleanup:
+	free(buf);
+	codec_reader_free(r);
+	close(fd);
+	return ok;
 }

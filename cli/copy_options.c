@@ -15,11 +15,13 @@
 void
 copy_usage(FILE *f)
 {
+	/* In parts: C compilers need not take a string literal over 4095 bytes. */
 	fprintf(f,
 	        "Usage: pgcopyman copy --from SOURCE --to TARGET [--to TARGET ...] (--table NAME | --query SQL) [options]\n"
 	        "\n"
 	        "  SOURCE, TARGET          a libpq connection string or URI (PG* environment variables apply),\n"
-	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET)\n"
+	        "                          file:PATH, or - (stdin as SOURCE, stdout as TARGET); a file named\n"
+	        "                          .gz, .zst or .lz4 is read and written compressed (gzip, zstd, lz4)\n"
 	        "  -t, --table NAME        table (or view) on the source, and its name on the targets;\n"
 	        "                          written as SQL reads it (s.t, \"Mixed Case\"), resolved with each\n"
 	        "                          session's search_path; a name part over 63 bytes is refused\n"
@@ -52,7 +54,6 @@ copy_usage(FILE *f)
 	        "      --no-sequences      leave the target's sequences alone (by default, once a target has\n"
 	        "                          committed, those the copied columns own, serial and identity, move\n"
 	        "                          forward to the source's)\n");
-	/* Three strings: one would pass the length ISO C requires compilers to support. */
 	fprintf(f,
 	        "      --on-fault MODE     continue (default): faulted targets are rolled back and reported,\n"
 	        "                          the others commit; abort: the first fault aborts the whole copy and\n"
@@ -69,10 +70,11 @@ copy_usage(FILE *f)
 	        "      --max-row-size SIZE a file or stdin source: refuse a row longer than SIZE (e.g. 64MB;\n"
 	        "                          kB, MB, GB are units of 1024; default and most 1GB, the server's\n"
 	        "                          limit); memory stays bounded by it\n"
+	        "      --compress LEVEL    the level of compressed file targets (gzip 1-9, default 6;\n"
+	        "                          zstd 1-19, default 3; lz4 1-12, default 1)\n"
 	        "      --state-dir DIR     where two-phase commits keep their decision records, for\n"
 	        "                          `pgcopyman recover` (default $XDG_STATE_HOME/pgcopyman, or\n"
 	        "                          ~/.local/state/pgcopyman)\n");
-	/* Three strings: one would pass the length ISO C requires compilers to support. */
 	fprintf(f,
 	        "      --verify            afterwards, compare the table on each server target that loaded\n"
 	        "                          with the source, under the snapshot the copy read, as `pgcopyman\n"
@@ -82,9 +84,15 @@ copy_usage(FILE *f)
 	        "                          target and how it is converted, the format) and exit: 0 when the\n"
 	        "                          copy can run, 1 with every problem listed, 2 when what the\n"
 	        "                          commit needs is missing (as the copy would)\n"
-	        "      --progress          print a plain progress line every 5 s on stderr, even when it\n"
+	        "      --progress[=plain]  print a plain progress line every 5 s on stderr, even when it\n"
 	        "                          is not a terminal (a terminal shows a live line anyway)\n"
+	        "      --progress=json     one JSON object a line on stderr every second, for programs:\n"
+	        "                          rows, bytes, rates, percent and eta_seconds when the total is\n"
+	        "                          known, each target's state and rows; the last has \"final\": true\n"
 	        "      --quiet             print only errors\n"
+	        "  -W, --password          ask for a password before connecting (on the terminal)\n"
+	        "  -w, --no-password       never ask for a password (by default a server that asks for one\n"
+	        "                          none was given for gets a prompt on the terminal, once per server)\n"
 	        "  -h, --help              show this help\n");
 	fprintf(f,
 	        "\n"
@@ -102,8 +110,9 @@ copy_usage(FILE *f)
 }
 
 /*
- * usage_error: name the bad option, show the usage.  The message may echo
- * an argument: known secrets are masked in it, as in every message.
+ * usage_error: name the bad option and point at --help (the whole usage
+ * would bury the one line that matters).  The message may echo an
+ * argument: known secrets are masked in it, as in every message.
  */
 static int
 usage_error(const char *fmt, const char *arg)
@@ -115,11 +124,10 @@ usage_error(const char *fmt, const char *arg)
 	cli_buf_addf(&b, fmt, arg);
 	msg = cli_buf_take(&b);
 	safe = msg ? cli_scrub_text(msg) : NULL;
-	fprintf(stderr, "pgcopyman copy: %s\n\n", safe ? safe : "out of memory");
+	fprintf(stderr, "pgcopyman copy: %s\n", safe ? safe : "out of memory");
 	free(safe);
 	free(msg);
-	copy_usage(stderr);
-	return EXIT_USAGE;
+	return cli_usage_hint("copy");
 }
 
 static int
@@ -143,8 +151,8 @@ single_char(const char *opt, const char *v)
 enum {
 	O_TARGET_TABLE = 256, O_TRUNCATE, O_JSON, O_ON_FAULT, O_STALL, O_HEADER, O_DELIM,
 	O_QUOTE, O_ESCAPE, O_NULL, O_ENCODING, O_DRY_RUN, O_QUIET, O_SEGMENT, O_PROGRESS, O_SPLIT_KEY,
-	O_MAX_ROW, O_HEADER_MATCH, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES, O_WORK_MEM,
-	O_VERIFY
+	O_MAX_ROW, O_HEADER_MATCH, O_COMPRESS, O_STATE_DIR, O_NO_DEFER, O_DEFER_FKEYS, O_NO_SEQUENCES,
+	O_WORK_MEM, O_VERIFY
 };
 
 static const struct option copy_longopts[] = {
@@ -169,10 +177,13 @@ static const struct option copy_longopts[] = {
 	{"encoding", required_argument, NULL, O_ENCODING},
 	{"dry-run", no_argument, NULL, O_DRY_RUN},
 	{"quiet", no_argument, NULL, O_QUIET},
-	{"progress", no_argument, NULL, O_PROGRESS},
+	{"progress", optional_argument, NULL, O_PROGRESS},
 	{"jobs", required_argument, NULL, 'j'},
 	{"split-key", required_argument, NULL, O_SPLIT_KEY},
 	{"max-row-size", required_argument, NULL, O_MAX_ROW},
+	{"compress", required_argument, NULL, O_COMPRESS},
+	{"password", no_argument, NULL, 'W'},
+	{"no-password", no_argument, NULL, 'w'},
 	{"state-dir", required_argument, NULL, O_STATE_DIR},
 	{"no-defer-indexes", no_argument, NULL, O_NO_DEFER},
 	{"defer-foreign-keys", no_argument, NULL, O_DEFER_FKEYS},
@@ -185,7 +196,7 @@ static const struct option copy_longopts[] = {
 
 /* --from and --to carry connection strings: main.c scrubs them from the process title with these tables. */
 static const int copy_conninfo_vals[] = {'F', 'T', 0};
-const cli_optspec cli_copy_optspec = {":t:c:q:f:j:h", copy_longopts, copy_conninfo_vals};
+const cli_optspec cli_copy_optspec = {":t:c:q:f:j:Wwh", copy_longopts, copy_conninfo_vals};
 
 /*
  * parse_size: "64MB", "512kB", "1GB", "100000" (bytes): units of 1024 as
@@ -299,7 +310,11 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 		case O_ENCODING: o->encoding = optarg; break;
 		case O_DRY_RUN: o->dry_run = 1; break;
 		case O_QUIET: o->quiet = 1; break;
-		case O_PROGRESS: o->progress = 1; break;
+		case O_PROGRESS:
+			if (optarg && strcmp(optarg, "plain") != 0 && strcmp(optarg, "json") != 0)
+				return usage_error("--progress takes plain or json (as --progress=json), not \"%s\"", optarg);
+			o->progress = optarg && strcmp(optarg, "json") == 0 ? 2 : 1;
+			break;
 		case 'j':
 			o->jobs = (int) strtol(optarg, &end, 10);
 			if (*end || o->jobs < 1 || o->jobs > MAX_JOBS)
@@ -311,6 +326,14 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 				return usage_error("--max-row-size takes a size from 1 byte to 1GB (e.g. 64MB), not \"%s\"",
 				                   optarg);
 			break;
+		case O_COMPRESS:
+			o->compress_level = (int) strtol(optarg, &end, 10);
+			if (*end || !*optarg || o->compress_level < 0 || o->compress_level > 99)
+				return usage_error("--compress takes a compression level (a number), not \"%s\"", optarg);
+			o->compress = 1;
+			break;
+		case 'W': cli_password_set_mode(CLI_PASSWORD_ALWAYS); break;
+		case 'w': cli_password_set_mode(CLI_PASSWORD_NEVER); break;
 		case O_STATE_DIR:
 			if (!*optarg)
 				return usage_error("%s needs a directory", "--state-dir");
@@ -346,6 +369,13 @@ copy_parse_options(int argc, char **argv, copy_opts *o)
 	}
 	if (o->table && o->query)
 		return usage_error("%s", "--table and --query exclude each other");
+	if (o->query) {
+		const char *why;
+		char *stripped = cli_query_strip(o->query, &why);
+		if (!stripped)
+			return usage_error("%s", why);
+		free(stripped);   /* the plan strips it again (copy_statements.c) */
+	}
 	if (o->query && !o->target_table) {
 		for (int i = 0; i < o->nto; i++)
 			if (strcmp(o->to[i], "-") != 0 && strncmp(o->to[i], "file:", 5) != 0)

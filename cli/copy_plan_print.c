@@ -179,8 +179,21 @@ copy_print_problems(const pgcm_plan *plan, int each)
 {
 	size_t n = pgcm_plan_problem_count(plan);
 
-	for (size_t i = 0; each && i < n; i++)
-		cli_error("%s", pgcm_plan_problem(plan, i)->message);
+	const char *hinted = NULL;
+
+	/* The source's problems first: what the targets make of them follows from them. */
+	for (int source = 1; source >= 0; source--)
+		for (size_t i = 0; each && i < n; i++)
+			if ((pgcm_plan_problem(plan, i)->target < 0) == source)
+				cli_error("%s", pgcm_plan_problem(plan, i)->message);
+	for (size_t i = 0; i < n; i++) {
+		const char *table = pgcm_plan_problem(plan, i)->table;
+		if (!hinted && copy_name_needs_quotes(table)) {
+			hinted = table;
+			copy_name_hint(pgcm_plan_problem(plan, i)->target < 0 ? "--table" : "--target-table", table,
+			               NULL);
+		}
+	}
 	cli_error("nothing was copied: the plan found %zu problem%s%s", n, n == 1 ? "" : "s",
 	          each ? " (--dry-run shows the whole plan)" : "");
 }

@@ -28,13 +28,19 @@ copy_record_fault(copy_endpoint *dst, int ndst, const pgcm_fault *f, cli_progres
 			mine |= dst[i].receivers[j] == f->receiver;
 		if (!mine || dst[i].reported)
 			continue;
+		/* A stall that was a lock wait says so. */
+		cli_buf_init(&b);
+		cli_buf_add(&b, f->message);
+		if (codec_writer_error(dst[i].writer)[0])
+			cli_buf_addf(&b, ": %s", codec_writer_error(dst[i].writer));
+		if (dst[i].lock_note)
+			cli_buf_addf(&b, "; it was %s", dst[i].lock_note);
 		free(dst[i].error);
-		dst[i].error = strdup(f->message);
+		dst[i].error = cli_buf_take(&b);
 		snprintf(dst[i].sqlstate, sizeof dst[i].sqlstate, "%s", f->sqlstate);
 		dst[i].status = "faulted";
 		dst[i].reported = 1;
-		cli_buf_init(&b);
-		cli_buf_addf(&b, "pgcopyman: target faulted: %s%s%s%s", f->message,
+		cli_buf_addf(&b, "pgcopyman: target faulted: %s%s%s%s", dst[i].error ? dst[i].error : f->message,
 		             f->sqlstate[0] ? " (SQLSTATE " : "", f->sqlstate, f->sqlstate[0] ? ")" : "");
 		line = cli_buf_take(&b);
 		safe = line ? cli_scrub_text(line) : NULL;
@@ -81,13 +87,47 @@ update_progress(cli_progress *prog, pgcm_copy *const *copies, int jobs, const co
 	int running = 0, faulted = 0, done = 0;
 
 	for (int i = 0; i < ndst; i++) {
+		const char *state = "running";
+		uint64_t rows = 0;
+
 		switch (copy_target_state(&dst[i], jobs)) {
-		case PGCM_RECEIVER_DONE: done++; break;
-		case PGCM_RECEIVER_FAULTED: faulted++; break;
-		default: running++; break;
+		case PGCM_RECEIVER_DONE: done++; state = "done"; break;
+		case PGCM_RECEIVER_FAULTED: faulted++; state = "faulted"; break;
+		default: running++; state = dst[i].lock_note ? "waiting" : "running"; break;
 		}
+		for (int j = 0; j < jobs; j++)
+			rows += pgcm_receiver_rows(dst[i].receivers[j]);
+		cli_progress_target(prog, i, state, rows, dst[i].lock_note);
 	}
 	cli_progress_update(prog, t.rows, t.bytes, running, faulted, done);
+}
+
+/*
+ * watch_locks: nothing has moved for a while: ask each server target that
+ * is still loading whether one of its sessions waits on another session's
+ * lock, and say so (once per change) while it waits.  Data moving again
+ * means the waits are over.
+ */
+static void
+watch_locks(copy_endpoint *dst, int ndst, int jobs, int moved, cli_progress *prog, int quiet)
+{
+	for (int i = 0; i < ndst; i++) {
+		copy_endpoint *e = &dst[i];
+
+		if (moved) {
+			free(e->lock_note);
+			e->lock_note = NULL;
+			continue;
+		}
+		if (e->kind != EP_SERVER)
+			continue;
+		for (int j = 0; j < jobs; j++) {
+			pgcm_receiver_state st = pgcm_receiver_get_state(e->receivers[j]);
+			if (st != PGCM_RECEIVER_DONE && st != PGCM_RECEIVER_FAULTED && st != PGCM_RECEIVER_DROPPED
+			    && st != PGCM_RECEIVER_ABORTED && copy_note_lock_wait(e, e->conns[j], i, prog, !quiet))
+				break;
+		}
+	}
 }
 
 /* is_over: the copy completed or was aborted; it needs no more steps. */
@@ -124,6 +164,8 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 	struct pollfd fds[MAX_JOBS * (MAX_TARGETS + 1)];
 	size_t at[MAX_JOBS + 1] = {0};  /* copy j's descriptors are fds[at[j] .. at[j + 1]) */
 	int live = jobs, aborting = 0;
+	pgcm_progress seen = {0, 0};
+	double last_move = cli_now(), next_lock_check = 0;
 
 	for (int j = 0; j < jobs; j++)
 		st[j] = PGCM_OK;
@@ -158,6 +200,19 @@ copy_run_streams(pgcm_copy *const *copies, int jobs, const copy_opts *o, copy_en
 				live++;
 		}
 		update_progress(prog, copies, jobs, dst, o->nto);
+		{
+			pgcm_progress t = copy_totals(copies, jobs);
+			double now = cli_now();
+			if (t.rows != seen.rows || t.bytes != seen.bytes) {
+				if (now - last_move >= LOCK_CHECK_AFTER)
+					watch_locks(dst, o->nto, jobs, 1, prog, o->quiet);
+				seen = t;
+				last_move = now;
+			} else if (now - last_move >= LOCK_CHECK_AFTER && now >= next_lock_check) {
+				watch_locks(dst, o->nto, jobs, 0, prog, o->quiet);
+				next_lock_check = now + 1.0;
+			}
+		}
 		if (cli_interrupted && !aborting) {
 			abort_all(copies, st, jobs, cli_interrupted == SIGINT ? "interrupted by SIGINT"
 			                                                      : "interrupted by SIGTERM");
@@ -192,6 +247,8 @@ copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint 
 		producer = pgcm_producer_pg(src->conns[j], src_cmds[j]);
 		if (producer)
 			pgcm_producer_set_format(producer, fmt);
+	} else if (src->reader) {
+		producer = pgcm_producer_fn(codec_read, src->reader, fmt);
 	} else {
 		producer = pgcm_producer_fd(src->fd, fmt);
 	}
@@ -205,7 +262,7 @@ copy_new_stream(int j, copy_endpoint *src, char *const *src_cmds, copy_endpoint 
 	for (int i = 0; i < o->nto; i++) {
 		copy_endpoint *e = &dst[i];
 		pgcm_receiver *r = e->kind == EP_SERVER ? pgcm_receiver_pg(e->conns[j], e->command)
-		                                        : pgcm_receiver_fd(e->fd);
+		                   : e->writer ? pgcm_receiver_fn(codec_write, e->writer) : pgcm_receiver_fd(e->fd);
 		if (r)
 			pgcm_receiver_set_label(r, e->label);
 		e->receivers[j] = r;

@@ -50,10 +50,14 @@ plan_header(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, const
 
 	if (!o->header || !o->header_match || src->kind == EP_SERVER || fmt->kind != PGCM_FORMAT_CSV)
 		return 1;
-	if (!copy_fd_rewindable(src->fd) && !o->dry_run)
+	if (src->codec != CODEC_NONE) {
+		if (!copy_read_header_codec(src->codec, src->spec + 5, fmt->quote, fmt->escape, &line, &len))
+			return 0;
+	} else if (!copy_fd_rewindable(src->fd) && !o->dry_run) {
 		return pgcm_plan_set_header_match_on_targets(plan, 1) == PGCM_OK;
-	if (!copy_read_header(src->fd, fmt->quote, fmt->escape, &line, &len))
+	} else if (!copy_read_header(src->fd, fmt->quote, fmt->escape, &line, &len)) {
 		return 0;
+	}
 	st = pgcm_plan_set_header_line(plan, line, len);
 	free(line);
 	return st == PGCM_OK;
@@ -69,8 +73,13 @@ plan_endpoints(pgcm_plan *plan, const copy_opts *o, const copy_endpoint *src, co
 
 	if (src->kind != EP_SERVER)
 		st = pgcm_plan_set_source_stream(plan);
-	else if (o->query)
-		st = pgcm_plan_set_source_query(plan, src->conns[0], o->query);
+	else if (o->query) {
+		/* Without the ';' psql wants: the query goes inside COPY (...). */
+		const char *err;
+		char *query = cli_query_strip(o->query, &err);
+		st = query ? pgcm_plan_set_source_query(plan, src->conns[0], query) : PGCM_ERR_NOMEM;
+		free(query);
+	}
 	else
 		st = pgcm_plan_set_source_table(plan, src->conns[0], o->table);
 	for (int i = 0; st == PGCM_OK && i < o->nto; i++)

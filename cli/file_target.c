@@ -62,6 +62,8 @@ struct file_target {
 	unsigned long long seed; /* test seed for temporary names */
 	int seeded;
 	int committed;
+	int (*finish)(void *arg, char **err);  /* the last bytes (a compressed stream's end), before commit */
+	void *finish_arg;
 };
 
 /* fail: *err = a malloc'd message (printf-style, NULL when out of memory); returns 0. */
@@ -372,6 +374,9 @@ file_target_sync(file_target *t, char **err)
 	*err = NULL;
 	if (!t)
 		return fail(err, "not open");
+	if (t->finish && !t->finish(t->finish_arg, err))
+		return 0;
+	t->finish = NULL;
 	if (t->kind != FILE_IN_PLACE && fsync(t->fd) != 0)
 		return fail(err, "fsync: %s", strerror(errno));
 	return 1;
@@ -422,6 +427,13 @@ file_target_keep(file_target *t, char **kept, char **err)
 		            strcmp(t->dir, "/") == 0 ? "" : "/", t->temp, strerror(errno));
 	*kept = cli_strdup_printf("%s%s%s", t->dir, strcmp(t->dir, "/") == 0 ? "" : "/", t->temp);
 	return *kept ? 1 : fail(err, "out of memory");
+}
+
+void
+file_target_set_finish(file_target *t, int (*finish)(void *arg, char **err), void *arg)
+{
+	t->finish = finish;
+	t->finish_arg = arg;
 }
 
 void

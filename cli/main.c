@@ -47,8 +47,8 @@ main(int argc, char **argv)
 	int rc;
 
 	if (argc < 2) {
-		usage(stderr);
-		return EXIT_USAGE;
+		cli_error("no command given (copy, compare, listen, notify or recover)");
+		return cli_usage_hint(NULL);
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
@@ -76,13 +76,13 @@ main(int argc, char **argv)
 	if (cmd) {
 		rc = cmd->run(argc - 1, args);
 	} else {
-		cli_error("unknown command \"%s\"", args[0]);
-		usage(stderr);
-		rc = EXIT_USAGE;
+		cli_error("unknown command \"%s\" (copy, compare, listen, notify or recover)", args[0]);
+		rc = cli_usage_hint(NULL);
 	}
 	for (int i = 0; i < argc - 1; i++)
 		free(args[i]);
 	free(args);
+	cli_password_forget();
 	cli_secrets_clear();
 	return rc;
 }

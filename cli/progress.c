@@ -21,10 +21,18 @@
 #define LIVE_INTERVAL 0.25   /* seconds between redraws of the live line */
 #define LIVE_DELAY 0.25      /* no live line for copies shorter than this */
 #define PLAIN_INTERVAL 5.0   /* seconds between plain lines */
+#define JSON_INTERVAL 1.0    /* seconds between JSON lines */
 #define RATE_WINDOW 5.0      /* rates are measured over this many seconds */
 #define SAMPLE_INTERVAL 0.2  /* seconds between rate samples */
 #define NSAMPLES 32          /* > RATE_WINDOW / SAMPLE_INTERVAL */
 #define LINE_MAX_LEN 512
+
+/* What the JSON lines say of one target. */
+typedef struct target_view {
+	const char *state;        /* static */
+	uint64_t rows;
+	char *waiting;            /* malloc'd; NULL: not waiting */
+} target_view;
 
 typedef struct sample {
 	double t;
@@ -36,6 +44,8 @@ struct cli_progress {
 	enum cli_progress_mode mode;
 	int live;                 /* draw a live line (AUTO on a terminal) */
 	int plain;                /* print plain lines */
+	int json;                 /* print JSON lines */
+	target_view *targets;     /* ntargets of them (JSON) */
 	int dumb;                 /* TERM=dumb: clear with spaces, not an escape */
 	int width;                /* fixed width (tests), or 0: ask the terminal */
 	double (*clock_fn)(void);
@@ -165,6 +175,34 @@ all_done(const cli_progress *p)
 	return p->running == 0 && p->done > 0 && p->done + p->faulted >= p->ntargets;
 }
 
+/*
+ * estimate: percent done (capped at 99 until every target finished) and
+ * the seconds left at the current rate (-1: unknown), from bytes when the
+ * expected bytes are known, else from rows.  Returns 0 when the total is not
+ * known (then neither is shown).
+ */
+static int
+estimate(const cli_progress *p, double rows_s, double bytes_s, int *pct, double *eta)
+{
+	uint64_t cur = p->est_bytes ? p->bytes : p->rows;
+	uint64_t est = p->est_bytes ? p->est_bytes : p->est_rows;
+	double rate = p->est_bytes ? bytes_s : rows_s;
+
+	if (!est)
+		return 0;
+	*pct = (int) ((double) cur * 100.0 / (double) est);
+	if (all_done(p))
+		*pct = 100;
+	else if (*pct > 99)
+		*pct = 99;
+	*eta = -1;
+	if (all_done(p))
+		*eta = 0;
+	else if (rate > 0 && cur < est && (double) (est - cur) / rate < 360000)
+		*eta = (double) (est - cur) / rate;
+	return 1;
+}
+
 enum { SEG_ROWS, SEG_BYTES, SEG_RATE, SEG_ROWRATE, SEG_PCT, SEG_ETA, SEG_TARGETS, NSEG };
 
 /*
@@ -197,23 +235,17 @@ compose(const cli_progress *p, double now, char *buf, size_t size, int width)
 		fmt_count(n, sizeof n, rows_s);
 		snprintf(seg[SEG_ROWRATE], sizeof seg[SEG_ROWRATE], "%s rows/s", n);
 	}
-	if (p->est_bytes || p->est_rows) {
-		uint64_t cur = p->est_bytes ? p->bytes : p->rows;
-		uint64_t est = p->est_bytes ? p->est_bytes : p->est_rows;
-		double rate = p->est_bytes ? bytes_s : rows_s;
-		int pct = (int) ((double) cur * 100.0 / (double) est);
+	{
+		int pct;
+		double eta;
 
-		if (all_done(p))
-			pct = 100;
-		else if (pct > 99)
-			pct = 99;
-		snprintf(seg[SEG_PCT], sizeof seg[SEG_PCT], "%d%%", pct);
-		if (all_done(p)) {
-			snprintf(seg[SEG_ETA], sizeof seg[SEG_ETA], "ETA 0:00");
-		} else if (rate > 0 && cur < est && (double) (est - cur) / rate < 360000) {
-			char d[32];
-			fmt_duration(d, sizeof d, (double) (est - cur) / rate);
-			snprintf(seg[SEG_ETA], sizeof seg[SEG_ETA], "ETA %s", d);
+		if (estimate(p, rows_s, bytes_s, &pct, &eta)) {
+			snprintf(seg[SEG_PCT], sizeof seg[SEG_PCT], "%d%%", pct);
+			if (eta >= 0) {
+				char d[32];
+				fmt_duration(d, sizeof d, eta);
+				snprintf(seg[SEG_ETA], sizeof seg[SEG_ETA], "ETA %s", d);
+			}
 		}
 	}
 	snprintf(seg[SEG_TARGETS], sizeof seg[SEG_TARGETS], "targets: %d running, %d faulted, %d done",
@@ -332,6 +364,58 @@ print_plain(cli_progress *p, double now)
 	p->last_draw = now;
 }
 
+/* json_string: len bytes of s as a JSON string (quotes and escapes included). */
+static void
+json_string(FILE *out, const char *s, size_t len)
+{
+	fputc('"', out);
+	for (const unsigned char *c = (const unsigned char *) s; c < (const unsigned char *) s + len; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(out, "\\%c", *c);
+		else if (*c < 0x20)
+			fprintf(out, "\\u%04x", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
+/* print_json: one JSON line of the totals, the rates, the estimate and every target's state. */
+static void
+print_json(cli_progress *p, double now, int final)
+{
+	double rows_s, bytes_s, eta;
+	int pct;
+
+	rates(p, now, &rows_s, &bytes_s);
+	fprintf(p->out, "{\"event\": \"progress\", \"elapsed\": %.1f, \"rows\": %llu, \"bytes\": %llu, "
+	        "\"rows_per_second\": %.0f, \"bytes_per_second\": %.0f", now - p->t0,
+	        (unsigned long long) p->rows, (unsigned long long) p->bytes, rows_s, bytes_s);
+	if (estimate(p, rows_s, bytes_s, &pct, &eta)) {
+		fprintf(p->out, ", \"percent\": %d", pct);
+		if (eta >= 0)
+			fprintf(p->out, ", \"eta_seconds\": %.0f", eta);
+	}
+	if (p->phase) {
+		fputs(", \"phase\": ", p->out);
+		json_string(p->out, p->phase, strlen(p->phase));
+		fprintf(p->out, ", \"phase_seconds\": %.1f", now - p->phase_t0);
+	}
+	fputs(", \"targets\": [", p->out);
+	for (int i = 0; p->targets && i < p->ntargets; i++) {
+		fprintf(p->out, "%s{\"target\": %d, \"state\": \"%s\", \"rows\": %llu", i ? ", " : "", i + 1,
+		        p->targets[i].state, (unsigned long long) p->targets[i].rows);
+		if (p->targets[i].waiting) {
+			fputs(", \"waiting_for\": ", p->out);
+			json_string(p->out, p->targets[i].waiting, strlen(p->targets[i].waiting));
+		}
+		fputc('}', p->out);
+	}
+	fprintf(p->out, "]%s}\n", final ? ", \"final\": true" : "");
+	fflush(p->out);
+	p->last_draw = now;
+}
+
 cli_progress *
 cli_progress_new_for_test(FILE *out, enum cli_progress_mode mode, uint64_t est_rows,
                           uint64_t est_bytes, int ntargets, int is_tty, int width,
@@ -346,6 +430,16 @@ cli_progress_new_for_test(FILE *out, enum cli_progress_mode mode, uint64_t est_r
 	p->mode = mode;
 	p->live = mode == PROGRESS_AUTO && is_tty;
 	p->plain = mode == PROGRESS_PLAIN;
+	p->json = mode == PROGRESS_JSON;
+	if (p->json && ntargets > 0) {
+		p->targets = calloc((size_t) ntargets, sizeof *p->targets);
+		if (!p->targets) {
+			free(p);
+			return NULL;
+		}
+		for (int i = 0; i < ntargets; i++)
+			p->targets[i].state = "running";
+	}
 	p->dumb = term && strcmp(term, "dumb") == 0;
 	p->width = width;
 	p->clock_fn = clock_fn ? clock_fn : monotonic_seconds;
@@ -374,7 +468,7 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 {
 	double now;
 
-	if (!p || p->finished || (!p->live && !p->plain))
+	if (!p || p->finished || (!p->live && !p->plain && !p->json))
 		return;
 	now = p->clock_fn();
 	p->have = 1;
@@ -389,8 +483,27 @@ cli_progress_update(cli_progress *p, uint64_t rows, uint64_t bytes, int running,
 	if (p->live) {
 		if (now - p->t0 >= LIVE_DELAY && (p->last_draw < 0 || now - p->last_draw >= LIVE_INTERVAL))
 			draw_live(p, now);
+	} else if (p->json) {
+		if (now - (p->last_draw < 0 ? p->t0 : p->last_draw) >= JSON_INTERVAL)
+			print_json(p, now, 0);
 	} else if (now - (p->last_draw < 0 ? p->t0 : p->last_draw) >= PLAIN_INTERVAL) {
 		print_plain(p, now);
+	}
+}
+
+void
+cli_progress_target(cli_progress *p, int i, const char *state, uint64_t rows, const char *waiting)
+{
+	target_view *t;
+
+	if (!p || !p->targets || i < 0 || i >= p->ntargets)
+		return;
+	t = &p->targets[i];
+	t->state = state;
+	t->rows = rows;
+	if (!waiting || !t->waiting || strcmp(waiting, t->waiting) != 0) {
+		free(t->waiting);
+		t->waiting = waiting ? strdup(waiting) : NULL;
 	}
 }
 
@@ -403,6 +516,13 @@ cli_progress_message(cli_progress *p, const char *line)
 
 	if (!line)
 		return;
+	if (p && p->json) {
+		fputs("{\"event\": \"message\", \"text\": ", out);
+		json_string(out, line, n && line[n - 1] == '\n' ? n - 1 : n);
+		fputs("}\n", out);
+		fflush(out);
+		return;
+	}
 	redraw = p && p->shown;
 	if (p)
 		clear_live(p);
@@ -420,7 +540,7 @@ cli_progress_phase(cli_progress *p, const char *phase)
 	double now;
 	int changed;
 
-	if (!p || p->finished || (!p->live && !p->plain))
+	if (!p || p->finished || (!p->live && !p->plain && !p->json))
 		return;
 	now = p->clock_fn();
 	changed = p->phase ? !phase || strcmp(p->phase, phase) != 0 : phase != NULL;
@@ -428,6 +548,12 @@ cli_progress_phase(cli_progress *p, const char *phase)
 		free(p->phase);
 		p->phase = phase ? strdup(phase) : NULL;
 		p->phase_t0 = now;
+	}
+	if (p->json) {
+		/* A program hears of a phase as it begins and ends, and every second while it lasts. */
+		if (changed || now - (p->last_draw < 0 ? p->t0 : p->last_draw) >= JSON_INTERVAL)
+			print_json(p, now, 0);
+		return;
 	}
 	if (!p->phase)
 		return;
@@ -449,6 +575,8 @@ cli_progress_finish(cli_progress *p)
 	if (!p)
 		return;
 	clear_live(p);
+	if (p->json && !p->finished)
+		print_json(p, p->clock_fn(), 1);
 	p->finished = 1;
 }
 
@@ -458,6 +586,9 @@ cli_progress_free(cli_progress *p)
 	if (!p)
 		return;
 	clear_live(p);
+	for (int i = 0; p->targets && i < p->ntargets; i++)
+		free(p->targets[i].waiting);
+	free(p->targets);
 	free(p->phase);
 	free(p);
 }

@@ -63,25 +63,36 @@ cli_buf_add(cli_buf *b, const char *s)
 }
 
 int
-cli_buf_addf(cli_buf *b, const char *fmt, ...)
+cli_buf_vaddf(cli_buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
 	if (b->broken)
 		return 0;
-	va_start(ap, fmt);
+	va_copy(again, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	if (n < 0 || !reserve(b, (size_t) n)) {
+		va_end(again);
 		b->broken = 1;
 		return 0;
 	}
-	va_start(ap, fmt);
-	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, ap);
-	va_end(ap);
+	vsnprintf(b->data + b->len, (size_t) n + 1, fmt, again);
+	va_end(again);
 	b->len += (size_t) n;
 	return 1;
+}
+
+int
+cli_buf_addf(cli_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int ok;
+
+	va_start(ap, fmt);
+	ok = cli_buf_vaddf(b, fmt, ap);
+	va_end(ap);
+	return ok;
 }
 
 char *

@@ -27,6 +27,8 @@ int cli_buf_addn(cli_buf *b, const char *s, size_t n);
 
 /* cli_buf_addf: append printf-style; 0 when the buffer is broken. */
 int cli_buf_addf(cli_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* cli_buf_vaddf: cli_buf_addf with a va_list (ap is used up). */
+int cli_buf_vaddf(cli_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /*
  * cli_buf_take: the contents as a malloc'd string ("" when nothing was

@@ -2,10 +2,10 @@
 #
 # Install as $(PREFIX)/share/bash-completion/completions/pgcopyman, or source
 # it from ~/.bashrc.  Completes the commands, each command's options, the
-# values of --format, --on-fault, --header-match, --encoding,
-# --max-row-size and --maintenance-work-mem, directories after --state-dir,
-# and file names after file: in --from and --to (also as --from=file:PATH).
-# Needs nothing from the bash-completion package.
+# values of --format, --on-fault, --header-match, --encoding, --progress=,
+# --compress, --max-row-size and --maintenance-work-mem, directories after
+# --state-dir, and file names after file: in --from and --to (also as
+# --from=file:PATH).  Needs nothing from the bash-completion package.
 
 # _pgcopyman_words: the words up to the cursor, split on white space only, so
 # that "file:PATH" and "--to=file:PATH" stay one word although COMP_WORDBREAKS
@@ -55,11 +55,19 @@ _pgcopyman_endpoint()
 }
 
 # _pgcopyman_value: complete the value of option opt (the part of the word
-# after any --opt=); returns 1 when opt takes no value.
+# after any --opt=; $3 is "=" then); returns 1 when opt takes no value there.
 _pgcopyman_value()
 {
-    local opt=$1 value=$2
+    local opt=$1 value=$2 eq=${3-}
+    # listen's -j is --json (copy's is --jobs): no value follows it.
+    [[ ${cmd-} == listen && $opt == -j ]] && return 1
     case $opt in
+        --progress)
+            # An optional value: only as --progress=json.
+            [[ $eq == = ]] || return 1
+            COMPREPLY+=($(compgen -W 'plain json' -- "$value")) ;;
+        --compress)
+            COMPREPLY+=($(compgen -W '1 3 6 9 19' -- "$value")) ;;
         --from|--to)
             if [[ ${cmd-} == compare ]]; then
                 # compare reads servers only
@@ -121,17 +129,19 @@ _pgcopyman()
                   --format -f --header --header-match --delimiter --quote --escape
                   --null --encoding --truncate --no-defer-indexes --defer-foreign-keys
                   --maintenance-work-mem --no-sequences --on-fault --stall-timeout
-                  --segment-size --jobs -j --split-key --max-row-size --state-dir
-                  --verify --json --progress --dry-run --quiet --help -h' ;;
+                  --segment-size --jobs -j --split-key --max-row-size --compress
+                  --state-dir --verify --json --progress --progress=json --dry-run --quiet
+                  --password -W --no-password -w --help -h' ;;
         compare)
             opts='--from --to --table -t --schema -n --exclude-table -T
-                  --exclude-schema -N --snapshot --json --quiet --help -h' ;;
+                  --exclude-schema -N --snapshot --json --quiet --password -W
+                  --no-password -w --help -h' ;;
         recover)
-            opts='--to --state-dir --dry-run --help -h' ;;
+            opts='--to --state-dir --dry-run --password -W --no-password -w --help -h' ;;
         listen)
-            opts='--conn -c --idle -i --json -j --help -h' ;;
+            opts='--conn -c --idle -i --json -j --password -W --no-password -w --help -h' ;;
         notify)
-            opts='--conn -c --help -h' ;;
+            opts='--conn -c --password -W --no-password -w --help -h' ;;
         '')
             opts='--help --version' ;;
         *)
@@ -140,7 +150,7 @@ _pgcopyman()
 
     if [[ -n $cmd && $cur == --*=* ]]; then
         # --opt=value
-        if _pgcopyman_value "${cur%%=*}" "${cur#*=}"; then
+        if _pgcopyman_value "${cur%%=*}" "${cur#*=}" =; then
             for i in "${!COMPREPLY[@]}"; do
                 COMPREPLY[i]="${cur%%=*}=${COMPREPLY[i]}"
             done

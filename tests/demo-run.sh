@@ -93,8 +93,14 @@ echo
 echo "JSON summary (stdout of --json):"
 echo "$json"
 echo
-echo "Human summary (stderr):"
-cat "$work/summary"
+# With --json the summary is the JSON above: stderr has something only when
+# the command had something to say (a warning, a fault).
+if [ -s "$work/summary" ]; then
+	echo "Messages (stderr):"
+	cat "$work/summary"
+else
+	echo "(nothing on stderr: with --json the summary is the JSON object above)"
+fi
 rm -f "$work/summary"
 
 section "Row counts and ordered checksums"

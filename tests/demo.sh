@@ -15,7 +15,7 @@ t0=$SECONDS
 section() { printf '\n==== %s\n' "$*"; }
 
 section "Checking dependencies"
-packages=(build-essential pkg-config libpq-dev postgresql libcmocka-dev)
+packages=(build-essential pkg-config libpq-dev postgresql libcmocka-dev zlib1g-dev libzstd-dev liblz4-dev)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

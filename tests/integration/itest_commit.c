@@ -201,17 +201,6 @@ old_rows_left(PGconn *conn)
 	return number(conn, "SELECT count(*) FROM u WHERE s = 'old'");
 }
 
-/* count_lines: the newlines in s (rows of a text COPY file). */
-static long long
-count_lines(const char *s)
-{
-	long long n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
-
 /* records_left: how many run records the state directory holds. */
 static int
 records_left(const char *dir)
@@ -652,7 +641,7 @@ test_commit_outcome_unknown(void **state)
 			assert_int_equal(strncmp(kept, "/tmp/.pgcm-commit-unknown.copy.pgcopyman-",
 			                         strlen("/tmp/.pgcm-commit-unknown.copy.pgcopyman-")), 0);
 			data = it_slurp(kept);
-			assert_int_equal(count_lines(data), ROWS);
+			assert_int_equal(it_count_text(data, "\n"), ROWS);
 			free(data);
 			assert_int_equal(unlink(kept), 0);
 			free(kept);
@@ -1084,7 +1073,7 @@ test_help_and_completion(void **state)
 	assert_string_equal(out, "--state-dir\n");
 	free(out);
 	out = complete("pgcopyman recover --");
-	assert_string_equal(out, "--to\n--state-dir\n--dry-run\n--help\n");
+	assert_string_equal(out, "--to\n--state-dir\n--dry-run\n--password\n--no-password\n--help\n");
 	free(out);
 	out = complete("pgcopyman recover --to post");
 	assert_string_equal(out, "postgresql://\n");

@@ -1017,28 +1017,6 @@ feeder_start(int fd, long long total)
 }
 
 /*
- * inherited_maxrss_kb: what a child of this process reports as its peak RSS
- * before it does anything: Linux carries the forked copy of this (large,
- * under ASan) process's memory into ru_maxrss across execve, so a command's
- * own peak shows only above it.
- */
-static long
-inherited_maxrss_kb(void)
-{
-	struct rusage ru;
-	int st;
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl("/bin/true", "true", (char *) NULL);
-		_exit(127);
-	}
-	assert_int_equal(wait4(pid, &st, 0, &ru), pid);
-	return ru.ru_maxrss;
-}
-
-/*
  * A line without a newline longer than --max-row-size is refused with the
  * row and the limit, nothing is committed, and the command's memory stays
  * near the limit whatever the input's size.  Rows under the limit load.
@@ -1056,7 +1034,7 @@ test_max_row_size(void **state)
 	it_run r;
 
 	/* 600 MB in one line on stdin, at most 1MB a row. */
-	base_kb = inherited_maxrss_kb();
+	base_kb = it_inherited_maxrss_kb();
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	feeder = feeder_start(in[1], 600LL << 20);
 	close(in[1]);

@@ -296,6 +296,28 @@ pc_variable(const char *root, const char *name, char *out, size_t size)
 		out[--n] = '\0';
 }
 
+/*
+ * pc_libs_rpath: `pkg-config --libs pgcopyman` under root carries
+ * -Wl,-rpath,ROOT/lib (want 1: a prefix the dynamic linker does not search)
+ * or no rpath at all (want 0: a system prefix, where make install runs ldconfig).
+ */
+static void
+pc_libs_rpath(const char *root, int want)
+{
+	static char out[4096];
+	char rpath[4200];
+	int rc = run_capture(out, sizeof out, "PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --libs pgcopyman",
+	                     root);
+
+	if (rc != 0)
+		fail_msg("pkg-config --libs pgcopyman failed:\n%s", out);
+	snprintf(rpath, sizeof rpath, "-Wl,-rpath,%s/lib ", root);
+	if (want && !strstr(out, rpath))
+		fail_msg("pkg-config --libs pgcopyman lacks %s: %s", rpath, out);
+	if (!want && strstr(out, "rpath"))
+		fail_msg("a system prefix's pkg-config --libs should carry no rpath: %s", out);
+}
+
 /* check_uninstalled: make uninstall left none of the files behind. */
 static void
 check_uninstalled(const char *root)
@@ -353,6 +375,27 @@ test_install_prefix(void **state)
 	snprintf(flags, sizeof flags,
 	         "$(PKG_CONFIG_PATH='%s/lib/pkgconfig' pkg-config --cflags --libs pgcopyman)", prefix);
 	build_and_run_app(tmp, prefix, flags);
+
+	/*
+	 * A prefix the dynamic linker does not search: the .pc file's Libs carry
+	 * an rpath, so the program starts without LD_LIBRARY_PATH.
+	 */
+	pc_libs_rpath(prefix, 1);
+	prepare_tables();
+	rc = run_capture(out, sizeof out, "env -u LD_LIBRARY_PATH '%s/app' '%s' '%s'", tmp, it_conninfo(1),
+	                 it_conninfo(2));
+	if (rc != 0)
+		fail_msg("the app linked with `pkg-config --libs pgcopyman` does not start without "
+		         "LD_LIBRARY_PATH (%d):\n%s", rc, out);
+	check_loaded();
+	rc = run_capture(out, sizeof out, "env -u LD_LIBRARY_PATH ldd '%s/app'", tmp);
+	{
+		char want[4200];
+		snprintf(want, sizeof want, "libpgcopyman.so.0 => %s/lib/libpgcopyman.so.0", prefix);
+		if (rc != 0 || !strstr(out, want))
+			fail_msg("without LD_LIBRARY_PATH the app does not load %s/lib/libpgcopyman.so.0:\n%s",
+			         prefix, out);
+	}
 	make_target("uninstall", prefix, "", tmp);
 	check_uninstalled(prefix);
 }
@@ -378,6 +421,8 @@ test_install_destdir(void **state)
 	assert_string_equal(out, "/usr/lib");
 	pc_variable(root, "includedir", out, sizeof out);
 	assert_string_equal(out, "/usr/include");
+	/* /usr/lib is searched by the dynamic linker (ldconfig): no rpath. */
+	pc_libs_rpath(root, 0);
 	snprintf(flags, sizeof flags,
 	         "-I'%s/include' -L'%s/lib' -lpgcopyman $(pkg-config --cflags --libs libpq)", root, root);
 	build_and_run_app(tmp, root, flags);
@@ -400,7 +445,9 @@ test_man_page(void **state)
 		"--truncate", "--no-defer-indexes", "--defer-foreign-keys", "--maintenance-work-mem",
 		"--no-sequences", "Replacing a table", "--on-fault", "--stall-timeout", "--segment-size", "--json",
 		"--progress", "--dry-run", "--quiet", "--conn", "--idle", "--version", "PGPASSWORD",
-		"--max-row-size", "O_TMPFILE", "--state-dir", "recover", "PREPARE TRANSACTION", "compare",
+		"--max-row-size", "O_TMPFILE", "--compress", ".zst", "--password", "--no-password",
+		"--progress=json", "gap_seconds", "Passwords", "Lock waits", "tcp_user_timeout",
+		"for more information", "--state-dir", "recover", "PREPARE TRANSACTION", "compare",
 		"--verify", "--exclude-table", "--exclude-schema", "--snapshot", NULL
 	};
 	static char out[1 << 17];
@@ -464,7 +511,7 @@ test_bash_completion(void **state)
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --split", out, sizeof out);
 	assert_string_equal(out, "--split-key\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --no-", out, sizeof out);
-	assert_string_equal(out, "--no-defer-indexes\n--no-sequences\n");
+	assert_string_equal(out, "--no-defer-indexes\n--no-sequences\n--no-password\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --defer", out, sizeof out);
 	assert_string_equal(out, "--defer-foreign-keys\n");
 	complete("contrib/pgcopyman.bash", "pgcopyman copy --maintenance-work-mem 5", out, sizeof out);

@@ -2,6 +2,7 @@
  * util.c: helpers for the integration tests (see util.h).
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <time.h>
@@ -372,6 +373,30 @@ it_slurp(const char *path)
 	return buf;
 }
 
+char *
+it_wait_file_text(const char *path, const char *text, int ms)
+{
+	for (int waited = 0;; waited += 50) {
+		char *s = it_slurp(path);
+		if (strstr(s, text))
+			return s;
+		if (waited >= ms)
+			fail_msg("%s did not say \"%s\" within %d ms; it holds:\n%s", path, text, ms, s);
+		free(s);
+		poll(NULL, 0, 50);
+	}
+}
+
+int
+it_count_text(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = s; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
 static double
 now_s(void)
 {
@@ -426,6 +451,22 @@ it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated)
 	p->gate = gate[1];
 }
 
+long
+it_inherited_maxrss_kb(void)
+{
+	struct rusage ru;
+	int st;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl("/bin/true", "true", (char *) NULL);
+		_exit(127);
+	}
+	assert_int_equal(wait4(pid, &st, 0, &ru), pid);
+	return ru.ru_maxrss;
+}
+
 void
 it_cli_release(it_proc *p)
 {
@@ -478,7 +519,7 @@ it_copy_out(PGconn *conn, const char *sql, size_t *len)
 {
 	PGresult *res = PQexec(conn, sql);
 	char *out = NULL, *buf;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 	int got;
 
 	if (PQresultStatus(res) != PGRES_COPY_OUT) {
@@ -488,8 +529,12 @@ it_copy_out(PGconn *conn, const char *sql, size_t *len)
 	}
 	PQclear(res);
 	while ((got = PQgetCopyData(conn, &buf, 0)) > 0) {
-		out = realloc(out, n + (size_t) got + 1);
-		assert_non_null(out);
+		/* Doubling: a realloc per row is quadratic (ASan's realloc always copies). */
+		if (n + (size_t) got + 1 > cap) {
+			cap = (n + (size_t) got + 1) * 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
 		memcpy(out + n, buf, (size_t) got);
 		n += (size_t) got;
 		PQfreemem(buf);

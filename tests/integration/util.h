@@ -176,6 +176,10 @@ void it_run_free(it_run *r);
 void it_expect_status(const it_run *r, int status);
 /* A whole file, malloc'd and NUL-terminated. */
 char *it_slurp(const char *path);
+/* it_wait_file_text: path's contents (malloc'd) once they hold text; fails the test after ms. */
+char *it_wait_file_text(const char *path, const char *text, int ms);
+/* it_count_text: how many times what occurs in s (not overlapping). */
+int it_count_text(const char *s, const char *what);
 /* What the server's COPY ... TO STDOUT statement sql writes, whole (malloc'd; its length in *len). */
 char *it_copy_out(PGconn *conn, const char *sql, size_t *len);
 
@@ -193,6 +197,13 @@ typedef struct it_proc {
  * caller knows its pid first.  Bounded by a 120 s alarm.
  */
 void it_cli_spawn(it_proc *p, const char *const *args, int in_fd, int gated);
+/*
+ * it_inherited_maxrss_kb: what a child of this process reports as its peak
+ * RSS before it does anything: Linux carries the forked copy of this (large,
+ * under ASan) process's memory into ru_maxrss across execve, so a command's
+ * own peak shows only above it.
+ */
+long it_inherited_maxrss_kb(void);
 /* it_cli_bg: it_cli_spawn into *p with these args, stdin /dev/null, not gated. */
 #define it_cli_bg(p, ...) it_cli_spawn((p), (const char *const[]){__VA_ARGS__, NULL}, -1, 0)
 /* it_cli_release: let a gated child exec. */
