@@ -16,6 +16,7 @@ import statistics
 import sys
 
 import report_bulkload
+import report_cost
 
 # The issue's targets (project issue 6, item 1).
 TARGET_WALL_1 = 0.75      # 1->1 default wall <= 0.75 x floor (text)
@@ -131,6 +132,7 @@ def main():
     ap.add_argument("--profile")
     ap.add_argument("--extras")
     ap.add_argument("--programs")
+    ap.add_argument("--cost")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
@@ -161,8 +163,8 @@ def main():
     floor = by_name.get("floor_text", {}).get("wall")
     best_other = {}
     for n in (0, 1, 2):
-        others = [m for m in methods if m["targets"] == n and m["tool"] not in ("floor", "pgcopyman")
-                  and m["wall"] is not None]
+        others = [m for m in methods if m["targets"] == n and m["tool"] != "floor"
+                  and not m["tool"].startswith("pgcopyman") and m["wall"] is not None]
         if others:
             best_other[n] = min(others, key=lambda m: m["wall"])
     for m in methods:
@@ -181,7 +183,7 @@ def main():
     sep = "| --- | ---: | ---: | ---: | ---: | ---: | --- |"
     lines = [head, sep]
     order = sorted(methods, key=lambda m: (m["targets"], m["tool"] != "floor",
-                                           m["tool"] != "pgcopyman"))
+                                           not m["tool"].startswith("pgcopyman")))
     for m in order:
         wall = ("%.2f (%.2f–%.2f)" % (m["wall"], m["wall_min"], m["wall_max"])
                 if m["wall"] is not None else "FAILED")
@@ -211,8 +213,8 @@ def main():
     if p1:
         t.append("- 1→1 default wall ≤ %.2f × floor: %s" % (
             TARGET_WALL_1, verdict(p1["x_floor"], TARGET_WALL_1, "× floor")))
-        others1 = [m for m in methods if m["targets"] == 1 and m["tool"] not in ("floor", "pgcopyman")
-                   and m["wall"] is not None]
+        others1 = [m for m in methods if m["targets"] == 1 and m["tool"] != "floor"
+                   and not m["tool"].startswith("pgcopyman") and m["wall"] is not None]
         if others1 and p1["wall"] is not None:
             b = best_other[1]
             slower = [label(m) for m in others1 if m["wall"] <= p1["wall"]]
@@ -242,6 +244,8 @@ def main():
     if pj:
         t.append("- 1→1 --jobs 2 wall ≤ %.2f × floor: %s" % (
             TARGET_WALL_JOBS, verdict(pj["x_floor"], TARGET_WALL_JOBS, "× floor")))
+
+    cost_md, cost_t = report_cost.section(report_cost.read(a.cost), meta, by_name, verdict)
 
     mach = machine()
     loads = [r["load"] for rs in runs.values() for r in rs if r["load"]]
@@ -276,11 +280,13 @@ def main():
     md.append("## Versions")
     md.append("")
     for k, name in (("server", "PostgreSQL server"), ("server_settings", "server settings"),
-                    ("libpq", "libpq"), ("pgcopyman", "pgcopyman"), ("pgcopydb", "pgcopydb"),
+                    ("libpq", "libpq"), ("pgcopyman", "pgcopyman"),
+                    ("baseline", "pgcopyman baseline (BENCH_BASELINE)"), ("pgcopydb", "pgcopydb"),
                     ("psql", "psql"), ("python", "Python (/usr/bin/python3)"),
                     ("py_postgresql", "py-postgresql"), ("psycopg", "psycopg"),
                     ("coreutils_tee", "tee")):
-        md.append("- %s: %s" % (name, meta.get(k, "?")))
+        if k != "baseline" or k in meta:
+            md.append("- %s: %s" % (name, meta.get(k, "?")))
     md.append("")
     md.append("## Table")
     md.append("")
@@ -364,6 +370,18 @@ def main():
     md.append("")
     md.extend(t)
     md.append("")
+    if cost_md or cost_t:
+        md.append("## The client's cost per byte and per target (issue 18)")
+        md.append("")
+        if meta.get("load_after_cost"):
+            md.append("1-min, 5-min, 15-min load average after these measurements: %s." %
+                      meta["load_after_cost"])
+            md.append("")
+        md.extend(cost_md)
+        md.append("The issue's targets (issue 18):")
+        md.append("")
+        md.extend(cost_t)
+        md.append("")
     if a.programs and os.path.exists(a.programs) and os.path.getsize(a.programs) > 0:
         md.append("## Other bench programs")
         md.append("")
@@ -387,7 +405,7 @@ def main():
         f.write("\n".join(md))
     print(table)
     print()
-    print("\n".join(t))
+    print("\n".join(t + cost_t))
     if bulk_print:
         print()
         print("\n".join(bulk_print))

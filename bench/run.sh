@@ -27,6 +27,13 @@
 #   BENCH_METHODS=RE   only the methods whose name matches the extended regex
 #                      (the floors always run: the ratios need them; the bulk
 #                      load's floors bl_floor_* with any bl_ method)
+#   BENCH_COST=0       skip the client's cost per byte and per target (issue 18):
+#                      instructions under callgrind (pgcopyman, psql pipes,
+#                      pgcopydb) on BENCH_COST_ROWS rows (default 200000), and
+#                      build/bench/bench_fanout into 1, 2, 4, 8 receivers
+#   BENCH_BASELINE=BIN another pgcopyman binary (say, main's) to run beside this
+#                      one: methods pgcm_base_1_binary, pgcm_base_2_binary, and
+#                      its instructions per byte
 #   BENCH_PROFILE=1    afterwards, profile one pgcopyman 1->1 run (perf record
 #                      -g when perf works, else callgrind on 200000 rows)
 #   BENCH_PROFILER=perf|callgrind  force one (default: perf if it works)
@@ -50,6 +57,9 @@ rows="${1:-${BENCH_ROWS:-2000000}}"
 runs="${BENCH_RUNS:-3}"
 only="${BENCH_METHODS:-}"
 profile="${BENCH_PROFILE:-0}"
+cost="${BENCH_COST:-1}"
+cost_rows="${BENCH_COST_ROWS:-200000}"
+baseline="${BENCH_BASELINE:-}"
 out="${BENCH_OUT:-$here/RESULTS.md}"
 build="${PGCM_BUILD:-build}"
 case "$build" in /*) ;; *) build="$repo/$build" ;; esac
@@ -65,7 +75,10 @@ die() { printf 'bench: FAILED: %s\n' "$*" >&2; exit 1; }
 
 [[ "$rows" =~ ^[1-9][0-9]*$ ]] || die "ROWS must be a positive integer, not '$rows'"
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive integer, not '$runs'"
+[[ "$cost_rows" =~ ^[1-9][0-9]*$ ]] || die "BENCH_COST_ROWS must be a positive integer, not '$cost_rows'"
+[ "$rows" -lt "$cost_rows" ] && cost_rows="$rows"
 [ -x "$cli" ] || die "no $cli: build it first (make bench builds it)"
+[ -z "$baseline" ] || [ -x "$baseline" ] || die "BENCH_BASELINE: no executable $baseline"
 
 # ---------------------------------------------------------------- dependencies
 # Debian package -> how to tell it is there.
@@ -83,6 +96,8 @@ else
 fi
 if [ "$profile" = 1 ]; then
 	command -v perf >/dev/null 2>&1 || missing+=(linux-perf)
+fi
+if [ "$profile" = 1 ] || [ "$cost" != 0 ]; then
 	command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -148,6 +163,10 @@ pguri() { echo "postgresql:///postgres?host=$top/$1.sock&port=5432&user=$user"; 
 # binaries as they were at the start (the CLI links the library statically).
 cp "$cli" "$work/pgcopyman"
 cli="$work/pgcopyman"
+if [ -n "$baseline" ]; then
+	cp "$baseline" "$work/pgcopyman-baseline"
+	baseline="$work/pgcopyman-baseline"
+fi
 mkdir -p "$work/bench-bin"
 for p in "$build"/bench/bench_*; do [ -x "$p" ] && cp "$p" "$work/bench-bin/"; done
 
@@ -230,6 +249,12 @@ m_pgcm_2_text()   { pgcm --to "$T1" --to "$T2" --format text; }
 m_pgcm_2_binary() { pgcm --to "$T1" --to "$T2" --format binary; }
 m_pgcm_2_auto()   { pgcm --to "$T1" --to "$T2"; }
 m_pgcm_1_jobs2()  { pgcm --to "$T1" --jobs 2; }
+pgcm_base() {
+	T pgcopyman "$baseline" copy --from "$SRC" "$@" --table t --json \
+		>"$work/run/pgcopyman.json" 2>"$work/run/pgcopyman.log"
+}
+m_pgcm_base_1_binary() { pgcm_base --to "$T1" --format binary; }
+m_pgcm_base_2_binary() { pgcm_base --to "$T1" --to "$T2" --format binary; }
 # The export to a compressed file (zstd's default level 3 both ways; the file is checked by its lines).
 m_pgcm_zst()      { pgcm --to "file:$work/run/t.zst" --format text; }
 m_psql_zst() {
@@ -349,6 +374,12 @@ bl_psql_2_idx	2	psql	ti	psql $SRC -c "COPY t TO STDOUT (FORMAT binary)" | tee >(
 pgcm_zst	0	pgcopyman	zst	build/pgcopyman copy --from $SRC --to file:t.zst --table t --json --format text
 psql_zst	0	psql + zstd	zst	psql $SRC -c "COPY t TO STDOUT" | zstd -q -o t.zst
 EOF
+if [ -n "$baseline" ]; then
+	cat >>"$methods_file" <<'EOF'
+pgcm_base_1_binary	1	pgcopyman (baseline)	binary	$BENCH_BASELINE copy --from $SRC --to $T1 --table t --json --format binary
+pgcm_base_2_binary	2	pgcopyman (baseline)	binary	$BENCH_BASELINE copy --from $SRC --to $T1 --to $T2 --table t --json --format binary
+EOF
+fi
 # The floors always run (the ratios need them); the bulk load's floors when a bulk load method does.
 bulk_selected=0
 if [ -n "$only" ]; then
@@ -499,6 +530,8 @@ meta="$work/meta.txt"
 	echo "server_settings=$(q "$SRC" -Atc "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync','synchronous_commit','full_page_writes','shared_buffers','max_wal_size','wal_level','checkpoint_timeout')")"
 	echo "libpq=$(dpkg-query -W -f '${Package} ${Version}' libpq5 2>/dev/null || echo unknown)"
 	echo "pgcopyman=$("$cli" --version 2>&1 | head -n 1), tree $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?') + $(git -C "$repo" status --porcelain 2>/dev/null | wc -l) uncommitted paths, binary built $(date -u -r "$build/pgcopyman" '+%Y-%m-%d %H:%M UTC')"
+	[ -z "$baseline" ] || echo "baseline=$("$baseline" --version 2>&1 | head -n 1), $BENCH_BASELINE"
+	echo "cost_rows=$cost_rows"
 	echo "pgcopydb=$(pgcopydb --version 2>/dev/null | grep -m1 'pgcopydb version' || echo unknown)"
 	echo "psql=$("$psql" --version)"
 	echo "python=$("$py" --version 2>&1)"
@@ -577,6 +610,13 @@ if [ "$profile" = 1 ]; then
 	fi
 fi
 
+# ---------------------------------------------------------------- client cost (issue 18)
+. "$here/client_cost.sh"
+if [ "$cost" != 0 ]; then
+	measure_cost
+	echo "load_after_cost=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$meta"
+fi
+
 # ---------------------------------------------------------------- other programs
 # The micro-benchmarks that `make bench` builds (one result line each).
 programs="$work/programs.txt"
@@ -584,6 +624,8 @@ programs="$work/programs.txt"
 if [ "${BENCH_PROGRAMS:-1}" != 0 ]; then
 	for p in "$work"/bench-bin/bench_*; do
 		[ -x "$p" ] || continue
+		# bench_fanout needs servers: the client cost section runs it.
+		[ "$(basename "$p")" = bench_fanout ] && continue
 		say "running $(basename "$p")"
 		"$p" >>"$programs" 2>"$work/program.log" \
 			|| { echo "$(basename "$p"): FAILED: $(tail -n 3 "$work/program.log")" >>"$programs";
@@ -594,7 +636,7 @@ fi
 # ---------------------------------------------------------------- report
 echo "script_seconds=$(awk -v a="$script_t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", b - a }')" >>"$meta"
 "$py" "$here/report.py" --meta "$meta" --methods "$methods_file" --results "$results" \
-	--extras "$extras" --programs "$programs" --profile "$prof" --out "$out"
+	--extras "$extras" --programs "$programs" --profile "$prof" --cost "$cost_file" --out "$out"
 say "wrote $out"
 if [ "$failures" -gt 0 ]; then
 	die "$failures run(s) failed or loaded the wrong number of rows (see above and $out)"

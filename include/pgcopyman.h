@@ -77,8 +77,12 @@ typedef enum pgcm_format_kind {
 /*
  * pgcm_format: what a stream of COPY data looks like.  Initialise it with
  * pgcm_format_init() and change what differs.  A file or callback producer
- * needs it to find row boundaries; a connection producer needs it only for a
- * CSV header (binary is recognised from the server's answer).
+ * needs it to find row boundaries; a connection producer needs it only for
+ * CSV (binary is recognised from the server's answer): for a header, and to
+ * tell where a row longer than 8 KiB ends.  Told text, it may take a piece
+ * of such a CSV row (cut after a quoted newline) for a row: the copy then
+ * fails (PGCM_ERR_PRODUCER: the server counted fewer rows than arrived)
+ * rather than load anything wrong.
  */
 typedef struct pgcm_format {
 	pgcm_format_kind kind;
@@ -255,7 +259,8 @@ PGCM_API pgcm_status pgcm_copy_add(pgcm_copy *c, pgcm_receiver *r);
 /*
  * Tuning, before pgcm_copy_start().  chunk_bytes: the size a chunk of whole rows
  * is filled to (default 64 KiB); chunks: how many may be in flight (default 16):
- * memory is bounded by their product, plus the largest row.
+ * memory is bounded by their product (a chunk read from a connection keeps 8 KiB
+ * of room more, so that most rows are read whole), plus the largest row.
  */
 PGCM_API pgcm_status pgcm_copy_set_window(pgcm_copy *c, size_t chunk_bytes, size_t chunks);
 
@@ -308,6 +313,9 @@ PGCM_API pgcm_status pgcm_copy_start(pgcm_copy *c);
  * short-lived thread of the library's, and its end is one of the descriptors
  * the step waits on: the source counts as settled only once the server took
  * the request, or is shut down at the drain deadline if it never does.
+ * A step given no readiness (this call, or pgcm_copy_step_polled() with no
+ * entries) first looks at the copy's descriptors with one zero-timeout poll(),
+ * so that no endpoint tries a read or write the kernel would refuse.
  * Returns:
  *   PGCM_OK     progress or a change of state; call again
  *   PGCM_AGAIN  nothing can be done: wait on pgcm_copy_pollfds() for at most
@@ -340,8 +348,9 @@ PGCM_API pgcm_status pgcm_copy_step_polled(pgcm_copy *c, const struct pollfd *fd
  * copy ended.  Returns what pgcm_copy_step() returns, never PGCM_AGAIN; the
  * cycle that moves the last rows returns PGCM_OK, and PGCM_DONE comes with no
  * progress.  A signal that interrupts the wait returns PGCM_OK with what moved
- * so far (possibly nothing), so the caller can look at its flags.  Starts the
- * copy if needed.  Blocks: while peers are silent, up to the stall timeout;
+ * so far (possibly nothing), so the caller can look at its flags.  When the
+ * last step did all it could without waiting, it waits before stepping.
+ * Starts the copy if needed.  Blocks: while peers are silent, up to the stall timeout;
  * while an abort settles, up to the drain timeout.
  */
 PGCM_API pgcm_status pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress);

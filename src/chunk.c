@@ -88,9 +88,12 @@ pgcm__chunk_reserve(pgcm__chunk *c, size_t n)
 	need = c->len + n;
 	if (need <= c->cap)
 		return PGCM_OK;
-	ncap = c->cap ? c->cap : 4096;
-	while (ncap < need)
-		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+	/* A new buffer gets what is asked (a chunk's working size); a full one doubles. */
+	if (c->cap == 0)
+		ncap = need < 4096 ? 4096 : need;
+	else
+		for (ncap = c->cap; ncap < need;)
+			ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
 	p = pgcm__realloc(c->data, ncap);
 	if (!p)
 		return PGCM_ERR_NOMEM;

@@ -215,6 +215,7 @@ pgcm_copy_reconcile(pgcm_copy *c, pgcm_receiver *r)
 		                      "%s cannot be reconciled: its connection or COPY is gone (%s)", r->name,
 		                      r->error ? r->error : "failed");
 	r->state = PGCM_RECEIVER_ACTIVE;
+	c->quiescent = 0;
 	pgcm__receiver_clear_error(r);
 	r->last_progress_ms = pgcm__now_ms();
 	return PGCM_OK;

@@ -65,6 +65,7 @@ struct pgcm_copy {
 	pgcm_status failure;
 	char *reason;
 	char *errmsg;
+	int quiescent;             /* the last step ended with nothing to do until poll() says so */
 	int depth;                 /* > 0 inside a step: callbacks may be running */
 	int free_pending;
 	char *abort_pending;
@@ -93,6 +94,8 @@ void pgcm__copy_forget_polled(pgcm_copy *c);
 /* copy_loop.c */
 /* pgcm__copy_wait: one poll() over the copy's descriptors; -1 when a signal interrupted it. */
 int pgcm__copy_wait(pgcm_copy *c);
+/* pgcm__copy_look: when no readiness was handed to this step, a zero-timeout poll() notes it. */
+void pgcm__copy_look(pgcm_copy *c);
 
 /* copy_abort.c */
 /*

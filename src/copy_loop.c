@@ -139,8 +139,9 @@ note_polled(pgcm_copy *c, const struct pollfd *fds, size_t n)
 	return PGCM_OK;
 }
 
-int
-pgcm__copy_wait(pgcm_copy *c)
+/* poll_copy: one poll() over the copy's descriptors, for at most timeout ms, noted. */
+static int
+poll_copy(pgcm_copy *c, int timeout)
 {
 	struct pollfd fds[64], *pfds = fds;
 	size_t n = pgcm_copy_pollfds(c, fds, 64);
@@ -155,12 +156,45 @@ pgcm__copy_wait(pgcm_copy *c)
 			n = pgcm_copy_pollfds(c, pfds, n);
 		}
 	}
-	rc = poll(pfds, (nfds_t) n, pgcm_copy_timeout_ms(c));
+	rc = poll(pfds, (nfds_t) n, timeout);
 	if (rc >= 0)
 		(void) note_polled(c, pfds, n);
 	if (pfds != fds)
 		pgcm__free(pfds);
 	return rc < 0 && errno == EINTR ? -1 : 0;
+}
+
+int
+pgcm__copy_wait(pgcm_copy *c)
+{
+	return poll_copy(c, pgcm_copy_timeout_ms(c));
+}
+
+/* readiness_known: poll() looked at some endpoint's descriptor before this step. */
+static int
+readiness_known(const pgcm_copy *c)
+{
+	if (pgcm__polled_known(&c->producer->polled))
+		return 1;
+	for (size_t i = 0; i < c->nrx; i++)
+		if (pgcm__polled_known(&c->rx[i]->polled))
+			return 1;
+	return 0;
+}
+
+/*
+ * pgcm__copy_look: a step nobody polled for (the blocking calls' first, a
+ * caller's loop that calls step without handing readiness) looks at every
+ * descriptor at once with a zero-timeout poll(), so that each endpoint skips
+ * the reads and writes the kernel would refuse (a recv or send that fails
+ * with EAGAIN, and a poll of its own, per endpoint): once the client's own
+ * work per byte was small, those were a good part of its CPU.
+ */
+void
+pgcm__copy_look(pgcm_copy *c)
+{
+	if (!readiness_known(c))
+		(void) poll_copy(c, 0);
 }
 
 pgcm_status
@@ -173,6 +207,12 @@ pgcm_copy_next(pgcm_copy *c, pgcm_progress *progress)
 	progress->rows = progress->bytes = 0;
 	if (!c)
 		return PGCM_ERR_ARG;
+	/*
+	 * The last step did all it could: a step now would only find nothing
+	 * ready and return PGCM_AGAIN.  Wait for something first.
+	 */
+	if (c->state == COPY_RUNNING && c->quiescent && c->depth == 0 && pgcm__copy_wait(c) < 0)
+		return PGCM_OK;
 	for (;;) {
 		pgcm_status st = pgcm_copy_step(c, &step);
 		progress->rows += step.rows;

@@ -383,7 +383,7 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	pgcm_progress local;
 	pgcm_status st;
 	size_t faults_before = 0;
-	int did = 0;
+	int did = 0, quiet = 0;
 	int64_t now;
 
 	if (!progress)
@@ -413,6 +413,8 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 	}
 	c->cycle_start = faults_before;
 	c->depth++;
+	c->quiescent = 0;
+	pgcm__copy_look(c);
 	now = pgcm__now_ms();
 	for (int round = 0; round < STEP_ROUNDS; round++) {
 		int any;
@@ -424,13 +426,17 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 			if (c->rx[i]->state == PGCM_RECEIVER_ACTIVE)
 				any |= service(c, c->rx[i], now);
 		did |= any;
+		quiet = !any;
 		if (!any || c->producer_failed || c->abort_pending || c->free_pending)
 			break;
 		/* A cycle moves about one window: fine-grained progress, no 16 MiB gulps. */
 		if (progress->bytes >= c->window.target * (c->window.nslots - 1))
 			break;
 	}
-	did |= check_stalls(c, now);
+	if (check_stalls(c, now)) {
+		did = 1;
+		quiet = 0;
+	}
 	pgcm__copy_settle_dropped(c, now);
 	pgcm__copy_forget_polled(c);
 	c->depth--;
@@ -443,5 +449,11 @@ pgcm_copy_step(pgcm_copy *c, pgcm_progress *progress)
 		pgcm__free(why);
 		return st;
 	}
-	return outcome(c, did, faults_before);
+	st = outcome(c, did, faults_before);
+	/*
+	 * Everything waits on its descriptor (or a deadline) and nothing changed
+	 * after the last round: pgcm_copy_next() may poll before the next step.
+	 */
+	c->quiescent = quiet && st == PGCM_OK && c->state == COPY_RUNNING;
+	return st;
 }

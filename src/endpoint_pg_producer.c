@@ -8,6 +8,7 @@
  * set non-blocking mode for the copy and restore it, and never close, begin
  * or commit.  A dead connection is left alone once seen.
  */
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 /* The binary COPY signature, and the fixed part of its header. */
 static const char binary_signature[11] = "PGCOPY\n\377\r\n";
 #define BINARY_HEADER_FIXED 19  /* signature, flags, extension length */
+/* What an abort's drain reads at a time (into a buffer on the stack, discarded). */
+#define DRAIN_PIECE 4096
 
 /* ------------------------------------------------------------------------
  * The producer: COPY ... TO STDOUT
@@ -131,26 +134,159 @@ take_framing(pg_producer *pp, const char *msg, size_t n, size_t *used)
 	return PGCM_OK;
 }
 
-/* take_message: one CopyData message: framing to the side, the row into the chunk. */
-static pgcm_status
-take_message(pg_producer *pp, pgcm__chunk *c, const char *msg, size_t n)
+/*
+ * message_ends: whether the n bytes of a CopyData message read so far are the
+ * whole message.  Asked only when PQgetlineAsync filled all the room offered,
+ * which is ambiguous (see next_message).  A text row ends with its newline (a
+ * newline in a value is escaped); CSV and binary rows are checked by the row
+ * scanner, a binary row after the stream's header.  Returns 1 (whole), 0 (a
+ * piece: more follows) or -1 (not the format the producer was told).
+ */
+static int
+message_ends(pg_producer *pp, const char *msg, size_t n)
 {
+	pgcm_producer *p = &pp->base;
+	pgcm_format fmt = p->fmt;
+	pgcm__rowscan scan;
+	size_t pos = 0;
+
+	if (!pp->binary && fmt.kind != PGCM_FORMAT_CSV)
+		return msg[n - 1] == '\n';
+	if (pp->binary)
+		fmt.kind = PGCM_FORMAT_BINARY;
+	fmt.header = 0;       /* a CSV header line ends where a row would */
+	fmt.max_row = 0;      /* the server's own limit */
+	pgcm__rowscan_init(&scan, &fmt);
+	if (pp->binary && pp->first_seen
+	    && pgcm__rowscan_next(&scan, p->framing.prologue, p->framing.prologue_len, &pos)
+	           != PGCM__SCAN_HEADER) {
+		pgcm__producer_error(p, NULL, "binary COPY header cannot be scanned: %s", scan.error);
+		return -1;
+	}
+	for (pos = 0;;) {
+		switch (pgcm__rowscan_next(&scan, msg, n, &pos)) {
+		case PGCM__SCAN_MORE:
+			return 0;
+		case PGCM__SCAN_HEADER:
+			if (pos == n)
+				return 1;
+			continue;
+		case PGCM__SCAN_ROW:
+		case PGCM__SCAN_END:
+			if (pos == n)
+				return 1;
+			pgcm__producer_error(p, NULL, "row %llu: one COPY data message holds more than one "
+			                     "%s row (is the producer's format the COPY's?)",
+			                     (unsigned long long) p->rows + 1, pgcm_format_kind_name(fmt.kind));
+			return -1;
+		case PGCM__SCAN_ERROR:
+			pgcm__producer_error(p, NULL, "%s COPY data (is the producer's format the COPY's?): %s",
+			                     pgcm_format_kind_name(fmt.kind), scan.error);
+			return -1;
+		}
+	}
+}
+
+/*
+ * read_long_message: a message filled all the room next_message offered: a
+ * piece of a longer row, or exactly the whole row.  Read on until it is whole
+ * (message_ends), doubling the room each time.  *len: its length.
+ */
+static pgcm_status
+read_long_message(pg_producer *pp, pgcm__chunk *c, size_t have, size_t *len)
+{
+	for (;;) {
+		size_t room;
+		int offer, n, ends = message_ends(pp, c->data + c->len, have);
+
+		if (ends < 0)
+			return PGCM_ERR_FORMAT;
+		if (ends)
+			break;
+		if (pgcm__chunk_reserve(c, 2 * have) != PGCM_OK) {
+			pgcm__producer_error(&pp->base, NULL, "out of memory for row %llu (%zu bytes so far)",
+			                     (unsigned long long) pp->base.rows + 1, have);
+			return PGCM_ERR_NOMEM;
+		}
+		room = c->cap - c->len - have;
+		offer = room > INT_MAX ? INT_MAX : (int) room;
+		n = PQgetlineAsync(pp->conn, c->data + c->len + have, offer);
+		/*
+		 * 0 or -1 after a piece: it was the whole message after all (a
+		 * format that misled message_ends), since libpq holds whole messages
+		 * and gives the rest of one at once.  -1 comes again next time.
+		 */
+		if (n <= 0)
+			break;
+		have += (size_t) n;
+		if (n < offer)
+			break;
+	}
+	*len = have;
+	return PGCM_OK;
+}
+
+/*
+ * next_message: copy the next CopyData message from libpq's input buffer
+ * into c, just past its whole rows (c->len), without counting it yet.
+ * PQgetlineAsync copies a message straight into our buffer; PQgetCopyData
+ * would malloc a copy of each row, which we would then copy into the chunk
+ * and free (a third of the client's instructions, measured).  It hands over
+ * a message longer than the room offered in pieces, and a piece that fills
+ * the room exactly may or may not be the end: the chunk keeps PGCM__ROW_SLACK
+ * bytes free past its target, so shorter rows always come whole, and only a
+ * longer one is read on by read_long_message().  A message is read whole
+ * before this returns, so a chunk never holds part of a row.  *len: the
+ * message's length, 0 when none is complete yet.  Returns PGCM_OK, PGCM_DONE
+ * (the data ended, or failed: the COPY's result says which), or an error.
+ */
+static inline pgcm_status
+next_message(pg_producer *pp, pgcm__chunk *c, size_t target, size_t *len)
+{
+	size_t room, working = target + PGCM__ROW_SLACK;
+	int offer, n;
+
+	if (c->cap < working && pgcm__chunk_reserve(c, working - c->len) != PGCM_OK) {
+		pgcm__producer_error(&pp->base, NULL, "out of memory for a chunk of %zu bytes", working);
+		return PGCM_ERR_NOMEM;
+	}
+	room = c->cap - c->len;
+	offer = room > INT_MAX ? INT_MAX : (int) room;
+	n = PQgetlineAsync(pp->conn, c->data + c->len, offer);
+	*len = n > 0 ? (size_t) n : 0;
+	if (n < 0)
+		return PGCM_DONE;
+	if (n == offer)
+		return read_long_message(pp, c, (size_t) n, len);
+	return PGCM_OK;
+}
+
+/*
+ * take_message: the message of n bytes just past c's rows: framing (the
+ * first message, a binary trailer) to the side, the row counted into the
+ * chunk where it already is.
+ */
+static inline pgcm_status
+take_message(pg_producer *pp, pgcm__chunk *c, size_t n)
+{
+	char *msg = c->data + c->len;
 	size_t used = 0;
 	pgcm_status st;
 
-	if (!pp->first_seen || pp->binary) {
+	if (!pp->first_seen || (pp->binary && n == 2)) {
 		st = take_framing(pp, msg, n, &used);
+		if (st == PGCM_ERR_NOMEM)
+			pgcm__producer_error(&pp->base, NULL, "out of memory for the COPY's framing");
 		if (st != PGCM_OK)
 			return st;
+		if (used)
+			memmove(msg, msg + used, n - used);
 	}
 	pp->base.bytes += n - used;
 	if (n == used)
 		return PGCM_OK;
-	st = pgcm__chunk_append_row(c, msg + used, n - used);
-	if (st != PGCM_OK) {
-		pgcm__producer_error(&pp->base, NULL, "out of memory for a row of %zu bytes", n - used);
-		return st;
-	}
+	c->len += n - used;
+	c->rows++;
 	pp->base.rows++;
 	return PGCM_OK;
 }
@@ -275,11 +411,10 @@ finish_copy(pg_producer *pp)
 }
 
 /*
- * pg_producer_produce: append rows from PQgetCopyData to c.  One CopyData
- * message is one row; libpq hands each in a buffer of its own, which we copy
- * into the chunk so that receivers get few large messages.  The socket is
- * read once per readiness poll() reported (or once per step in a caller's
- * own loop) before waiting.
+ * pg_producer_produce: append rows to c, each copied once, from libpq's
+ * input buffer straight into the chunk (next_message).  The socket is read
+ * once per readiness poll() reported (or once per step in a caller's own
+ * loop) before waiting.
  */
 static pgcm_status
 pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
@@ -303,10 +438,10 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 			return st;
 	}
 	while (pp->phase == PP_COPYING && c->len < target) {
-		char *buf = NULL;
-		int n = PQgetCopyData(pp->conn, &buf, 1);
+		size_t n;
 
-		if (n == 0) {
+		st = next_message(pp, c, target, &n);
+		if (st == PGCM_OK && n == 0) {
 			/* Nothing complete: read what the socket has, once, before waiting. */
 			if (!pgcm__polled_take(&p->polled, POLLIN)) {
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
@@ -318,25 +453,26 @@ pg_producer_produce(pgcm_producer *p, pgcm__chunk *c, size_t target)
 			if (!PQconsumeInput(pp->conn))
 				return producer_conn_error(pp, "reading COPY data");
 			pgcm__polled_spend(&p->polled);
-			n = PQgetCopyData(pp->conn, &buf, 1);
-			if (n == 0) {
+			st = next_message(pp, c, target, &n);
+			if (st == PGCM_OK && n == 0) {
 				pgcm__wait_conn(&p->wait, pp->conn, POLLIN);
 				return PGCM_AGAIN;
 			}
 		}
-		if (n > 0) {
+		if (st == PGCM_OK) {
 			p->activity++;
-			st = take_message(pp, c, buf, (size_t) n);
-			PQfreemem(buf);
+			st = take_message(pp, c, n);
 			if (st != PGCM_OK)
 				return st;
 			continue;
 		}
-		/* -1: the data ended; -2: an error, whose result follows. */
+		if (st != PGCM_DONE)
+			return st;
+		/* The data ended, or failed: the COPY's result says which. */
 		if (!pp->first_seen)
 			p->framing.prologue_known = 1;
 		pp->phase = PP_RESULTS;
-		if (n == -2 && PQstatus(pp->conn) == CONNECTION_BAD)
+		if (PQstatus(pp->conn) == CONNECTION_BAD)
 			return producer_conn_error(pp, "reading COPY data");
 	}
 	if (pp->phase == PP_RESULTS)
@@ -378,17 +514,19 @@ cancel_settled(pg_producer *pp)
 
 /*
  * drain_copy: read and discard what the server had already sent when it
- * took the cancel, until the COPY ends.  PGCM_AGAIN: wait for input.
+ * took the cancel, until the COPY ends.  Pieces of a scratch buffer's size
+ * are enough to discard (and finish a message next_message left unread when
+ * memory ran out).  PGCM_AGAIN: wait for input.
  */
 static pgcm_status
 drain_copy(pg_producer *pp)
 {
+	char scratch[DRAIN_PIECE];
+
 	for (int consumed = 0;;) {
-		char *buf = NULL;
-		int n = PQgetCopyData(pp->conn, &buf, 1);
+		int n = PQgetlineAsync(pp->conn, scratch, (int) sizeof scratch);
 
 		if (n > 0) {
-			PQfreemem(buf);
 			consumed = 0;
 			continue;
 		}

@@ -168,6 +168,12 @@ void pgcm__window_release(pgcm__window *w, uint64_t seq);
 pgcm_status pgcm__chunk_reserve(pgcm__chunk *c, size_t n);
 /* Append a row of n bytes to c. */
 pgcm_status pgcm__chunk_append_row(pgcm__chunk *c, const char *row, size_t n);
+/*
+ * A chunk that a connection producer fills keeps this much room past its
+ * target, so that rows shorter than this are read whole in one call
+ * (endpoint_pg_producer.c); longer ones are read in pieces and checked.
+ */
+#define PGCM__ROW_SLACK (8 * 1024)
 
 /* ------------------------------------------------------------------------
  * Endpoints: producers and receivers (endpoint*.c)
