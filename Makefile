@@ -163,9 +163,10 @@ python: $(STATIC)
 	cd python && PGCM_STATIC_LIB=$(abspath $(STATIC)) PGCM_WERROR=$(WERROR) \
 		PGCM_EXTRA_CFLAGS="$(SANFLAGS)" $(PYTHON) setup.py -q $(PY_SETUP)
 
+# PYTEST_ARGS: more pytest arguments, e.g. PYTEST_ARGS="-k 'not million'".
 python-check: python $(CLI)
 	PGCM_BUILD=$(BUILD) PYTHONPATH=$(PY_DIR) tests/harness.sh -n 3 -- \
-		$(PY_RUN) -m pytest -q -p no:cacheprovider python/tests
+		$(PY_RUN) -m pytest -q -p no:cacheprovider python/tests $(PYTEST_ARGS)
 
 demo:
 	bash tests/demo.sh
