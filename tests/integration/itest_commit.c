@@ -767,6 +767,20 @@ test_without_prepared_transactions(void **state)
 	assert_string_equal(r.out, "");
 	assert_int_equal(it_count(c4, "u"), 0);
 	it_run_free(&r);
+	/* So is a selection of many tables spread over two sessions (README, "Many tables in one run"). */
+	it_exec(w->src, "CREATE TABLE u2 (id int); INSERT INTO u2 VALUES (1)");
+	it_exec(c4, "DROP TABLE IF EXISTS u2; CREATE TABLE u2 (id int)");
+	r = it_cli("copy", "--from", w->src_ci, "--to", ci4, "-t", "u", "-t", "u2", "--jobs", "2", "--state-dir",
+	           w->state, "--json");
+	it_expect_status(&r, 2);
+	no_secret(&r);
+	assert_non_null(strstr(r.err, "max_prepared_transactions = 0"));
+	assert_int_equal(it_count(c4, "u"), 0);
+	assert_int_equal(it_count(c4, "u2"), 0);
+	it_run_free(&r);
+	assert_int_equal(records_left(w->state), 0);
+	it_exec(w->src, "DROP TABLE u2");
+	it_exec(c4, "DROP TABLE u2");
 	/* A dry run shows the plan, then refuses the same way; it writes no record. */
 	r = it_cli("copy", "--from", w->src_ci, "--to", ci4, "--table", "u", "--jobs", "2", "--state-dir", w->state,
 	           "--dry-run");
